@@ -1,0 +1,551 @@
+//! [`DynMmap`]: the access-erased map every other face is built on.
+
+use std::fmt;
+use std::io::{self, SeekFrom};
+use std::ops::{Bound, Range, RangeBounds};
+
+use crate::error::{self, past_end};
+use crate::sys::{self, MapInner, OwnedDesc};
+use crate::{Access, Advice};
+
+/// What is behind the memory.
+pub(crate) enum Backing {
+    Anonymous,
+    /// A file, with a duplicate of its descriptor unless `keep_file(false)` was asked for.
+    File(Option<OwnedDesc>),
+}
+
+/// A memory map whose [`Access`] is known only at run time.
+///
+/// It carries the whole API: the file-like cursor (`read`, `readline`, `seek`, `write`, …),
+/// the byte-string view (`as_slice`, `find_in`, `rfind_in`, …) and the map operations
+/// (`flush_range`, `resize`, `move_within`, `advise`). Mutating calls check the access and
+/// return [`io::ErrorKind::PermissionDenied`] on a read-only map.
+///
+/// The typed [`Mmap`](crate::Mmap) and [`MmapMut`](crate::MmapMut) wrap it and turn that
+/// run-time check into a compile-time one; use them from Rust, and this type where the access
+/// is data (language bindings, a command line flag).
+///
+/// ```
+/// use mmapfile::{Access, MmapOptions};
+/// let mut map = MmapOptions::new().len(16).map_anon_dyn(Access::Copy)?;
+/// map.write(b"abc\ndef\n")?;
+/// map.seek(std::io::SeekFrom::Start(0))?;
+/// assert_eq!(map.readline()?, b"abc\n");
+/// assert_eq!(map.tell(), 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct DynMmap {
+    inner: MapInner,
+    access: Access,
+    backing: Backing,
+    /// Where the map starts in the file (0 for anonymous memory).
+    offset: u64,
+    /// The file-like cursor, always `<= len()`.
+    pos: usize,
+}
+
+impl fmt::Debug for DynMmap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynMmap")
+            .field("ptr", &self.inner.ptr())
+            .field("len", &self.len())
+            .field("access", &self.access)
+            .field("offset", &self.offset)
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl DynMmap {
+    pub(crate) fn new(inner: MapInner, access: Access, backing: Backing, offset: u64) -> Self {
+        Self {
+            inner,
+            access,
+            backing,
+            offset,
+            pos: 0,
+        }
+    }
+
+    // ----- shape -----
+
+    /// The number of mapped bytes.
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether the map has no bytes (only after `resize(0)`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The access this map was created with.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Where the map starts in the file (0 for anonymous memory).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether the map is anonymous memory rather than a file.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.backing, Backing::Anonymous)
+    }
+
+    /// A pointer to the first mapped byte (dangling when the map is empty).
+    pub fn as_ptr(&self) -> *const u8 {
+        self.inner.ptr()
+    }
+
+    /// A mutable pointer to the first mapped byte. Writing through it on a read-only map
+    /// faults; the buffer protocol of the bindings uses it for writable maps only.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.inner.ptr()
+    }
+
+    /// The mapped bytes.
+    ///
+    /// This borrow bypasses the fault guard's reporting: if the file is truncated while the
+    /// slice is in use, vanished pages read as zero. The crate's own methods report it.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: `ptr()` points at `len()` readable bytes that live as long as `self` (or is
+        // dangling and well aligned when `len()` is 0); the contract of the `unsafe`
+        // constructors rules out changes behind our back.
+        unsafe { std::slice::from_raw_parts(self.inner.ptr(), self.len()) }
+    }
+
+    /// The mapped bytes, mutably; an error on a read-only map.
+    pub fn as_mut_slice(&mut self) -> io::Result<&mut [u8]> {
+        self.require_writable("borrow the map mutably")?;
+        // SAFETY: the map is writable, so its pages are mapped with PROT_WRITE.
+        Ok(unsafe { self.bytes_mut_unchecked() })
+    }
+
+    /// # Safety
+    /// The map must have been created writable (PROT_WRITE), or the slice must not be written.
+    pub(crate) unsafe fn bytes_mut_unchecked(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; `&mut self` makes the borrow unique, and the caller
+        // guarantees writes are allowed by the page protection.
+        unsafe { std::slice::from_raw_parts_mut(self.inner.ptr(), self.len()) }
+    }
+
+    /// Runs `f` over `range` of the map; the fault guard reports a truncated file as an error.
+    pub fn with_bytes<R>(
+        &self,
+        range: impl RangeBounds<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> io::Result<R> {
+        let range = self.checked_range(range)?;
+        self.load(range, f)
+    }
+
+    /// Runs `f` over `range` of the map mutably; an error on a read-only map.
+    pub fn with_bytes_mut<R>(
+        &mut self,
+        range: impl RangeBounds<usize>,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> io::Result<R> {
+        self.require_writable("write to the map")?;
+        let range = self.checked_range(range)?;
+        self.store(range, f)
+    }
+
+    /// Copies `range` of the map out.
+    pub fn copy_range(&self, range: impl RangeBounds<usize>) -> io::Result<Vec<u8>> {
+        self.with_bytes(range, <[u8]>::to_vec)
+    }
+
+    /// Copies `data` into the map at `offset` (slice assignment); all or nothing.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.require_writable("write to the map")?;
+        let end = offset
+            .checked_add(data.len())
+            .filter(|&end| end <= self.len())
+            .ok_or_else(|| {
+                past_end(
+                    format_args!("write of {} bytes at offset {offset}", data.len()),
+                    self.len(),
+                )
+            })?;
+        self.store(offset..end, |bytes| bytes.copy_from_slice(data))
+    }
+
+    /// The current size of the mapped file, which can differ from [`len`](Self::len) when
+    /// the map is a window or the file changed; `len()` for anonymous memory.
+    pub fn size(&self) -> io::Result<u64> {
+        match &self.backing {
+            Backing::Anonymous => Ok(self.len() as u64),
+            Backing::File(Some(file)) => Ok(sys::file_info(sys::borrow_desc(file))?.size),
+            Backing::File(None) => Err(no_descriptor("know the file's size")),
+        }
+    }
+
+    // ----- the file-like cursor -----
+
+    /// The cursor position.
+    pub fn tell(&self) -> u64 {
+        self.pos as u64
+    }
+
+    /// Moves the cursor and returns its new position. Seeking to exactly `len()` is allowed;
+    /// before the start or past the end is an error and leaves the cursor where it was.
+    pub fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
+        let (base, delta, whence) = match target {
+            SeekFrom::Start(pos) => (0i128, pos as i128, "from the start"),
+            SeekFrom::Current(delta) => (self.pos as i128, delta as i128, "from the cursor"),
+            SeekFrom::End(delta) => (self.len() as i128, delta as i128, "from the end"),
+        };
+        let pos = base + delta;
+        if pos < 0 {
+            return Err(error::invalid_input(format!(
+                "seek to {delta} {whence} lands before the start of the map (position {pos})"
+            )));
+        }
+        if pos > self.len() as i128 {
+            return Err(past_end(format_args!("seek position {pos}"), self.len()));
+        }
+        self.pos = pos as usize;
+        Ok(self.pos as u64)
+    }
+
+    /// Reads up to `n` bytes at the cursor and advances it; fewer (or none) at the end.
+    pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        let end = self.pos.saturating_add(n).min(self.len());
+        let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    /// Copies bytes at the cursor into `buf` and advances; returns how many (0 at the end).
+    /// This is what `std::io::Read` uses.
+    pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let end = self.pos.saturating_add(buf.len()).min(self.len());
+        let count = end - self.pos;
+        self.load(self.pos..end, |bytes| buf[..count].copy_from_slice(bytes))?;
+        self.pos = end;
+        Ok(count)
+    }
+
+    /// Reads the byte at the cursor and advances; [`io::ErrorKind::UnexpectedEof`] at the end.
+    pub fn read_byte(&mut self) -> io::Result<u8> {
+        if self.pos >= self.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "read_byte at position {} is at the end of the {}-byte map",
+                    self.pos,
+                    self.len()
+                ),
+            ));
+        }
+        let byte = self.load(self.pos..self.pos + 1, |bytes| bytes[0])?;
+        self.pos += 1;
+        Ok(byte)
+    }
+
+    /// Reads through the next `\n` (included) or to the end; empty at the end.
+    pub fn readline(&mut self) -> io::Result<Vec<u8>> {
+        let end = self.line_end(self.pos)?;
+        let line = self.load(self.pos..end, <[u8]>::to_vec)?;
+        self.pos = end;
+        Ok(line)
+    }
+
+    /// The end (exclusive) of the line that starts at `start`.
+    pub(crate) fn line_end(&self, start: usize) -> io::Result<usize> {
+        self.load(start..self.len(), |rest| {
+            memchr::memchr(b'\n', rest).map_or(self.len(), |i| start + i + 1)
+        })
+    }
+
+    /// The rest of the map from the cursor, without copying (for `BufRead::fill_buf`).
+    pub fn remaining(&self) -> &[u8] {
+        &self.as_slice()[self.pos..]
+    }
+
+    /// Advances the cursor by up to `n` bytes, stopping at the end.
+    pub fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.len());
+    }
+
+    /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
+    /// does not fit, nothing is written, the cursor stays, and the error says by how much.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.require_writable("write")?;
+        if data.len() > self.len() - self.pos {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "write of {} bytes at position {} runs past the end of the {}-byte map \
+                     (room for {})",
+                    data.len(),
+                    self.pos,
+                    self.len(),
+                    self.len() - self.pos
+                ),
+            ));
+        }
+        let start = self.pos;
+        self.store(start..start + data.len(), |bytes| {
+            bytes.copy_from_slice(data)
+        })?;
+        self.pos += data.len();
+        Ok(data.len())
+    }
+
+    /// Writes one byte at the cursor and advances; an error at the end.
+    pub fn write_byte(&mut self, byte: u8) -> io::Result<()> {
+        self.require_writable("write a byte")?;
+        if self.pos >= self.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "write_byte at position {} is at the end of the {}-byte map",
+                    self.pos,
+                    self.len()
+                ),
+            ));
+        }
+        let pos = self.pos;
+        self.store(pos..pos + 1, |bytes| bytes[0] = byte)?;
+        self.pos += 1;
+        Ok(())
+    }
+
+    // ----- byte-string search -----
+
+    /// The first occurrence of `needle` at or after the cursor.
+    pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
+        self.find_in(needle, self.pos..)
+    }
+
+    /// The last occurrence of `needle` at or after the cursor.
+    pub fn rfind(&self, needle: &[u8]) -> io::Result<Option<usize>> {
+        self.rfind_in(needle, self.pos..)
+    }
+
+    /// The first occurrence of `needle` that lies wholly inside `range`. Like Python's slice
+    /// indices, bounds past the end clamp to `len()`; an empty range (start > end) finds
+    /// nothing. An empty needle is found at the start of the range.
+    pub fn find_in(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+    ) -> io::Result<Option<usize>> {
+        let Some(range) = self.clamped_range(range) else {
+            return Ok(None);
+        };
+        let start = range.start;
+        self.load(range, |hay| {
+            crate::search::find(hay, needle).map(|i| start + i)
+        })
+    }
+
+    /// The last occurrence of `needle` that lies wholly inside `range`, clamped as in
+    /// [`find_in`](Self::find_in). An empty needle is found at the end of the range.
+    pub fn rfind_in(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+    ) -> io::Result<Option<usize>> {
+        let Some(range) = self.clamped_range(range) else {
+            return Ok(None);
+        };
+        let start = range.start;
+        self.load(range, |hay| {
+            crate::search::rfind(hay, needle).map(|i| start + i)
+        })
+    }
+
+    // ----- map operations -----
+
+    /// Flushes the whole map to the file (`msync(MS_SYNC)`); a no-op for read-only,
+    /// copy-on-write and anonymous maps, which have nothing to write back.
+    pub fn flush(&self) -> io::Result<()> {
+        self.flush_range(0, self.len())
+    }
+
+    /// Flushes `len` bytes from `offset` and waits for the write-back. Any offset works.
+    pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.flush_impl(offset, len, true)
+    }
+
+    /// Starts writing the whole map back (`MS_ASYNC`) without waiting.
+    pub fn flush_async(&self) -> io::Result<()> {
+        self.flush_impl(0, self.len(), false)
+    }
+
+    /// Starts writing `len` bytes from `offset` back without waiting.
+    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.flush_impl(offset, len, false)
+    }
+
+    fn flush_impl(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
+        self.check_span("flush", offset, len)?;
+        if self.access != Access::Write || self.is_anonymous() {
+            return Ok(());
+        }
+        self.inner.flush(offset, len, sync)
+    }
+
+    /// Advises the kernel how the whole map will be used.
+    pub fn advise(&self, advice: Advice) -> io::Result<()> {
+        self.advise_range(advice, 0, self.len())
+    }
+
+    /// Advises the kernel how `len` bytes from `offset` will be used. Any offset works.
+    pub fn advise_range(&self, advice: Advice, offset: usize, len: usize) -> io::Result<()> {
+        self.check_span("advise", offset, len)?;
+        // SAFETY: every `Advice` variant leaves the contents unchanged.
+        unsafe { self.inner.advise(sys::advice_value(advice), offset, len) }
+    }
+
+    /// Unix only: passes raw `MADV_*` advice for `len` bytes from `offset`.
+    ///
+    /// # Safety
+    /// Advice such as `MADV_DONTNEED` on private memory, `MADV_FREE` or `MADV_REMOVE` changes
+    /// the contents: no borrow of the range may be alive, and the caller must accept the loss.
+    #[cfg(unix)]
+    pub unsafe fn advise_raw(&self, advice: i32, offset: usize, len: usize) -> io::Result<()> {
+        self.check_span("advise", offset, len)?;
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.advise(advice, offset, len) }
+    }
+
+    /// Copies `count` bytes from `src` to `dest` inside the map (the ranges may overlap).
+    pub fn move_within(&mut self, dest: usize, src: usize, count: usize) -> io::Result<()> {
+        self.require_writable("move bytes")?;
+        self.check_span("move source", src, count)?;
+        self.check_span("move destination", dest, count)?;
+        let low = dest.min(src);
+        let high = dest.max(src) + count;
+        self.store(low..high, |bytes| {
+            bytes.copy_within(src - low..src - low + count, dest - low)
+        })
+    }
+
+    /// Changes the map's length to `new_len`, growing or shrinking the file to match
+    /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
+    /// The cursor is clamped to the new length. On error the map and the file are unchanged.
+    pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
+        let old_len = self.len();
+        let fd = match &self.backing {
+            Backing::Anonymous => None,
+            Backing::File(_) if self.access != Access::Write => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "only write-through and anonymous maps can be resized \
+                     (this one is read-only or copy-on-write)",
+                ))
+            }
+            Backing::File(None) => return Err(no_descriptor("resize")),
+            Backing::File(Some(file)) => Some(sys::borrow_desc(file)),
+        };
+        let Some(fd) = fd else {
+            self.inner.remap(None, 0, new_len)?;
+            self.pos = self.pos.min(new_len);
+            return Ok(());
+        };
+        let new_file_len = self.offset.checked_add(new_len as u64).ok_or_else(|| {
+            error::invalid_input(format!(
+                "new length {new_len} at offset {} overflows a 64-bit file size",
+                self.offset
+            ))
+        })?;
+        let old_file_len = self.offset + old_len as u64;
+        // Keep the map inside the file at every step: grow the file first, shrink it last.
+        if new_len > old_len {
+            sys::set_file_len(fd, new_file_len)?;
+            if let Err(err) = self.inner.remap(Some(fd), self.offset, new_len) {
+                let _ = sys::set_file_len(fd, old_file_len);
+                return Err(err);
+            }
+        } else {
+            self.inner.remap(Some(fd), self.offset, new_len)?;
+            if let Err(err) = sys::set_file_len(fd, new_file_len) {
+                self.inner.remap(Some(fd), self.offset, old_len)?;
+                return Err(err);
+            }
+        }
+        self.pos = self.pos.min(new_len);
+        Ok(())
+    }
+
+    /// Unmaps and closes the kept descriptor now, reporting the errors that `Drop` has to
+    /// swallow. It does not flush: call [`flush`](Self::flush) first for durability.
+    pub fn close(self) -> io::Result<()> {
+        let Self { inner, backing, .. } = self;
+        inner.unmap()?;
+        drop(backing);
+        Ok(())
+    }
+
+    // ----- checks -----
+
+    fn require_writable(&self, operation: &str) -> io::Result<()> {
+        if self.access.is_writable() {
+            Ok(())
+        } else {
+            Err(error::read_only(operation))
+        }
+    }
+
+    /// `offset..offset + len` must lie inside the map.
+    fn check_span(&self, what: &str, offset: usize, len: usize) -> io::Result<()> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len() => Ok(()),
+            _ => Err(past_end(
+                format_args!("{what} range {offset}..{}", offset as u128 + len as u128),
+                self.len(),
+            )),
+        }
+    }
+
+    /// A range the caller asked for, which must lie inside the map.
+    fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
+        let (start, end) = bounds(&range, self.len());
+        if start > end {
+            return Err(error::invalid_input(format!(
+                "range start {start} is after its end {end}"
+            )));
+        }
+        if end > self.len() as u128 {
+            return Err(past_end(format_args!("range {start}..{end}"), self.len()));
+        }
+        Ok(start as usize..end as usize)
+    }
+
+    /// A search range clamped to the map like a Python slice; `None` when it is empty
+    /// because start > end.
+    fn clamped_range(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
+        let len = self.len() as u128;
+        let (start, end) = bounds(&range, self.len());
+        let (start, end) = (start.min(len) as usize, end.min(len) as usize);
+        (start <= end).then_some(start..end)
+    }
+}
+
+/// Resolves range bounds without overflow (`..=usize::MAX` ends past `usize::MAX`).
+fn bounds(range: &impl RangeBounds<usize>, len: usize) -> (u128, u128) {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s as u128,
+        Bound::Excluded(&s) => s as u128 + 1,
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e as u128 + 1,
+        Bound::Excluded(&e) => e as u128,
+        Bound::Unbounded => len as u128,
+    };
+    (start, end)
+}
+
+fn no_descriptor(operation: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("cannot {operation}: the map keeps no file descriptor (keep_file(false))"),
+    )
+}

@@ -1,0 +1,326 @@
+//! The [`MmapOptions`] builder and the small enums that describe a mapping.
+
+use std::io;
+
+use crate::dynmap::Backing;
+use crate::error;
+use crate::sys::{self, AsDesc, FileKind, MapInner, MapMode};
+use crate::{DynMmap, Mmap, MmapMut};
+
+/// What a map lets you do with its memory, decided when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Read-only: every mutating call is refused.
+    Read,
+    /// Write-through (`MAP_SHARED`): stores reach the file and other mappings of it.
+    Write,
+    /// Copy-on-write (`MAP_PRIVATE`): stores stay in this process; the file never changes.
+    Copy,
+}
+
+impl Access {
+    /// Whether this access lets the map's memory be changed.
+    pub fn is_writable(self) -> bool {
+        !matches!(self, Access::Read)
+    }
+}
+
+/// The memory protection of a mapping, as handed to the OS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protection {
+    Read,
+    ReadWrite,
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Raw(i32),
+}
+
+/// Advice for the kernel's paging of a map, given with `advise`.
+///
+/// Only advice that never changes the contents of the map is offered here; on Unix the
+/// others are reachable through the `unsafe` [`DynMmap::advise_raw`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Advice {
+    /// No special treatment (`MADV_NORMAL`).
+    Normal,
+    /// Expect random access: read ahead less (`MADV_RANDOM`).
+    Random,
+    /// Expect sequential access: read ahead aggressively (`MADV_SEQUENTIAL`).
+    Sequential,
+    /// Expect access soon: start reading now (`MADV_WILLNEED`).
+    WillNeed,
+    /// Back the range with transparent huge pages where possible (Linux; `MADV_NORMAL` elsewhere).
+    HugePage,
+    /// Do not use transparent huge pages for the range (Linux; `MADV_NORMAL` elsewhere).
+    NoHugePage,
+}
+
+/// A builder for memory maps: window, access and behaviour.
+///
+/// ```
+/// use mmapfile::MmapOptions;
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data.bin");
+/// std::fs::write(&path, b"hello, mapped world")?;
+/// let file = std::fs::File::open(&path)?;
+/// // SAFETY: nothing else truncates or rewrites the file while it is mapped.
+/// let map = unsafe { MmapOptions::new().offset(7).len(6).map(&file)? };
+/// assert_eq!(&map[..], b"mapped");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MmapOptions {
+    offset: u64,
+    len: Option<usize>,
+    populate: bool,
+    grow: bool,
+    keep_file: bool,
+    protection: Option<Protection>,
+    raw_flags: i32,
+}
+
+impl Default for MmapOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MmapOptions {
+    /// Options for a whole-file map: offset 0, length to the end of the file.
+    pub fn new() -> Self {
+        Self {
+            offset: 0,
+            len: None,
+            populate: false,
+            grow: false,
+            keep_file: true,
+            protection: None,
+            raw_flags: 0,
+        }
+    }
+
+    /// Where in the file the map starts. Any offset works: the map is aligned down to the
+    /// allocation granularity internally and the slack is hidden.
+    pub fn offset(&mut self, offset: u64) -> &mut Self {
+        self.offset = offset;
+        self
+    }
+
+    /// How many bytes to map; 0 (the default) means "to the end of the file".
+    /// Anonymous maps need a non-zero length.
+    pub fn len(&mut self, len: usize) -> &mut Self {
+        self.len = (len != 0).then_some(len);
+        self
+    }
+
+    /// Pre-fault the whole map when it is created (`MAP_POPULATE` on Linux; ignored elsewhere).
+    pub fn populate(&mut self) -> &mut Self {
+        self.populate = true;
+        self
+    }
+
+    /// Extend the file when the requested window runs past its end, as the guide describes.
+    /// Off by default: a window past the end is then an error, as CPython does on Unix.
+    pub fn grow(&mut self, grow: bool) -> &mut Self {
+        self.grow = grow;
+        self
+    }
+
+    /// Keep a duplicate of the file descriptor (the default). Without it the map cannot report
+    /// the file's size or resize the file (Python's `trackfd=False`).
+    pub fn keep_file(&mut self, keep: bool) -> &mut Self {
+        self.keep_file = keep;
+        self
+    }
+
+    /// Unix only: use these raw `PROT_*` bits instead of the ones the access implies.
+    /// Used to reproduce Python's `prot=` argument; the access still governs what the
+    /// crate's own methods allow, so pass an access that matches the protection.
+    #[cfg(unix)]
+    pub fn raw_protection(&mut self, prot: i32) -> &mut Self {
+        self.protection = Some(Protection::Raw(prot));
+        self
+    }
+
+    /// Unix only: extra raw `MAP_*` flags. `MAP_SHARED`/`MAP_PRIVATE` bits given here
+    /// replace the sharing the access implies (Python's `flags=`).
+    #[cfg(unix)]
+    pub fn raw_flags(&mut self, flags: i32) -> &mut Self {
+        self.raw_flags = flags;
+        self
+    }
+
+    /// Maps the file read-only.
+    ///
+    /// # Safety
+    /// See the crate-level contract: while the map lives, nothing may truncate the file
+    /// (that is reported as an error, but bytes already borrowed read as zero) or change
+    /// bytes the program holds a reference to.
+    pub unsafe fn map<F: AsDesc + ?Sized>(&self, file: &F) -> io::Result<Mmap> {
+        // SAFETY: forwarded contract.
+        unsafe { self.map_dyn(Some(file), Access::Read) }.map(Mmap::from_dyn)
+    }
+
+    /// Maps the file write-through: stores reach the file. The file must be open for reading
+    /// and writing.
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::map`].
+    pub unsafe fn map_mut<F: AsDesc + ?Sized>(&self, file: &F) -> io::Result<MmapMut> {
+        // SAFETY: forwarded contract.
+        unsafe { self.map_dyn(Some(file), Access::Write) }.map(MmapMut::from_dyn)
+    }
+
+    /// Maps the file copy-on-write: stores stay private to this map and never reach the file.
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::map`]; pages not yet written still show changes others make.
+    pub unsafe fn map_copy<F: AsDesc + ?Sized>(&self, file: &F) -> io::Result<MmapMut> {
+        // SAFETY: forwarded contract.
+        unsafe { self.map_dyn(Some(file), Access::Copy) }.map(MmapMut::from_dyn)
+    }
+
+    /// Maps `len` bytes of private, zero-filled anonymous memory.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(4096).map_anon()?;
+    /// map[..5].copy_from_slice(b"hello");
+    /// assert_eq!(map.find_in(b"llo", ..)?, Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_anon(&self) -> io::Result<MmapMut> {
+        self.map_anon_dyn(Access::Copy).map(MmapMut::from_dyn)
+    }
+
+    /// Maps anonymous memory with a runtime access: [`Access::Write`] gives memory shared
+    /// with child processes (`MAP_SHARED`), [`Access::Copy`] private memory.
+    pub fn map_anon_dyn(&self, access: Access) -> io::Result<DynMmap> {
+        // SAFETY: anonymous memory has no file another process could change or truncate.
+        unsafe { self.map_dyn::<std::fs::File>(None, access) }
+    }
+
+    /// Maps a file (or anonymous memory for `None`) with an access chosen at run time.
+    /// This is what the typed constructors and the language bindings build on.
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::map`].
+    pub unsafe fn map_dyn<F: AsDesc + ?Sized>(
+        &self,
+        file: Option<&F>,
+        access: Access,
+    ) -> io::Result<DynMmap> {
+        let protection = self.protection.unwrap_or(match access {
+            Access::Read => Protection::Read,
+            Access::Write | Access::Copy => Protection::ReadWrite,
+        });
+        let mode = MapMode {
+            protection,
+            shared: access != Access::Copy,
+            populate: self.populate,
+            extra_flags: self.raw_flags,
+        };
+        let Some(file) = file else {
+            let len = self.len.ok_or_else(|| {
+                error::invalid_input("an anonymous map needs a non-zero length".to_string())
+            })?;
+            let inner = MapInner::map(None, 0, len, mode)?;
+            return Ok(DynMmap::new(inner, access, Backing::Anonymous, 0));
+        };
+        let fd = sys::borrow_desc(file);
+        let len = self.checked_window(fd, access)?;
+        let inner = MapInner::map(Some(fd), self.offset, len, mode)?;
+        let kept = if self.keep_file {
+            Some(sys::duplicate(fd)?)
+        } else {
+            None
+        };
+        Ok(DynMmap::new(
+            inner,
+            access,
+            Backing::File(kept),
+            self.offset,
+        ))
+    }
+
+    /// Checks the descriptor and the window against the file, growing the file if asked;
+    /// returns the length to map.
+    fn checked_window(&self, fd: sys::Desc<'_>, access: Access) -> io::Result<usize> {
+        let info = sys::file_info(fd)?;
+        match info.kind {
+            FileKind::Directory => {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    "cannot map a directory",
+                ))
+            }
+            FileKind::Fifo | FileKind::Socket => {
+                return Err(error::invalid_input(
+                    "cannot map a FIFO, pipe or socket: it has no random access".to_string(),
+                ))
+            }
+            FileKind::Regular | FileKind::Device => {}
+        }
+        let (readable, writable) = sys::desc_access(fd)?;
+        if !readable {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the file is not open for reading (write-only descriptor); maps need read access",
+            ));
+        }
+        if access == Access::Write && !writable {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the file is open read-only but a write-through map needs it open for writing",
+            ));
+        }
+        if info.kind == FileKind::Device {
+            return self.len.ok_or_else(|| {
+                error::invalid_input(
+                    "a device file has no size: give the map a non-zero length".to_string(),
+                )
+            });
+        }
+        let size = info.size;
+        let Some(len) = self.len else {
+            if size == 0 {
+                return Err(error::invalid_input("cannot map an empty file".to_string()));
+            }
+            if self.offset >= size {
+                return Err(error::invalid_input(format!(
+                    "offset {} is at or past the end of the {size}-byte file",
+                    self.offset
+                )));
+            }
+            return usize::try_from(size - self.offset).map_err(|_| {
+                error::invalid_input(format!(
+                    "the {}-byte rest of the file does not fit in the address space",
+                    size - self.offset
+                ))
+            });
+        };
+        let end = self.offset.checked_add(len as u64).ok_or_else(|| {
+            error::invalid_input(format!(
+                "offset {} plus length {len} overflows a 64-bit file position",
+                self.offset
+            ))
+        })?;
+        if end > size {
+            if !self.grow {
+                return Err(error::invalid_input(format!(
+                    "window {}..{end} runs past the end of the {size}-byte file \
+                     (use grow(true) to extend the file)",
+                    self.offset
+                )));
+            }
+            if !writable {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "growing the file needs it open for writing",
+                ));
+            }
+            sys::set_file_len(fd, end)?;
+        }
+        Ok(len)
+    }
+}

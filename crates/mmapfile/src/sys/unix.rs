@@ -1,0 +1,422 @@
+//! Unix: `mmap`, `mremap` (Linux), `msync`, `madvise`, `fstat`, `ftruncate`, `fcntl`.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
+
+use crate::options::Protection;
+
+/// The descriptor type the portable code borrows to create a file-backed mapping.
+pub(crate) type Desc<'a> = BorrowedFd<'a>;
+/// The owned descriptor a map keeps so it can report the file's size and resize it.
+pub(crate) type OwnedDesc = OwnedFd;
+
+/// Anything that lends a file descriptor (`File`, `BorrowedFd`, …) can be mapped.
+pub trait AsDesc: AsFd {}
+impl<T: AsFd> AsDesc for T {}
+
+pub(crate) fn borrow_desc<T: AsDesc + ?Sized>(file: &T) -> Desc<'_> {
+    file.as_fd()
+}
+
+/// The page size, which on Unix is also the granularity of mapping offsets.
+pub(crate) fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions and does not touch memory we own.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if size > 0 {
+            size as usize
+        } else {
+            4096
+        }
+    })
+}
+
+/// The alignment a mapping offset must have.
+pub(crate) fn allocation_granularity() -> usize {
+    page_size()
+}
+
+/// What `fstat` tells about a descriptor, reduced to what mapping needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileInfo {
+    pub size: u64,
+    pub kind: FileKind,
+}
+
+/// The kinds of file a mapping cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileKind {
+    Regular,
+    Directory,
+    Fifo,
+    Socket,
+    /// Character or block devices such as `/dev/zero`: they may be mappable but have no size.
+    Device,
+}
+
+pub(crate) fn file_info(fd: Desc<'_>) -> io::Result<FileInfo> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a full `stat` into the pointer on success and we only read it then.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fstat returned 0, so the struct is initialised.
+    let stat = unsafe { stat.assume_init() };
+    let kind = match stat.st_mode & libc::S_IFMT {
+        libc::S_IFREG => FileKind::Regular,
+        libc::S_IFDIR => FileKind::Directory,
+        libc::S_IFIFO => FileKind::Fifo,
+        libc::S_IFSOCK => FileKind::Socket,
+        _ => FileKind::Device,
+    };
+    Ok(FileInfo {
+        size: stat.st_size.max(0) as u64,
+        kind,
+    })
+}
+
+/// Whether the descriptor was opened for reading and for writing.
+pub(crate) fn desc_access(fd: Desc<'_>) -> io::Result<(bool, bool)> {
+    // SAFETY: F_GETFL only reads the descriptor's status flags.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => (true, false),
+        libc::O_WRONLY => (false, true),
+        _ => (true, true),
+    })
+}
+
+pub(crate) fn duplicate(fd: Desc<'_>) -> io::Result<OwnedDesc> {
+    fd.try_clone_to_owned()
+}
+
+pub(crate) fn set_file_len(fd: Desc<'_>, len: u64) -> io::Result<()> {
+    let len = libc::off_t::try_from(len).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("file length {len} does not fit in off_t"),
+        )
+    })?;
+    loop {
+        // SAFETY: ftruncate only acts on the descriptor; no memory of ours is involved.
+        let rc = unsafe { libc::ftruncate(fd.as_raw_fd(), len) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// How the portable layer asks for a mapping; translated to `prot`/`flags` here.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MapMode {
+    pub protection: Protection,
+    /// Shared (write-through) rather than private (copy-on-write).
+    pub shared: bool,
+    pub populate: bool,
+    /// Extra raw `MAP_*` flags the caller asked for (Python's `flags=`).
+    pub extra_flags: i32,
+}
+
+impl MapMode {
+    fn prot(&self) -> libc::c_int {
+        match self.protection {
+            Protection::Read => libc::PROT_READ,
+            Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+            Protection::Raw(raw) => raw,
+        }
+    }
+
+    /// Whether stores are shared, after raw `MAP_SHARED`/`MAP_PRIVATE` bits are applied.
+    fn is_shared(&self) -> bool {
+        let sharing = self.extra_flags & (libc::MAP_SHARED | libc::MAP_PRIVATE);
+        if sharing != 0 {
+            sharing & libc::MAP_SHARED != 0
+        } else {
+            self.shared
+        }
+    }
+
+    fn flags(&self, anonymous: bool) -> libc::c_int {
+        let sharing_bits = libc::MAP_SHARED | libc::MAP_PRIVATE;
+        let mut flags = if self.is_shared() {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        if anonymous {
+            flags |= libc::MAP_ANONYMOUS;
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if self.populate {
+            flags |= libc::MAP_POPULATE;
+        }
+        flags | (self.extra_flags & !sharing_bits)
+    }
+}
+
+/// One live mapping: the page-aligned OS mapping plus the slack that hides the alignment.
+///
+/// `len == 0` is an empty mapping that owns no OS resources (what is left after
+/// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
+pub(crate) struct MapInner {
+    /// Start of the OS mapping (page aligned), or dangling when empty.
+    base: NonNull<u8>,
+    /// Bytes between `base` and the first byte the user sees.
+    slack: usize,
+    /// Bytes the user sees.
+    len: usize,
+    anonymous: bool,
+    mode: MapMode,
+}
+
+// SAFETY: the mapping is plain process memory owned by this value; the pointer is not tied to
+// the creating thread. Mutation through it needs `&mut self` (or an `unsafe` contract upstream).
+unsafe impl Send for MapInner {}
+// SAFETY: `&MapInner` only hands out reads of the memory and performs thread-safe syscalls.
+unsafe impl Sync for MapInner {}
+
+impl MapInner {
+    /// Maps `len` bytes of `fd` starting at `offset` (any offset; aligned down internally),
+    /// or `len` bytes of anonymous memory when `fd` is `None`.
+    pub(crate) fn map(
+        fd: Option<Desc<'_>>,
+        offset: u64,
+        len: usize,
+        mode: MapMode,
+    ) -> io::Result<Self> {
+        let slack = if fd.is_some() {
+            (offset % allocation_granularity() as u64) as usize
+        } else {
+            0
+        };
+        if len == 0 {
+            return Ok(Self::empty(slack, fd.is_none(), mode));
+        }
+        let total = len.checked_add(slack).ok_or_else(|| too_long(len))?;
+        let aligned_offset = offset - slack as u64;
+        let raw_offset = libc::off_t::try_from(aligned_offset).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("offset {offset} does not fit in off_t"),
+            )
+        })?;
+        let raw_fd = fd.map_or(-1, |fd| fd.as_raw_fd());
+        // SAFETY: we ask the kernel for a fresh mapping at an address of its choosing (no
+        // MAP_FIXED), so no existing memory is replaced; the result is checked below.
+        let ptr = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                total,
+                mode.prot(),
+                mode.flags(fd.is_none()),
+                raw_fd,
+                raw_offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        Ok(Self {
+            base,
+            slack,
+            len,
+            anonymous: fd.is_none(),
+            mode,
+        })
+    }
+
+    fn empty(slack: usize, anonymous: bool, mode: MapMode) -> Self {
+        Self {
+            base: NonNull::dangling(),
+            slack,
+            len: 0,
+            anonymous,
+            mode,
+        }
+    }
+
+    /// First byte the user sees.
+    pub(crate) fn ptr(&self) -> *mut u8 {
+        if self.len == 0 {
+            return NonNull::dangling().as_ptr();
+        }
+        // SAFETY: `slack` is within the OS mapping, which is `slack + len` bytes long.
+        unsafe { self.base.as_ptr().add(self.slack) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The whole OS mapping as (start, length), for registries that watch addresses.
+    pub(crate) fn os_region(&self) -> Option<(usize, usize)> {
+        (self.len > 0).then(|| (self.base.as_ptr() as usize, self.slack + self.len))
+    }
+
+    /// Page-aligned (pointer, length) covering `offset..offset + len` of the user's view.
+    fn aligned_range(&self, offset: usize, len: usize) -> (*mut libc::c_void, usize) {
+        let start = self.slack + offset;
+        let aligned = start - start % page_size();
+        // SAFETY: `aligned <= start <= slack + self.len`, inside the OS mapping.
+        let ptr = unsafe { self.base.as_ptr().add(aligned) };
+        (ptr.cast(), len + (start - aligned))
+    }
+
+    /// `msync` of a range of the user's view; `offset + len <= self.len` is checked upstream.
+    pub(crate) fn flush(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        let flags = if sync { libc::MS_SYNC } else { libc::MS_ASYNC };
+        // SAFETY: the range lies inside our live mapping; msync does not change its contents.
+        let rc = unsafe { libc::msync(ptr, len, flags) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// `madvise` of a range of the user's view; `offset + len <= self.len` is checked upstream.
+    ///
+    /// # Safety
+    /// Some advice (`MADV_DONTNEED` on private memory, `MADV_REMOVE`, `MADV_FREE`) changes
+    /// the contents; the caller must hold no reference into the range that relies on them.
+    pub(crate) unsafe fn advise(&self, advice: i32, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live mapping; the caller upholds the content rule.
+        let rc = unsafe { libc::madvise(ptr, len, advice) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Changes the length of the mapping to `new_len`, keeping the contents of the common
+    /// prefix. The file itself must already have (or be given afterwards) the right length.
+    /// On error the mapping is unchanged.
+    pub(crate) fn remap(
+        &mut self,
+        fd: Option<Desc<'_>>,
+        offset: u64,
+        new_len: usize,
+    ) -> io::Result<()> {
+        if new_len == self.len {
+            return Ok(());
+        }
+        if new_len == 0 {
+            *self = Self::empty(self.slack, self.anonymous, self.mode);
+            return Ok(());
+        }
+        if self.len == 0 {
+            *self = Self::map(fd, offset, new_len, self.mode)?;
+            return Ok(());
+        }
+        // A shared anonymous mapping is backed by a fixed-size shmem object: growing it in
+        // place leaves pages that SIGBUS when touched, so copy into a fresh one instead.
+        // Without mremap, anonymous memory has nowhere else to keep its contents either.
+        let in_place = !self.anonymous
+            || (!self.mode.is_shared() && cfg!(any(target_os = "linux", target_os = "android")));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if in_place {
+            let total = new_len
+                .checked_add(self.slack)
+                .ok_or_else(|| too_long(new_len))?;
+            // SAFETY: we move our own live mapping; no reference into it outlives this call
+            // because remapping needs `&mut self`.
+            let ptr = unsafe {
+                libc::mremap(
+                    self.base.as_ptr().cast(),
+                    self.slack + self.len,
+                    total,
+                    libc::MREMAP_MAYMOVE,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            self.base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+            self.len = new_len;
+            return Ok(());
+        }
+        let fresh = if in_place {
+            Self::map(fd, offset, new_len, self.mode)?
+        } else {
+            let fresh = Self::map(None, 0, new_len, self.mode)?;
+            let common = new_len.min(self.len);
+            // SAFETY: both mappings are live, distinct and at least `common` bytes long.
+            unsafe { ptr::copy_nonoverlapping(self.ptr(), fresh.ptr(), common) };
+            fresh
+        };
+        *self = fresh;
+        Ok(())
+    }
+}
+
+impl MapInner {
+    /// Unmaps now, reporting the error that `Drop` would have to swallow.
+    pub(crate) fn unmap(self) -> io::Result<()> {
+        let this = std::mem::ManuallyDrop::new(self);
+        let Some((base, len)) = this.os_region() else {
+            return Ok(());
+        };
+        // SAFETY: we own this mapping and `this` is never used or dropped again.
+        let rc = unsafe { libc::munmap(base as *mut libc::c_void, len) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}
+
+impl Drop for MapInner {
+    fn drop(&mut self) {
+        if let Some((base, len)) = self.os_region() {
+            // SAFETY: we own this mapping and nobody can reach it after drop. munmap can only
+            // fail for invalid arguments, which would be a bug here; there is nothing to report.
+            unsafe { libc::munmap(base as *mut libc::c_void, len) };
+        }
+    }
+}
+
+fn too_long(len: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("map length {len} overflows the address space"),
+    )
+}
+
+/// madvise values for [`crate::Advice`].
+pub(crate) fn advice_value(advice: crate::Advice) -> i32 {
+    use crate::Advice;
+    match advice {
+        Advice::Normal => libc::MADV_NORMAL,
+        Advice::Random => libc::MADV_RANDOM,
+        Advice::Sequential => libc::MADV_SEQUENTIAL,
+        Advice::WillNeed => libc::MADV_WILLNEED,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Advice::HugePage => libc::MADV_HUGEPAGE,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Advice::NoHugePage => libc::MADV_NOHUGEPAGE,
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        Advice::HugePage | Advice::NoHugePage => libc::MADV_NORMAL,
+    }
+}
