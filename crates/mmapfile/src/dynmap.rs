@@ -26,6 +26,23 @@ pub(crate) enum Backing {
 /// run-time check into a compile-time one; use them from Rust, and this type where the access
 /// is data (language bindings, a command line flag).
 ///
+/// # Threads
+///
+/// `DynMmap` (and so [`Mmap`](crate::Mmap) and [`MmapMut`](crate::MmapMut)) is `Send` and
+/// `Sync`. The mapping's raw pointer lives in a private type that asserts both by hand, and
+/// that is sound because:
+///
+/// - the mapping is ordinary process memory owned by the value, not tied to the thread that
+///   created it: any thread may read it, write it or unmap it;
+/// - every way to change the bytes or the cursor (`write`, `seek`, `with_bytes_mut`,
+///   `DerefMut`, `move_within`, `resize`, …) takes `&mut self`, so the borrow checker already
+///   rules out two threads racing on them;
+/// - what `&self` allows — reading the bytes, `msync`, `madvise`, `fstat` of the kept
+///   descriptor — is safe to do from several threads at once;
+/// - changes made by other processes (or through other maps of the same file) are outside
+///   Rust's aliasing model whatever the number of threads, and are what the contract of the
+///   `unsafe` constructors covers.
+///
 /// ```
 /// use mmapfile::{Access, MmapOptions};
 /// let mut map = MmapOptions::new().len(16).map_anon_dyn(Access::Copy)?;
@@ -151,6 +168,24 @@ impl DynMmap {
         self.require_writable("write to the map")?;
         let range = self.checked_range(range)?;
         self.store(range, f)
+    }
+
+    /// The byte at `index` (Python's `m[index]`); an error, not a panic, past the end.
+    pub fn get_byte(&self, index: usize) -> io::Result<u8> {
+        if index >= self.len() {
+            return Err(past_end(format_args!("index {index}"), self.len()));
+        }
+        self.load(index..index + 1, |bytes| bytes[0])
+    }
+
+    /// Sets the byte at `index` (Python's `m[index] = value`); an error past the end or on a
+    /// read-only map.
+    pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
+        self.require_writable("set a byte")?;
+        if index >= self.len() {
+            return Err(past_end(format_args!("index {index}"), self.len()));
+        }
+        self.store(index..index + 1, |bytes| bytes[0] = value)
     }
 
     /// Copies `range` of the map out.
@@ -478,9 +513,13 @@ impl DynMmap {
     /// swallow. It does not flush: call [`flush`](Self::flush) first for durability.
     pub fn close(self) -> io::Result<()> {
         let Self { inner, backing, .. } = self;
-        inner.unmap()?;
-        drop(backing);
-        Ok(())
+        let unmapped = inner.unmap();
+        // Close the descriptor even when munmap failed, and report the first error.
+        let closed = match backing {
+            Backing::File(Some(file)) => sys::close_desc(file),
+            Backing::File(None) | Backing::Anonymous => Ok(()),
+        };
+        unmapped.and(closed)
     }
 
     // ----- checks -----

@@ -220,6 +220,7 @@ impl MmapOptions {
             populate: self.populate,
             extra_flags: self.raw_flags,
         };
+        mode.validate(access.is_writable())?;
         let Some(file) = file else {
             let len = self.len.ok_or_else(|| {
                 error::invalid_input("an anonymous map needs a non-zero length".to_string())
@@ -256,7 +257,8 @@ impl MmapOptions {
             }
             FileKind::Fifo | FileKind::Socket => {
                 return Err(error::invalid_input(
-                    "cannot map a FIFO, pipe or socket: it has no random access".to_string(),
+                    "cannot map the file: it is a FIFO, pipe or socket, which has no random access"
+                        .to_string(),
                 ))
             }
             FileKind::Regular | FileKind::Device => {}
@@ -306,11 +308,18 @@ impl MmapOptions {
             ))
         })?;
         if end > size {
-            if !self.grow {
+            if !self.grow && self.offset > size {
                 return Err(error::invalid_input(format!(
-                    "window {}..{end} runs past the end of the {size}-byte file \
+                    "offset {} is past the end of the {size}-byte file \
                      (use grow(true) to extend the file)",
                     self.offset
+                )));
+            }
+            if !self.grow {
+                return Err(error::invalid_input(format!(
+                    "window {}..{end} (offset {} + length {len}) runs past the end of the \
+                     {size}-byte file (use grow(true) to extend the file)",
+                    self.offset, self.offset
                 )));
             }
             if !writable {

@@ -9,6 +9,18 @@ use crate::{Access, Advice, DynMmap};
 /// A read-only memory map. Writing to it is a compile error: it has no mutating method and
 /// no `DerefMut`.
 ///
+/// `Mmap` is `Send` and `Sync`; see [`DynMmap`'s notes on threads](DynMmap#threads) for why
+/// that is sound.
+///
+/// ```compile_fail,E0594
+/// # fn main() -> std::io::Result<()> {
+/// let file = std::fs::File::open("Cargo.toml")?;
+/// // SAFETY: nothing changes Cargo.toml while it is mapped.
+/// let mut map = unsafe { mmapfile::Mmap::map(&file)? };
+/// map[0] = 1; // error: cannot assign through `Deref`: `Mmap` has no `DerefMut`
+/// # Ok(()) }
+/// ```
+///
 /// ```
 /// use std::io::{Read, Seek, SeekFrom};
 /// # fn main() -> std::io::Result<()> {
@@ -32,6 +44,9 @@ pub struct Mmap {
 }
 
 /// A writable memory map: write-through, copy-on-write or anonymous, as the constructor chose.
+///
+/// `MmapMut` is `Send` and `Sync`; see [`DynMmap`'s notes on threads](DynMmap#threads) for
+/// why that is sound.
 ///
 /// ```
 /// # fn main() -> std::io::Result<()> {
@@ -110,6 +125,11 @@ impl MmapMut {
     /// Writes one byte at the cursor and advances; an error at the end.
     pub fn write_byte(&mut self, byte: u8) -> io::Result<()> {
         self.map.write_byte(byte)
+    }
+
+    /// Sets the byte at `index`; an error, not a panic, past the end.
+    pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
+        self.map.set_byte(index, value)
     }
 
     /// Copies `data` into the map at `offset`; all or nothing.
@@ -235,6 +255,11 @@ macro_rules! shared_api {
                 self.map.rfind_in(needle, range)
             }
 
+            /// The byte at `index`; an error, not a panic, past the end (`map[index]` panics).
+            pub fn get_byte(&self, index: usize) -> io::Result<u8> {
+                self.map.get_byte(index)
+            }
+
             /// Copies `range` out, with truncation reported as an error.
             pub fn copy_range(&self, range: impl RangeBounds<usize>) -> io::Result<Vec<u8>> {
                 self.map.copy_range(range)
@@ -327,8 +352,9 @@ shared_api!(MmapMut);
 
 impl DerefMut for MmapMut {
     fn deref_mut(&mut self) -> &mut [u8] {
-        // SAFETY: an `MmapMut` is only built with write or copy access, so its pages are
-        // mapped writable; `&mut self` makes the borrow unique.
+        // SAFETY: an `MmapMut` is only built with write or copy access, and `map_dyn` refuses
+        // a writable access whose protection lacks PROT_WRITE, so its pages are mapped
+        // writable; `&mut self` makes the borrow unique.
         unsafe { self.map.bytes_mut_unchecked() }
     }
 }

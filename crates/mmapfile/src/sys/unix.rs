@@ -1,7 +1,7 @@
 //! Unix: `mmap`, `mremap` (Linux), `msync`, `madvise`, `fstat`, `ftruncate`, `fcntl`.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::ptr::{self, NonNull};
 use std::sync::OnceLock;
 
@@ -97,6 +97,19 @@ pub(crate) fn duplicate(fd: Desc<'_>) -> io::Result<OwnedDesc> {
     fd.try_clone_to_owned()
 }
 
+/// Closes a kept descriptor, reporting the error that dropping an `OwnedFd` swallows.
+pub(crate) fn close_desc(fd: OwnedDesc) -> io::Result<()> {
+    // SAFETY: `into_raw_fd` hands us sole ownership of the descriptor, which is closed exactly
+    // once here. EINTR is not retried: on Linux the descriptor is released even then, and a
+    // retry could close a descriptor another thread has just been given.
+    let rc = unsafe { libc::close(fd.into_raw_fd()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 pub(crate) fn set_file_len(fd: Desc<'_>, len: u64) -> io::Result<()> {
     let len = libc::off_t::try_from(len).map_err(|_| {
         io::Error::new(
@@ -129,6 +142,42 @@ pub(crate) struct MapMode {
 }
 
 impl MapMode {
+    /// Refuses raw protection and flags that would let safe code fault: a map whose access
+    /// allows writing must be mapped `PROT_WRITE`, every map must be readable, and
+    /// `MAP_FIXED` could replace memory the program is using.
+    pub(crate) fn validate(&self, writable: bool) -> io::Result<()> {
+        let prot = self.prot();
+        if prot & libc::PROT_READ == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("raw protection {prot:#x} lacks PROT_READ: every map must be readable"),
+            ));
+        }
+        if writable && prot & libc::PROT_WRITE == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "raw protection {prot:#x} lacks PROT_WRITE but the access is writable \
+                     (use Access::Read for a read-only protection)"
+                ),
+            ));
+        }
+        #[cfg(target_os = "linux")]
+        let fixed = libc::MAP_FIXED | libc::MAP_FIXED_NOREPLACE;
+        #[cfg(not(target_os = "linux"))]
+        let fixed = libc::MAP_FIXED;
+        if self.extra_flags & fixed != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "raw flags {:#x} contain MAP_FIXED, which could replace live memory",
+                    self.extra_flags
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn prot(&self) -> libc::c_int {
         match self.protection {
             Protection::Read => libc::PROT_READ,
@@ -181,9 +230,12 @@ pub(crate) struct MapInner {
 }
 
 // SAFETY: the mapping is plain process memory owned by this value; the pointer is not tied to
-// the creating thread. Mutation through it needs `&mut self` (or an `unsafe` contract upstream).
+// the creating thread, and munmap/mremap work from any thread. Mutation of the bytes goes
+// through `&mut DynMmap` (or an `unsafe` contract upstream). See "Threads" on `DynMmap`.
 unsafe impl Send for MapInner {}
-// SAFETY: `&MapInner` only hands out reads of the memory and performs thread-safe syscalls.
+// SAFETY: through `&MapInner` one can only read the memory (never write it: `ptr()` is
+// written through only by holders of `&mut DynMmap`) and make thread-safe syscalls
+// (msync, madvise), so sharing it between threads cannot race.
 unsafe impl Sync for MapInner {}
 
 impl MapInner {
@@ -203,7 +255,10 @@ impl MapInner {
         if len == 0 {
             return Ok(Self::empty(slack, fd.is_none(), mode));
         }
-        let total = len.checked_add(slack).ok_or_else(|| too_long(len))?;
+        let total = len
+            .checked_add(slack)
+            .filter(|&total| total <= isize::MAX as usize)
+            .ok_or_else(|| too_long(len))?;
         let aligned_offset = offset - slack as u64;
         let raw_offset = libc::off_t::try_from(aligned_offset).map_err(|_| {
             io::Error::new(
@@ -338,6 +393,7 @@ impl MapInner {
         if in_place {
             let total = new_len
                 .checked_add(self.slack)
+                .filter(|&total| total <= isize::MAX as usize)
                 .ok_or_else(|| too_long(new_len))?;
             // SAFETY: we move our own live mapping; no reference into it outlives this call
             // because remapping needs `&mut self`.
@@ -400,7 +456,10 @@ impl Drop for MapInner {
 fn too_long(len: usize) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("map length {len} overflows the address space"),
+        format!(
+            "map length {len} is too long: a map holds at most {} bytes (isize::MAX)",
+            isize::MAX
+        ),
     )
 }
 

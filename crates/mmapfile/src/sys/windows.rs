@@ -63,6 +63,11 @@ pub(crate) fn duplicate(fd: Desc<'_>) -> io::Result<OwnedDesc> {
     fd.try_clone_to_owned()
 }
 
+pub(crate) fn close_desc(fd: OwnedDesc) -> io::Result<()> {
+    drop(fd);
+    Ok(())
+}
+
 pub(crate) fn set_file_len(_fd: Desc<'_>, _len: u64) -> io::Result<()> {
     Err(unsupported())
 }
@@ -73,6 +78,12 @@ pub(crate) struct MapMode {
     pub shared: bool,
     pub populate: bool,
     pub extra_flags: i32,
+}
+
+impl MapMode {
+    pub(crate) fn validate(&self, _writable: bool) -> io::Result<()> {
+        Err(unsupported())
+    }
 }
 
 pub(crate) struct MapInner {
