@@ -53,7 +53,8 @@ pub(crate) enum Backing {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct DynMmap {
-    inner: MapInner,
+    /// The OS mapping; `pub(crate)` so the memory door (mem.rs) can reach the fault guard.
+    pub(crate) inner: MapInner,
     access: Access,
     backing: Backing,
     /// Where the map starts in the file (0 for anonymous memory).
@@ -420,6 +421,8 @@ impl DynMmap {
 
     fn flush_impl(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
         self.check_span("flush", offset, len)?;
+        // msync of pages the file no longer has reports nothing: ask the guard and the file.
+        self.check_intact(offset..offset + len)?;
         if self.access != Access::Write || self.is_anonymous() {
             return Ok(());
         }

@@ -38,6 +38,39 @@
 //! crate's own methods return an error instead of letting the process die of `SIGBUS`;
 //! only plain slices borrowed through `Deref` may then see zeros.
 //!
+//! # The fault guard (truncated files)
+//!
+//! **What it does.** When a mapped file shrinks, touching a page past its new end raises
+//! `SIGBUS`, which kills the process. On Linux and Android, the first file map a process
+//! creates installs one process-wide `SIGBUS` handler (and registers every file map in a
+//! lock-free table). When a fault hits one of this crate's maps, the handler maps a page of
+//! zeros over the missing page, marks the map, and lets the program go on; the crate's method
+//! that was running then returns an [`io::ErrorKind::UnexpectedEof`](std::io::ErrorKind)
+//! error saying "the file was truncated while mapped". Faults anywhere else go to the handler
+//! that was installed before (Rust's own, Python's `faulthandler`, or the default action), so
+//! other crashes still crash.
+//!
+//! After a truncation the map stays usable for the bytes that still exist: accesses wholly
+//! below the vanished region succeed; an access that reaches it (`read`, `find`, `rfind`,
+//! `readline`, `copy_range`, `with_bytes`, `get_byte`, `write`, `write_at`, `set_byte`, …)
+//! is an error, also from other threads and also for writes (whose bytes below the new end
+//! may have been written); `flush` compares the file's size with the range and reports the
+//! truncation even before any fault; `close` works as usual. Bytes between the new end and
+//! the next page boundary read as zeros without faulting, until a fault or a `flush` has
+//! revealed the truncation. Slices borrowed through `Deref`, `as_slice` or `remaining` are
+//! not checked: through them the vanished bytes read as zeros.
+//!
+//! **What it costs.** Each method call that touches the memory reads the map's mark before
+//! and after the access: two relaxed atomic loads (plus a full fence for writes), nothing per
+//! byte. Creating and dropping a file map claims and frees a slot in the table. The handler
+//! itself runs only on a fault.
+//!
+//! **How to opt out.** Set the environment variable `MMAPFILE_NO_FAULT_GUARD=1` before the
+//! first file map is created: no handler is installed, and a truncated file kills the process
+//! with `SIGBUS` as with any other mmap. [`fault_guard_active`] tells whether it is on. A
+//! signal handler installed after the guard must chain to the one it replaced, or the guard
+//! stops seeing faults.
+//!
 //! # Errors
 //!
 //! Every fallible call returns [`std::io::Result`] with a precise [`std::io::ErrorKind`]
@@ -49,6 +82,7 @@
 
 mod dynmap;
 mod error;
+mod guard;
 mod mem;
 mod options;
 mod search;
@@ -59,6 +93,14 @@ pub use dynmap::DynMmap;
 pub use options::{Access, Advice, MmapOptions};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
+
+/// Whether the fault guard protects this process's file maps (see
+/// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first
+/// file map, or by this call; it is off when `MMAPFILE_NO_FAULT_GUARD` was set (to anything
+/// but `0` or the empty string) before that, and on platforms other than Linux and Android.
+pub fn fault_guard_active() -> bool {
+    guard::active()
+}
 
 /// The page size of this machine.
 pub fn page_size() -> usize {

@@ -1,24 +1,42 @@
 //! The one door to mapped memory.
 //!
 //! Every read and write of mapped bytes that the crate itself performs goes through
-//! [`DynMmap::with_bytes`] and [`DynMmap::with_bytes_mut`], which take an already
-//! bounds-checked range. Keeping the door this small is what lets the fault guard watch all of
-//! the crate's accesses without touching the public API.
+//! [`DynMmap::load`] and [`DynMmap::store`], which take an already bounds-checked range.
+//! Keeping the door this small is what lets the fault guard (`guard.rs`) watch all of the
+//! crate's accesses without touching the public API: each access checks the map's "gone"
+//! mark before (so a region known to have vanished errors out at once instead of reading the
+//! zero pages the guard put there) and after (so a fault taken during the access, by this
+//! thread or another, turns into an error). That is one relaxed atomic load on each side.
 
 use std::io;
 use std::ops::Range;
+use std::sync::atomic::{fence, Ordering};
 
+use crate::guard::Watch;
 use crate::DynMmap;
 
 impl DynMmap {
     /// Runs `f` over the bytes in `range`, which the caller has checked against `len()`.
+    /// An error if any byte of `range` belongs to a part of the file that has vanished.
     pub(crate) fn load<R>(&self, range: Range<usize>, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
         debug_assert!(range.start <= range.end && range.end <= self.len());
-        Ok(f(&self.as_slice()[range]))
+        let watch = self.watch();
+        if touches_gone(&range, watch.gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        let out = f(&self.as_slice()[range.clone()]);
+        // Keep the check after every read `f` made: a thread that read a zero page another
+        // thread mapped in must see the mark, which the handler sets before mapping it.
+        fence(Ordering::Acquire);
+        if touches_gone(&range, watch.gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        Ok(out)
     }
 
     /// Runs `f` over the bytes in `range` mutably; the caller has checked the range and that
-    /// the map is writable.
+    /// the map is writable. Writes that land in a vanished region are reported, never
+    /// silently accepted (bytes below the new end of the file may have been written).
     pub(crate) fn store<R>(
         &mut self,
         range: Range<usize>,
@@ -26,9 +44,102 @@ impl DynMmap {
     ) -> io::Result<R> {
         debug_assert!(range.start <= range.end && range.end <= self.len());
         debug_assert!(self.access().is_writable());
+        if touches_gone(&range, self.watch().gone_from()) {
+            return Err(self.vanished(&range));
+        }
         // SAFETY: the map is writable (checked by every caller), so the pages are mapped
         // with PROT_WRITE, and `&mut self` excludes every other borrow of the bytes.
         let bytes = unsafe { self.bytes_mut_unchecked() };
-        Ok(f(&mut bytes[range]))
+        let out = f(&mut bytes[range.clone()]);
+        // Stores may be reordered after later loads even on x86: a full fence keeps the
+        // check after them.
+        fence(Ordering::SeqCst);
+        if touches_gone(&range, self.watch().gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        Ok(out)
     }
+
+    /// Checks, without touching the memory, that `range` still has file behind it: the
+    /// guard's mark, then the file's current size when the map keeps its descriptor.
+    /// `flush` calls it, since msync of vanished pages reports nothing.
+    pub(crate) fn check_intact(&self, range: Range<usize>) -> io::Result<()> {
+        if touches_gone(&range, self.watch().gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        if range.is_empty() || self.is_anonymous() {
+            return Ok(());
+        }
+        if let Some(covered) = self.file_covers() {
+            if (range.end as u64) > covered {
+                return Err(self.vanished(&range));
+            }
+        }
+        Ok(())
+    }
+
+    fn watch(&self) -> &Watch {
+        #[cfg(unix)]
+        {
+            self.inner.guard()
+        }
+        #[cfg(not(unix))]
+        {
+            static UNGUARDED: Watch = Watch::none();
+            &UNGUARDED
+        }
+    }
+
+    /// How many bytes of the map the file covers now, if the map keeps its descriptor.
+    fn file_covers(&self) -> Option<u64> {
+        let size = self.size().ok()?;
+        Some(size.saturating_sub(self.offset()))
+    }
+
+    /// The error for an access to `range` that touched vanished bytes. Also lowers the
+    /// guard's mark to the file's current end, so the tail of the last page (which reads as
+    /// zeros without faulting) is refused from now on too.
+    #[cold]
+    #[inline(never)]
+    fn vanished(&self, range: &Range<usize>) -> io::Error {
+        let watch = self.watch();
+        let covered = if self.is_anonymous() {
+            None
+        } else {
+            self.file_covers()
+        };
+        if let Some(covered) = covered.filter(|&covered| covered < self.len() as u64) {
+            watch.note_gone(covered as usize);
+        }
+        let gone = watch.gone_from().min(self.len());
+        let access = format!("access to bytes {}..{}", range.start, range.end);
+        match covered {
+            Some(covered) if covered < self.len() as u64 => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file was truncated while mapped: it now ends {covered} bytes into \
+                     the {}-byte map, and the map's bytes from offset {gone} on are gone \
+                     ({access})",
+                    self.len()
+                ),
+            ),
+            Some(_) => io::Error::other(format!(
+                "a page of the mapped file could not be read at map offset {gone} (an I/O \
+                 error, or the file was truncated while mapped and has grown back) ({access})"
+            )),
+            None => io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file was truncated while mapped: the map's bytes from offset {gone} \
+                     on are gone ({access})"
+                ),
+            ),
+        }
+    }
+}
+
+/// Whether a non-empty `range` reaches the vanished region that starts at `gone`.
+#[inline]
+fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
+    range.end > gone && range.start < range.end
 }

@@ -227,6 +227,8 @@ pub(crate) struct MapInner {
     len: usize,
     anonymous: bool,
     mode: MapMode,
+    /// The fault guard's registration of file mappings (inert for anonymous memory).
+    guard: crate::guard::Watch,
 }
 
 // SAFETY: the mapping is plain process memory owned by this value; the pointer is not tied to
@@ -283,12 +285,20 @@ impl MapInner {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        // Only files can shrink under a map; anonymous memory needs no guard.
+        let guard = if fd.is_some() {
+            let start = base.as_ptr() as usize;
+            crate::guard::Watch::register(start, total, start + slack, mode.prot())
+        } else {
+            crate::guard::Watch::none()
+        };
         Ok(Self {
             base,
             slack,
             len,
             anonymous: fd.is_none(),
             mode,
+            guard,
         })
     }
 
@@ -299,6 +309,7 @@ impl MapInner {
             len: 0,
             anonymous,
             mode,
+            guard: crate::guard::Watch::none(),
         }
     }
 
@@ -313,6 +324,11 @@ impl MapInner {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The fault guard's view of this mapping.
+    pub(crate) fn guard(&self) -> &crate::guard::Watch {
+        &self.guard
     }
 
     /// The whole OS mapping as (start, length), for registries that watch addresses.
@@ -395,6 +411,9 @@ impl MapInner {
                 .checked_add(self.slack)
                 .filter(|&total| total <= isize::MAX as usize)
                 .ok_or_else(|| too_long(new_len))?;
+            // The old addresses stop being ours the moment mremap returns: take them out of
+            // the guard's registry first (nothing reads the map meanwhile: we hold `&mut`).
+            self.guard.pause();
             // SAFETY: we move our own live mapping; no reference into it outlives this call
             // because remapping needs `&mut self`.
             let ptr = unsafe {
@@ -406,10 +425,29 @@ impl MapInner {
                 )
             };
             if ptr == libc::MAP_FAILED {
-                return Err(io::Error::last_os_error());
+                let err = io::Error::last_os_error();
+                let start = self.base.as_ptr() as usize;
+                let old_total = self.slack + self.len;
+                self.guard
+                    .moved(start, old_total, start + self.slack, self.len);
+                return Err(err);
             }
             self.base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+            // A shrink keeps the whole last page, and in private memory the bytes past the old
+            // length still hold what was there before: zero them so that the grown part reads
+            // as zeros, as it does for a shared file (ftruncate zeroes) and fresh pages.
+            let old_end = self.slack + self.len;
+            if new_len > self.len && !self.mode.is_shared() {
+                let stale_end = old_end.next_multiple_of(page_size()).min(total);
+                // SAFETY: `old_end..stale_end` lies inside the new mapping (`total` bytes),
+                // which is writable private memory we own exclusively (`&mut self`).
+                unsafe {
+                    ptr::write_bytes(self.base.as_ptr().add(old_end), 0, stale_end - old_end)
+                };
+            }
             self.len = new_len;
+            let start = self.base.as_ptr() as usize;
+            self.guard.moved(start, total, start + self.slack, new_len);
             return Ok(());
         }
         let fresh = if in_place {
@@ -429,7 +467,9 @@ impl MapInner {
 impl MapInner {
     /// Unmaps now, reporting the error that `Drop` would have to swallow.
     pub(crate) fn unmap(self) -> io::Result<()> {
-        let this = std::mem::ManuallyDrop::new(self);
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // Out of the guard's registry before the address range can be reused.
+        this.guard.release();
         let Some((base, len)) = this.os_region() else {
             return Ok(());
         };
@@ -445,6 +485,8 @@ impl MapInner {
 
 impl Drop for MapInner {
     fn drop(&mut self) {
+        // Out of the guard's registry before the address range can be reused.
+        self.guard.release();
         if let Some((base, len)) = self.os_region() {
             // SAFETY: we own this mapping and nobody can reach it after drop. munmap can only
             // fail for invalid arguments, which would be a bug here; there is nothing to report.
