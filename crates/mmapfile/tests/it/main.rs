@@ -1,0 +1,14 @@
+//! The one integration-test binary of the core crate, with a module per topic.
+//! Other topics add their own `mod` line here.
+
+mod util;
+
+mod access;
+mod bytes_api;
+mod errors;
+mod file_api;
+mod mapping;
+mod model;
+mod ops;
+mod search;
+mod truncation;
