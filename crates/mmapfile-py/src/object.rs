@@ -1,0 +1,930 @@
+//! The `mmap` class: CPython's `mmap.mmap` over the core's [`DynMmap`].
+//!
+//! # Threads and the GIL
+//!
+//! The map lives in an `RwLock<Option<DynMmap>>` (`None` once closed). Short operations take
+//! the lock while holding the GIL. Long ones (big reads, copies, searches, flush, resize)
+//! release the GIL first and take the lock inside [`Python::detach`], dropping it before the
+//! GIL comes back. So no thread ever waits for the GIL while holding the lock, and a thread
+//! that holds the GIL while waiting for the lock only waits for work that needs nothing from
+//! Python: no deadlock. `close()` and `resize()` take the write lock, so they wait until a
+//! search or copy running in another thread is done; the memory cannot be unmapped or moved
+//! under it. No Python code (`__index__`, buffer exports) ever runs while the lock is held.
+//!
+//! Buffer exports (`memoryview(m)`, `re` on the map, …) hand out the raw pointer; while any
+//! is alive `close()` and `resize()` refuse with CPython's `BufferError`.
+
+use std::io::SeekFrom;
+use std::os::fd::BorrowedFd;
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use mmapfile::{Access, DynMmap, MmapOptions};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PySlice, PyTuple};
+
+use crate::args::{self, adjust_slice, no_kwargs};
+use crate::errors::{self, closed, readonly};
+
+pub(crate) const ACCESS_DEFAULT: i32 = 0;
+pub(crate) const ACCESS_READ: i32 = 1;
+pub(crate) const ACCESS_WRITE: i32 = 2;
+pub(crate) const ACCESS_COPY: i32 = 3;
+
+/// Work on at least this many bytes runs with the GIL released; below it the cost of
+/// releasing and re-taking the GIL outweighs what other threads would gain.
+const DETACH_MIN: usize = 64 * 1024;
+
+/// A memory-mapped file or anonymous memory, with CPython's `mmap.mmap` interface.
+#[pyclass(name = "mmap", module = "mmap", subclass, weakref, frozen)]
+pub struct PyMmap {
+    map: RwLock<Option<DynMmap>>,
+    /// Live buffer exports; `close()` and `resize()` refuse while it is non-zero. Changed only
+    /// under the lock (read lock for exports, which `close`/`resize` exclude with the write
+    /// lock); released exports decrement it without the lock.
+    exports: AtomicUsize,
+    /// The Python access constant the map reports (ACCESS_DEFAULT/READ/WRITE/COPY).
+    access: i32,
+    /// `trackfd` for file maps; false for anonymous memory, which keeps no descriptor
+    /// (so `size()` is EBADF as in CPython).
+    has_fd: bool,
+    trackfd: bool,
+}
+
+/// Runs `work` with the GIL released when it concerns `bytes` bytes or more.
+fn maybe_detach<T, F>(py: Python<'_>, bytes: usize, work: F) -> T
+where
+    F: Send + FnOnce() -> T,
+    T: Send,
+{
+    if bytes >= DETACH_MIN {
+        py.detach(work)
+    } else {
+        work()
+    }
+}
+
+impl PyMmap {
+    fn read_lock(&self) -> RwLockReadGuard<'_, Option<DynMmap>> {
+        // A panic while the lock was held cannot leave the map half-changed (the core's
+        // operations are all-or-nothing), so a poisoned lock is still usable.
+        self.map.read().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn write_lock(&self) -> RwLockWriteGuard<'_, Option<DynMmap>> {
+        self.map
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Runs `f` on the open map under the read lock (GIL held; keep `f` short).
+    fn with_map<R>(&self, f: impl FnOnce(&DynMmap) -> PyResult<R>) -> PyResult<R> {
+        match &*self.read_lock() {
+            Some(map) => f(map),
+            None => Err(closed()),
+        }
+    }
+
+    /// Runs `f` on the open map under the write lock (GIL held; keep `f` short).
+    fn with_map_mut<R>(&self, f: impl FnOnce(&mut DynMmap) -> PyResult<R>) -> PyResult<R> {
+        match &mut *self.write_lock() {
+            Some(map) => f(map),
+            None => Err(closed()),
+        }
+    }
+
+    /// Runs `f` on the open map under the read lock, with the GIL released when `bytes` is
+    /// large. The lock is taken and dropped inside the detached section.
+    fn with_map_detached<R: Send>(
+        &self,
+        py: Python<'_>,
+        bytes: usize,
+        f: impl Send + FnOnce(&DynMmap) -> PyResult<R>,
+    ) -> PyResult<R> {
+        maybe_detach(py, bytes, || self.with_map(f))
+    }
+
+    /// As [`with_map_detached`](Self::with_map_detached), under the write lock.
+    fn with_map_mut_detached<R: Send>(
+        &self,
+        py: Python<'_>,
+        bytes: usize,
+        f: impl Send + FnOnce(&mut DynMmap) -> PyResult<R>,
+    ) -> PyResult<R> {
+        maybe_detach(py, bytes, || self.with_map_mut(f))
+    }
+
+    /// CPython's `CHECK_VALID`.
+    fn check_valid(&self) -> PyResult<()> {
+        self.with_map(|_| Ok(()))
+    }
+
+    fn len_checked(&self) -> PyResult<usize> {
+        self.with_map(|map| Ok(map.len()))
+    }
+
+    fn is_writable(&self) -> bool {
+        self.access != ACCESS_READ
+    }
+
+    fn require_writable(&self) -> PyResult<()> {
+        if self.is_writable() {
+            Ok(())
+        } else {
+            Err(readonly())
+        }
+    }
+
+    /// find/rfind: `sub` any buffer; start defaults to the cursor, end to the length; both
+    /// clamp like slice indices (negative counts from the end).
+    fn search(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        reverse: bool,
+    ) -> PyResult<isize> {
+        no_kwargs(method, kwargs)?;
+        self.check_valid()?;
+        let (sub, start, end) = match args.len() {
+            1..=3 => (
+                args.get_item(0)?,
+                args.get_item(1).ok(),
+                args.get_item(2).ok(),
+            ),
+            0 => {
+                return Err(PyTypeError::new_err(format!(
+                    "{method} expected at least 1 argument, got 0"
+                )))
+            }
+            n => {
+                return Err(PyTypeError::new_err(format!(
+                    "{method} expected at most 3 arguments, got {n}"
+                )))
+            }
+        };
+        let needle = args::buffer_bytes(&sub)?;
+        let start = start.map(|s| args::ssize(&s)).transpose()?;
+        let end = end.map(|e| args::ssize(&e)).transpose()?;
+        let len = self.len_checked()?;
+        self.with_map_detached(py, len, move |map| {
+            let len = map.len() as isize;
+            let clamp = |index: isize| {
+                let index = if index < 0 { index + len } else { index };
+                index.clamp(0, len) as usize
+            };
+            let start = start.map_or(map.tell() as usize, clamp);
+            let end = end.map_or(len as usize, clamp);
+            let found = if reverse {
+                map.rfind_in(&needle, start..end)
+            } else {
+                map.find_in(&needle, start..end)
+            }
+            .map_err(errors::from_io)?;
+            Ok(found.map_or(-1, |i| i as isize))
+        })
+    }
+
+    /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
+    fn assign(&self, key: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.check_valid()?;
+        self.require_writable()?;
+        if args::is_index(key) {
+            let index = args::index_value(key, true)?;
+            // The length is read after `__index__`, which may have closed or resized the map.
+            let len = self.len_checked()? as isize;
+            let index = if index < 0 { index + len } else { index };
+            if index < 0 || index >= len {
+                return Err(PyIndexError::new_err("mmap index out of range"));
+            }
+            let Some(value) = value else {
+                return Err(errors::type_error("mmap doesn't support item deletion"));
+            };
+            if !args::is_index(value) {
+                return Err(errors::type_error("mmap item value must be an int"));
+            }
+            let byte = args::index_value(value, false)?;
+            let byte = u8::try_from(byte)
+                .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
+            return self
+                .with_map_mut(|map| map.set_byte(index as usize, byte).map_err(errors::from_io));
+        }
+        let Ok(slice) = key.cast::<PySlice>() else {
+            return Err(errors::type_error("mmap indices must be integer"));
+        };
+        let (start, stop, step) = args::unpack_slice(slice)?;
+        let len = self.len_checked()?;
+        let (_, _, count) = adjust_slice(len, start, stop, step);
+        let Some(value) = value else {
+            return Err(errors::type_error(
+                "mmap object doesn't support slice deletion",
+            ));
+        };
+        let data = args::buffer_bytes(value)?;
+        if data.len() != count {
+            return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+        }
+        self.with_map_mut_detached(value.py(), count, move |map| {
+            // Recomputed under the lock: the map may have changed while `value` was read.
+            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+            if count != data.len() {
+                return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            if step == 1 {
+                return map.write_at(first, &data).map_err(errors::from_io);
+            }
+            let (low, high) = span(first, step, count);
+            map.with_bytes_mut(low..high, |bytes| {
+                for (k, &byte) in data.iter().enumerate() {
+                    bytes[(first as isize + k as isize * step) as usize - low] = byte;
+                }
+            })
+            .map_err(errors::from_io)
+        })
+    }
+
+    fn type_name(slf: &Bound<'_, Self>) -> String {
+        // SAFETY: every live object has a type whose tp_name is a NUL-terminated C string
+        // that lives as long as the type (which `slf` keeps alive).
+        unsafe {
+            let ty = ffi::Py_TYPE(slf.as_ptr());
+            std::ffi::CStr::from_ptr((*ty).tp_name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    /// The byte at `index` as a 1-byte `bytes` (the sequence slot, used by iteration).
+    pub(crate) fn item_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let byte = self.with_map(|map| {
+            if index >= map.len() {
+                return Ok(None);
+            }
+            map.get_byte(index).map(Some).map_err(errors::from_io)
+        })?;
+        Ok(byte.map(|b| PyBytes::new(py, &[b])))
+    }
+}
+
+/// The index range `low..high` covering `count > 0` indices from `first` by `step`.
+fn span(first: usize, step: isize, count: usize) -> (usize, usize) {
+    let last = (first as isize + (count as isize - 1) * step) as usize;
+    (first.min(last), first.max(last) + 1)
+}
+
+#[pymethods]
+impl PyMmap {
+    #[new]
+    // CPython's constructor signature, argument for argument.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (fileno, length, flags = libc::MAP_SHARED, prot = libc::PROT_READ | libc::PROT_WRITE, access = ACCESS_DEFAULT, offset = 0, *, trackfd = None))]
+    fn new(
+        py: Python<'_>,
+        fileno: c_int,
+        length: isize,
+        flags: c_int,
+        prot: c_int,
+        access: c_int,
+        offset: i64,
+        trackfd: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let trackfd = match trackfd {
+            Some(value) => value.is_truthy()?,
+            None => true,
+        };
+        // 1. Signs.
+        if length < 0 {
+            return Err(PyOverflowError::new_err(
+                "memory mapped length must be positive",
+            ));
+        }
+        if offset < 0 {
+            return Err(PyOverflowError::new_err(
+                "memory mapped offset must be positive",
+            ));
+        }
+        // 2. access excludes flags/prot.
+        let default_prot = libc::PROT_READ | libc::PROT_WRITE;
+        if access != ACCESS_DEFAULT && (flags != libc::MAP_SHARED || prot != default_prot) {
+            return Err(errors::value_error(
+                "mmap can't specify both access and flags, prot.",
+            ));
+        }
+        // 3. What the access means.
+        let (flags, prot, access) = match access {
+            ACCESS_READ => (libc::MAP_SHARED, libc::PROT_READ, ACCESS_READ),
+            ACCESS_WRITE => (libc::MAP_SHARED, default_prot, ACCESS_WRITE),
+            ACCESS_COPY => (libc::MAP_PRIVATE, default_prot, ACCESS_COPY),
+            ACCESS_DEFAULT => {
+                let access = if prot & libc::PROT_READ != 0 && prot & libc::PROT_WRITE != 0 {
+                    ACCESS_DEFAULT
+                } else if prot & libc::PROT_WRITE != 0 {
+                    ACCESS_WRITE
+                } else {
+                    ACCESS_READ
+                };
+                (flags, prot, access)
+            }
+            _ => return Err(errors::value_error("mmap invalid access parameter.")),
+        };
+        // 4. Size checks, for regular files only.
+        let mut length = length as u64;
+        let offset = offset as u64;
+        let file_type = (fileno != -1).then(|| fstat(fileno)).flatten();
+        if let Some((libc::S_IFREG, size)) = file_type {
+            if length == 0 {
+                if size == 0 {
+                    return Err(errors::value_error("cannot mmap an empty file"));
+                }
+                if offset >= size {
+                    return Err(errors::value_error("mmap offset is greater than file size"));
+                }
+                length = size - offset;
+            } else if offset > size || size - offset < length {
+                return Err(errors::value_error("mmap length is greater than file size"));
+            }
+        }
+        // 6. What mmap(2) itself would refuse: CPython hands these to the kernel, the core
+        // accepts them (it aligns any offset), so the errno is reproduced here.
+        if length == 0 || offset % mmapfile::allocation_granularity() as u64 != 0 {
+            return Err(errors::os_error(libc::EINVAL));
+        }
+        if let Some((libc::S_IFDIR | libc::S_IFIFO | libc::S_IFSOCK, _)) = file_type {
+            // Files without an mmap operation: the kernel says ENODEV.
+            return Err(errors::os_error(libc::ENODEV));
+        }
+        // The core refuses protections that would let a read fault (PROT_NONE, write-only).
+        // Python code must never crash either, so such maps are made readable: a PROT_NONE
+        // guard region reads as its contents instead of killing the interpreter.
+        let prot = if access == ACCESS_READ {
+            prot | libc::PROT_READ
+        } else {
+            prot | libc::PROT_READ | libc::PROT_WRITE
+        };
+        let length = usize::try_from(length).map_err(|_| errors::os_error(libc::ENOMEM))?;
+        let core_access = match access {
+            ACCESS_READ => Access::Read,
+            ACCESS_COPY => Access::Copy,
+            // ACCESS_DEFAULT keeps the caller's flags: a private mapping stays private.
+            _ if flags & libc::MAP_PRIVATE != 0 && flags & libc::MAP_SHARED == 0 => Access::Copy,
+            _ => Access::Write,
+        };
+        let mut options = MmapOptions::new();
+        options
+            .offset(offset)
+            .len(length)
+            .raw_protection(prot)
+            .raw_flags(flags)
+            .keep_file(trackfd);
+        // 5. Anonymous memory for fileno -1, else the file (dup()ed when trackfd).
+        let map = py.detach(|| {
+            if fileno == -1 {
+                options.map_anon_dyn(core_access)
+            } else {
+                // SAFETY: the descriptor is only borrowed for the duration of this call (the
+                // core dup()s it when it keeps one); an invalid number makes fstat fail with
+                // EBADF before anything else uses it. The file-contract of `map_dyn` (no
+                // truncation under the map) is the Python caller's, as with CPython's mmap;
+                // the core reports a truncated file instead of crashing.
+                unsafe {
+                    let fd = BorrowedFd::borrow_raw(fileno);
+                    options.map_dyn(Some(&fd), core_access)
+                }
+            }
+        });
+        // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
+        let map = map.map_err(errors::from_io)?;
+        Ok(PyMmap {
+            map: RwLock::new(Some(map)),
+            exports: AtomicUsize::new(0),
+            access,
+            has_fd: fileno != -1 && trackfd,
+            trackfd,
+        })
+    }
+
+    /// Closes the map; later uses raise ValueError. Refused while buffers are exported.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let taken = {
+            let mut guard = self.write_lock();
+            if self.exports.load(Ordering::SeqCst) > 0 {
+                return Err(errors::buffer_error("cannot close exported pointers exist"));
+            }
+            guard.take()
+        };
+        match taken {
+            Some(map) => py.detach(|| map.close()).map_err(errors::from_io),
+            None => Ok(()),
+        }
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.read_lock().is_none()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().check_valid()?;
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        self.close(py)
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn find(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<isize> {
+        self.search(py, "find", args, kwargs, false)
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn rfind(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<isize> {
+        self.search(py, "rfind", args, kwargs, true)
+    }
+
+    #[pyo3(signature = (offset = None, size = None, /, **kwargs))]
+    fn flush(
+        &self,
+        py: Python<'_>,
+        offset: Option<&Bound<'_, PyAny>>,
+        size: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        no_kwargs("flush", kwargs)?;
+        let len = self.len_checked()? as isize;
+        let offset = offset.map(args::ssize).transpose()?.unwrap_or(0);
+        let size = size.map(args::ssize).transpose()?.unwrap_or(len);
+        if size < 0 || offset < 0 || len - offset < size {
+            return Err(errors::value_error("flush values out of range"));
+        }
+        if self.access == ACCESS_READ || self.access == ACCESS_COPY {
+            return Ok(());
+        }
+        if offset as usize % mmapfile::page_size() != 0 {
+            // msync(2) wants a page-aligned address; the core would align it for us.
+            return Err(errors::os_error(libc::EINVAL));
+        }
+        // msync waits for the disk: always worth releasing the GIL.
+        self.with_map_detached(py, usize::MAX, move |map| {
+            if offset as usize + size as usize > map.len() {
+                return Err(errors::value_error("flush values out of range"));
+            }
+            map.flush_range(offset as usize, size as usize)
+                .map_err(errors::from_io)
+        })
+    }
+
+    #[pyo3(signature = (option, start = None, length = None, /, **kwargs))]
+    fn madvise(
+        &self,
+        option: &Bound<'_, PyAny>,
+        start: Option<&Bound<'_, PyAny>>,
+        length: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        no_kwargs("madvise", kwargs)?;
+        let len = self.len_checked()? as isize;
+        let option = args::int(option)?;
+        let start = start.map(args::ssize).transpose()?.unwrap_or(0);
+        let length = length.map(args::ssize).transpose()?.unwrap_or(len);
+        if start < 0 || start >= len {
+            return Err(errors::value_error("madvise start out of bounds"));
+        }
+        if length < 0 {
+            return Err(errors::value_error("madvise length invalid"));
+        }
+        if isize::MAX - start < length {
+            return Err(PyOverflowError::new_err("madvise length too large"));
+        }
+        let length = length.min(len - start);
+        if start as usize % mmapfile::page_size() != 0 {
+            // madvise(2) wants a page-aligned address; the core would align it for us.
+            return Err(errors::os_error(libc::EINVAL));
+        }
+        // The write lock: advice such as MADV_DONTNEED may change the contents, so no other
+        // operation of ours may be reading them.
+        self.with_map_mut(|map| {
+            if start as usize + length as usize > map.len() {
+                return Err(errors::value_error("madvise start out of bounds"));
+            }
+            // SAFETY: the write lock excludes every borrow of the map's bytes in this module;
+            // content-changing advice is what the Python caller asked for, exactly as with
+            // CPython's mmap.madvise (which passes the option to the kernel unchecked).
+            unsafe { map.advise_raw(option, start as usize, length as usize) }
+                .map_err(errors::from_io)
+        })
+    }
+
+    #[pyo3(name = "move", signature = (*args, **kwargs))]
+    fn move_(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        no_kwargs("move", kwargs)?;
+        self.check_valid()?;
+        if args.len() != 3 {
+            return Err(PyTypeError::new_err(format!(
+                "move expected 3 arguments, got {}",
+                args.len()
+            )));
+        }
+        let dest = args::ssize(&args.get_item(0)?)?;
+        let src = args::ssize(&args.get_item(1)?)?;
+        let count = args::ssize(&args.get_item(2)?)?;
+        self.require_writable()?;
+        let out_of_range = || errors::value_error("source, destination, or count out of range");
+        if dest < 0 || src < 0 || count < 0 {
+            return Err(out_of_range());
+        }
+        self.with_map_mut_detached(py, count as usize, move |map| {
+            let len = map.len() as isize;
+            if len - dest < count || len - src < count {
+                return Err(out_of_range());
+            }
+            map.move_within(dest as usize, src as usize, count as usize)
+                .map_err(errors::from_io)
+        })
+    }
+
+    #[pyo3(signature = (n = None, /, **kwargs))]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        n: Option<&Bound<'py, PyAny>>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        no_kwargs("read", kwargs)?;
+        self.check_valid()?;
+        let n = match n {
+            Some(n) if !n.is_none() => args::ssize(n)?,
+            _ => -1,
+        };
+        let (len, pos) = self.with_map(|map| Ok((map.len(), map.tell() as usize)))?;
+        let remaining = len.saturating_sub(pos);
+        let n = if n < 0 {
+            remaining
+        } else {
+            (n as usize).min(remaining)
+        };
+        let bytes =
+            self.with_map_mut_detached(py, n, move |map| map.read(n).map_err(errors::from_io))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    fn read_byte(&self) -> PyResult<u8> {
+        self.with_map_mut(|map| {
+            if map.tell() as usize >= map.len() {
+                return Err(errors::value_error("read byte out of range"));
+            }
+            map.read_byte().map_err(errors::from_io)
+        })
+    }
+
+    fn readline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let len = self.len_checked()?;
+        let line =
+            self.with_map_mut_detached(py, len, |map| map.readline().map_err(errors::from_io))?;
+        Ok(PyBytes::new(py, &line))
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn resize(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        no_kwargs("resize", kwargs)?;
+        self.check_valid()?;
+        if args.len() != 1 {
+            return Err(PyTypeError::new_err(format!(
+                "resize() takes exactly one argument ({} given)",
+                args.len()
+            )));
+        }
+        let new_size = args::ssize(&args.get_item(0)?)?;
+        if self.exports.load(Ordering::SeqCst) > 0 {
+            return Err(errors::buffer_error(
+                "mmap can't resize with extant buffers exported.",
+            ));
+        }
+        if !self.trackfd {
+            return Err(errors::value_error("mmap can't resize with trackfd=False."));
+        }
+        if self.access != ACCESS_WRITE && self.access != ACCESS_DEFAULT {
+            return Err(errors::type_error(
+                "mmap can't resize a readonly or copy-on-write memory map.",
+            ));
+        }
+        if new_size < 0 {
+            return Err(errors::value_error("new size out of range"));
+        }
+        let exports = &self.exports;
+        // Remapping copies or moves memory and ftruncate may write: release the GIL. The write
+        // lock makes every other operation wait until the memory is in its new place.
+        py.detach(move || {
+            let mut guard = self.write_lock();
+            // Re-checked under the lock: a buffer may have been exported meanwhile.
+            if exports.load(Ordering::SeqCst) > 0 {
+                return Err(errors::buffer_error(
+                    "mmap can't resize with extant buffers exported.",
+                ));
+            }
+            let Some(map) = guard.as_mut() else {
+                return Err(closed());
+            };
+            if map
+                .offset()
+                .checked_add(new_size as u64)
+                .is_none_or(|end| end > isize::MAX as u64)
+            {
+                return Err(errors::value_error("new size out of range"));
+            }
+            map.resize(new_size as usize).map_err(errors::from_io)
+        })
+    }
+
+    #[pyo3(signature = (pos, whence = None, /, **kwargs))]
+    fn seek(
+        &self,
+        pos: &Bound<'_, PyAny>,
+        whence: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<u64> {
+        no_kwargs("seek", kwargs)?;
+        self.check_valid()?;
+        let dist = args::ssize(pos)?;
+        let whence = whence.map(args::int).transpose()?.unwrap_or(0);
+        let target = match whence {
+            0 if dist < 0 => return Err(errors::value_error("seek out of range")),
+            0 => SeekFrom::Start(dist as u64),
+            1 => SeekFrom::Current(dist as i64),
+            2 => SeekFrom::End(dist as i64),
+            _ => return Err(errors::value_error("unknown seek type")),
+        };
+        self.with_map_mut(|map| {
+            map.seek(target)
+                .map_err(|_| errors::value_error("seek out of range"))
+        })
+    }
+
+    fn seekable(&self) -> bool {
+        true
+    }
+
+    fn size(&self) -> PyResult<u64> {
+        self.check_valid()?;
+        if !self.has_fd {
+            // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
+            // for trackfd=False.
+            return Err(errors::os_error(libc::EBADF));
+        }
+        self.with_map(|map| map.size().map_err(errors::from_io))
+    }
+
+    fn tell(&self) -> PyResult<u64> {
+        self.with_map(|map| Ok(map.tell()))
+    }
+
+    #[pyo3(signature = (data, /, **kwargs))]
+    fn write(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<usize> {
+        no_kwargs("write", kwargs)?;
+        self.check_valid()?;
+        let data = args::buffer_bytes(data)?;
+        self.require_writable()?;
+        self.with_map_mut_detached(py, data.len(), move |map| {
+            let pos = map.tell() as usize;
+            if pos > map.len() || map.len() - pos < data.len() {
+                return Err(errors::value_error("data out of range"));
+            }
+            map.write(&data).map_err(errors::from_io)
+        })
+    }
+
+    #[pyo3(signature = (byte, /, **kwargs))]
+    fn write_byte(
+        &self,
+        byte: &Bound<'_, PyAny>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        no_kwargs("write_byte", kwargs)?;
+        self.check_valid()?;
+        let byte = args::unsigned_byte(byte)?;
+        self.require_writable()?;
+        self.with_map_mut(|map| {
+            if map.tell() as usize >= map.len() {
+                return Err(errors::value_error("write byte out of range"));
+            }
+            map.write_byte(byte).map_err(errors::from_io)
+        })
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        self.len_checked()
+    }
+
+    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        self.check_valid()?;
+        if args::is_index(key) {
+            let index = args::index_value(key, true)?;
+            let byte = self.with_map(|map| {
+                let len = map.len() as isize;
+                let index = if index < 0 { index + len } else { index };
+                if index < 0 || index >= len {
+                    return Err(PyIndexError::new_err("mmap index out of range"));
+                }
+                map.get_byte(index as usize).map_err(errors::from_io)
+            })?;
+            return Ok(byte.into_pyobject(py)?.into_any());
+        }
+        let Ok(slice) = key.cast::<PySlice>() else {
+            return Err(errors::type_error("mmap indices must be integers"));
+        };
+        let (start, stop, step) = args::unpack_slice(slice)?;
+        let len = self.len_checked()?;
+        let bytes = self.with_map_detached(py, len, move |map| {
+            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+            if count == 0 {
+                return Ok(Vec::new());
+            }
+            if step == 1 {
+                return map
+                    .copy_range(first..first + count)
+                    .map_err(errors::from_io);
+            }
+            let (low, high) = span(first, step, count);
+            map.with_bytes(low..high, |bytes| {
+                (0..count)
+                    .map(|k| bytes[(first as isize + k as isize * step) as usize - low])
+                    .collect()
+            })
+            .map_err(errors::from_io)
+        })?;
+        Ok(PyBytes::new(py, &bytes).into_any())
+    }
+
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.assign(key, Some(value))
+    }
+
+    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.assign(key, None)
+    }
+
+    /// Iteration yields 1-byte `bytes`, like CPython's sequence slot (`list(m)`).
+    fn __iter__(slf: Bound<'_, Self>) -> PyResult<crate::iter::MmapIter> {
+        slf.get().check_valid()?;
+        Ok(crate::iter::MmapIter::new(slf.unbind()))
+    }
+
+    /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
+    fn __contains__(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.check_valid()?;
+        if let Ok(bytes) = item.cast::<PyBytes>() {
+            let needle = bytes.as_bytes();
+            if needle.len() != 1 {
+                return Ok(false);
+            }
+            let len = self.len_checked()?;
+            return self.with_map_detached(py, len, |map| {
+                map.find_in(needle, ..)
+                    .map(|found| found.is_some())
+                    .map_err(errors::from_io)
+            });
+        }
+        let mut index = 0;
+        while let Some(byte) = self.item_bytes(py, index)? {
+            if item.eq(byte)? {
+                return Ok(true);
+            }
+            index += 1;
+        }
+        Ok(false)
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> String {
+        let name = Self::type_name(slf);
+        let this = slf.get();
+        match &*this.read_lock() {
+            None => format!("<{name} closed=True>"),
+            Some(map) => format!(
+                "<{name} closed=False, access={}, length={}, pos={}, offset={}>",
+                access_name(this.access),
+                map.len(),
+                map.tell(),
+                map.offset()
+            ),
+        }
+    }
+
+    /// Maps cannot be pickled (CPython's messages for protocols 0-1 and 2+).
+    fn __reduce_ex__(slf: &Bound<'_, Self>, protocol: &Bound<'_, PyAny>) -> PyResult<()> {
+        let protocol = protocol.extract::<i64>().unwrap_or(2);
+        let name = if protocol < 2 {
+            "mmap".to_string()
+        } else {
+            Self::type_name(slf)
+        };
+        Err(PyTypeError::new_err(format!(
+            "cannot pickle '{name}' object"
+        )))
+    }
+
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<()> {
+        Err(PyTypeError::new_err(format!(
+            "cannot pickle '{}' object",
+            Self::type_name(slf)
+        )))
+    }
+
+    /// One contiguous block of unsigned bytes (format `B`), read-only for ACCESS_READ.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let guard = this.read_lock();
+        let Some(map) = guard.as_ref() else {
+            return Err(closed());
+        };
+        let readonly = c_int::from(!this.is_writable());
+        // SAFETY: `view` is the caller's Py_buffer; PyBuffer_FillInfo fills it for `len` bytes
+        // at the map's address (which stays put: close/resize refuse while exports > 0) and
+        // keeps a reference to `slf`. It raises BufferError itself for a writable request on
+        // a read-only map.
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                map.as_ptr().cast_mut().cast(),
+                map.len() as ffi::Py_ssize_t,
+                readonly,
+                flags,
+            )
+        };
+        if rc != 0 {
+            return Err(PyErr::take(slf.py())
+                .unwrap_or_else(|| errors::buffer_error("Object is not writable.")));
+        }
+        this.exports.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `fstat(fd)`'s file type (`S_IFMT` bits) and size; `None` when fstat fails (CPython then
+/// skips its size checks and lets mmap(2) report the bad descriptor).
+fn fstat(fd: c_int) -> Option<(libc::mode_t, u64)> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole `stat` on success; it is read only then.
+    let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: fstat succeeded, so `stat` is initialised.
+    let stat = unsafe { stat.assume_init() };
+    Some((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+}
+
+fn access_name(access: i32) -> &'static str {
+    match access {
+        ACCESS_READ => "ACCESS_READ",
+        ACCESS_WRITE => "ACCESS_WRITE",
+        ACCESS_COPY => "ACCESS_COPY",
+        _ => "ACCESS_DEFAULT",
+    }
+}
