@@ -1,0 +1,68 @@
+//! `mmapfile find FILE NEEDLE [--all] [--count] [--reverse] [--start N] [--end N]`.
+
+use std::io::Write;
+
+use crate::args::arg_bytes;
+use crate::cli::FindArgs;
+use crate::failure::{Failure, Outcome};
+use crate::occurrences::Occurrences;
+use crate::progress::Progress;
+use crate::source::{Purpose, Source};
+
+pub fn run(args: &FindArgs, out: &mut impl Write) -> Result<Outcome, Failure> {
+    let needle = arg_bytes(&args.needle, "NEEDLE")?;
+    if needle.is_empty() {
+        return Err(Failure::Argument(
+            "NEEDLE is empty: give at least one byte to look for".into(),
+        ));
+    }
+    let source = Source::open(&args.file, Purpose::Read)?;
+    // Like the bounds of a Python slice: past the end means the end; start after end, nothing.
+    let size = source.size();
+    let start = args.start.unwrap_or(0).min(size);
+    let end = args.end.unwrap_or(size).min(size);
+    let found = if start < end {
+        // Only the searched window is mapped; offsets are reported from the file's start.
+        match source.map_window(start..end)? {
+            Some(map) => report(&source, map.as_dyn(), needle, args, start, out)?,
+            None => 0,
+        }
+    } else {
+        0
+    };
+    if args.count {
+        writeln!(out, "{found}").map_err(Failure::Stdout)?;
+    }
+    Ok(if found > 0 {
+        Outcome::Success
+    } else {
+        Outcome::NothingFound
+    })
+}
+
+/// Prints the occurrences `args` asks for (unless counting) and returns how many there were.
+fn report(
+    source: &Source,
+    map: &mmapfile::DynMmap,
+    needle: &[u8],
+    args: &FindArgs,
+    base: u64,
+    out: &mut impl Write,
+) -> Result<u64, Failure> {
+    let progress = Progress::new(source.size(), map.len() as u64, "searching");
+    let mut walk = Occurrences::new(map, needle, args.reverse)
+        .map_err(|err| source.fail(err))?
+        .with_progress(&progress);
+    let wanted = if args.all || args.count { u64::MAX } else { 1 };
+    let mut found = 0;
+    while found < wanted {
+        let Some(at) = walk.next().transpose().map_err(|err| source.fail(err))? else {
+            break;
+        };
+        found += 1;
+        if !args.count {
+            writeln!(out, "{}", base + at as u64).map_err(Failure::Stdout)?;
+        }
+    }
+    Ok(found)
+}
