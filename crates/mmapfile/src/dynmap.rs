@@ -172,6 +172,14 @@ impl DynMmap {
     }
 
     /// The byte at `index` (Python's `m[index]`); an error, not a panic, past the end.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(10).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// assert_eq!(map.get_byte(9)?, 0);
+    /// let err = map.get_byte(10).unwrap_err();
+    /// assert_eq!(err.to_string(), "index 10 is past the end of the 10-byte map");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn get_byte(&self, index: usize) -> io::Result<u8> {
         if index >= self.len() {
             return Err(past_end(format_args!("index {index}"), self.len()));
@@ -211,6 +219,18 @@ impl DynMmap {
 
     /// The current size of the mapped file, which can differ from [`len`](Self::len) when
     /// the map is a window or the file changed; `len()` for anonymous memory.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, b"0123456789")?;
+    /// let file = std::fs::File::open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { mmapfile::MmapOptions::new().offset(3).len(4).map(&file)? };
+    /// assert_eq!((map.len(), map.size()?), (4, 10));
+    /// # Ok(()) }
+    /// ```
     pub fn size(&self) -> io::Result<u64> {
         match &self.backing {
             Backing::Anonymous => Ok(self.len() as u64),
@@ -228,6 +248,18 @@ impl DynMmap {
 
     /// Moves the cursor and returns its new position. Seeking to exactly `len()` is allowed;
     /// before the start or past the end is an error and leaves the cursor where it was.
+    ///
+    /// ```
+    /// use std::io::SeekFrom;
+    /// let mut map = mmapfile::MmapOptions::new().len(10).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// assert_eq!(map.seek(SeekFrom::End(-3))?, 7);
+    /// assert_eq!(map.seek(SeekFrom::Current(3))?, 10); // exactly the end is allowed
+    /// let err = map.seek(SeekFrom::Start(11)).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert_eq!(err.to_string(), "seek position 11 is past the end of the 10-byte map");
+    /// assert_eq!(map.tell(), 10);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn seek(&mut self, target: SeekFrom) -> io::Result<u64> {
         let (base, delta, whence) = match target {
             SeekFrom::Start(pos) => (0i128, pos as i128, "from the start"),
@@ -248,6 +280,16 @@ impl DynMmap {
     }
 
     /// Reads up to `n` bytes at the cursor and advances it; fewer (or none) at the end.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(5).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"hello")?;
+    /// map.seek(std::io::SeekFrom::Start(1))?;
+    /// assert_eq!(map.read(3)?, b"ell");
+    /// assert_eq!(map.read(usize::MAX)?, b"o"); // Python's read() with no size
+    /// assert_eq!(map.read(1)?, b"");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
         let end = self.pos.saturating_add(n).min(self.len());
         let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
@@ -283,6 +325,16 @@ impl DynMmap {
     }
 
     /// Reads through the next `\n` (included) or to the end; empty at the end.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(4).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"a\nbc")?;
+    /// map.seek(std::io::SeekFrom::Start(0))?;
+    /// assert_eq!(map.readline()?, b"a\n");
+    /// assert_eq!(map.readline()?, b"bc");
+    /// assert_eq!(map.readline()?, b"");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn readline(&mut self) -> io::Result<Vec<u8>> {
         let end = self.line_end(self.pos)?;
         let line = self.load(self.pos..end, <[u8]>::to_vec)?;
@@ -309,6 +361,16 @@ impl DynMmap {
 
     /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
     /// does not fit, nothing is written, the cursor stays, and the error says by how much.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(4).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// assert_eq!(map.write(b"ab")?, 2);
+    /// let err = map.write(b"cde").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
+    /// assert_eq!(map.as_slice(), b"ab\0\0"); // all or nothing
+    /// assert_eq!(map.tell(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.require_writable("write")?;
         if data.len() > self.len() - self.pos {
@@ -354,6 +416,15 @@ impl DynMmap {
     // ----- byte-string search -----
 
     /// The first occurrence of `needle` at or after the cursor.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(7).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"abc abc")?; // the cursor is now at the end
+    /// assert_eq!(map.find(b"abc")?, None);
+    /// map.seek(std::io::SeekFrom::Start(1))?;
+    /// assert_eq!(map.find(b"abc")?, Some(4));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
         self.find_in(needle, self.pos..)
     }
@@ -366,6 +437,17 @@ impl DynMmap {
     /// The first occurrence of `needle` that lies wholly inside `range`. Like Python's slice
     /// indices, bounds past the end clamp to `len()`; an empty range (start > end) finds
     /// nothing. An empty needle is found at the start of the range.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(7).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"abc abc")?;
+    /// assert_eq!(map.find_in(b"abc", 1..)?, Some(4));
+    /// assert_eq!(map.find_in(b"abc", 1..6)?, None); // must lie wholly inside
+    /// assert_eq!(map.find_in(b"abc", 4..1000)?, Some(4)); // the end clamps
+    /// assert_eq!(map.find_in(b"", 5..2)?, None);
+    /// assert_eq!(map.rfind_in(b"abc", ..)?, Some(4));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn find_in(
         &self,
         needle: &[u8],
@@ -405,6 +487,20 @@ impl DynMmap {
     }
 
     /// Flushes `len` bytes from `offset` and waits for the write-back. Any offset works.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, vec![b'.'; 10_000])?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { mmapfile::MmapOptions::new().map_mut(&file)? };
+    /// map[5000..5003].copy_from_slice(b"abc");
+    /// map.flush_range(5000, 3)?; // not page aligned: the crate aligns it
+    /// assert_eq!(&std::fs::read(&path)?[5000..5003], b"abc");
+    /// # Ok(()) }
+    /// ```
     pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
         self.flush_impl(offset, len, true)
     }
@@ -430,6 +526,14 @@ impl DynMmap {
     }
 
     /// Advises the kernel how the whole map will be used.
+    ///
+    /// ```
+    /// use mmapfile::{Access, Advice, MmapOptions};
+    /// let map = MmapOptions::new().len(1 << 20).map_anon_dyn(Access::Copy)?;
+    /// map.advise(Advice::Sequential)?;
+    /// map.advise_range(Advice::WillNeed, 12345, 1000)?; // any offset
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn advise(&self, advice: Advice) -> io::Result<()> {
         self.advise_range(advice, 0, self.len())
     }
@@ -454,6 +558,15 @@ impl DynMmap {
     }
 
     /// Copies `count` bytes from `src` to `dest` inside the map (the ranges may overlap).
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(6).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"abcdef")?;
+    /// map.move_within(1, 0, 4)?;
+    /// assert_eq!(map.as_slice(), b"aabcdf");
+    /// assert!(map.move_within(3, 0, 4).is_err()); // the destination runs past the end
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn move_within(&mut self, dest: usize, src: usize, count: usize) -> io::Result<()> {
         self.require_writable("move bytes")?;
         self.check_span("move source", src, count)?;
@@ -468,6 +581,23 @@ impl DynMmap {
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
     /// The cursor is clamped to the new length. On error the map and the file are unchanged.
+    /// Linux moves the mapping with `mremap`; other systems map afresh.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, b"0123456789")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { mmapfile::MmapOptions::new().map_mut(&file)? };
+    /// map.resize(4)?;
+    /// assert_eq!(std::fs::read(&path)?, b"0123");
+    /// map.resize(6)?;
+    /// assert_eq!(&map[..], b"0123\0\0");
+    /// assert_eq!(map.size()?, 6);
+    /// # Ok(()) }
+    /// ```
     pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
         let old_len = self.len();
         let fd = match &self.backing {
@@ -514,6 +644,12 @@ impl DynMmap {
 
     /// Unmaps and closes the kept descriptor now, reporting the errors that `Drop` has to
     /// swallow. It does not flush: call [`flush`](Self::flush) first for durability.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(100).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.close()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn close(self) -> io::Result<()> {
         let Self { inner, backing, .. } = self;
         let unmapped = inner.unmap();
@@ -571,7 +707,7 @@ impl DynMmap {
 }
 
 /// Resolves range bounds without overflow (`..=usize::MAX` ends past `usize::MAX`).
-fn bounds(range: &impl RangeBounds<usize>, len: usize) -> (u128, u128) {
+pub(crate) fn bounds(range: &impl RangeBounds<usize>, len: usize) -> (u128, u128) {
     let start = match range.start_bound() {
         Bound::Included(&s) => s as u128,
         Bound::Excluded(&s) => s as u128 + 1,
@@ -590,4 +726,81 @@ fn no_descriptor(operation: &str) -> io::Error {
         io::ErrorKind::Unsupported,
         format!("cannot {operation}: the map keeps no file descriptor (keep_file(false))"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MmapOptions;
+
+    fn anon(bytes: &[u8]) -> DynMmap {
+        let mut map = MmapOptions::new()
+            .len(bytes.len())
+            .map_anon_dyn(Access::Copy)
+            .unwrap();
+        map.write_at(0, bytes).unwrap();
+        map
+    }
+
+    #[test]
+    fn bounds_resolve_without_overflow() {
+        assert_eq!(bounds(&(..), 7), (0, 7));
+        assert_eq!(bounds(&(2..=4), 7), (2, 5));
+        assert_eq!(bounds(&(..=usize::MAX), 7), (0, usize::MAX as u128 + 1));
+        let excluded = (Bound::Excluded(usize::MAX), Bound::Unbounded);
+        assert_eq!(bounds(&excluded, 7), (usize::MAX as u128 + 1, 7));
+    }
+
+    #[test]
+    #[allow(clippy::reversed_empty_ranges)] // start after end is an input we must handle
+    fn search_ranges_clamp_and_checked_ranges_do_not() {
+        let map = anon(b"0123456789");
+        assert_eq!(map.clamped_range(5..100), Some(5..10));
+        assert_eq!(map.clamped_range(50..100), Some(10..10));
+        assert_eq!(map.clamped_range(6..3), None);
+        assert_eq!(map.checked_range(2..=3).unwrap(), 2..4);
+        assert!(map.checked_range(5..11).is_err());
+        assert!(map.checked_range(6..3).is_err());
+    }
+
+    #[test]
+    fn spans_must_fit_and_may_end_at_the_end() {
+        let map = anon(b"0123456789");
+        assert!(map.check_span("flush", 10, 0).is_ok());
+        assert!(map.check_span("flush", 0, 10).is_ok());
+        let err = map.check_span("flush", usize::MAX, 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "flush range {}..{} is past the end of the 10-byte map",
+                usize::MAX,
+                usize::MAX as u128 + 2
+            )
+        );
+    }
+
+    #[test]
+    fn resize_clamps_the_cursor() {
+        let mut map = anon(b"0123456789");
+        map.seek(SeekFrom::End(0)).unwrap();
+        map.resize(3).unwrap();
+        assert_eq!(map.tell(), 3);
+        assert_eq!(map.as_slice(), b"012");
+        map.resize(0).unwrap();
+        assert_eq!(map.tell(), 0);
+        assert_eq!(map.remaining(), b"");
+    }
+
+    #[test]
+    fn a_read_only_map_refuses_a_mutable_borrow() {
+        let mut map = MmapOptions::new()
+            .len(4)
+            .map_anon_dyn(Access::Read)
+            .unwrap();
+        assert_eq!(
+            map.as_mut_slice().unwrap_err().kind(),
+            io::ErrorKind::PermissionDenied
+        );
+        assert_eq!(map.as_slice(), &[0; 4]);
+    }
 }

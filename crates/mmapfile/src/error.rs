@@ -17,3 +17,21 @@ pub(crate) fn read_only(operation: &str) -> io::Error {
         format!("cannot {operation}: the map is read-only"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_argument_and_the_bound() {
+        let err = past_end(format_args!("seek position {}", 11), 10);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "seek position 11 is past the end of the 10-byte map"
+        );
+        let err = read_only("write");
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(err.to_string(), "cannot write: the map is read-only");
+    }
+}

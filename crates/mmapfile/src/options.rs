@@ -333,3 +333,45 @@ impl MmapOptions {
         Ok(len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_map_a_whole_file_and_keep_its_descriptor() {
+        let options = MmapOptions::default();
+        assert_eq!(options.offset, 0);
+        assert_eq!(options.len, None);
+        assert!(!options.populate && !options.grow && options.keep_file);
+        assert!(options.protection.is_none());
+    }
+
+    #[test]
+    fn len_zero_means_to_the_end() {
+        let mut options = MmapOptions::new();
+        options.len(10);
+        assert_eq!(options.len, Some(10));
+        options.len(0);
+        assert_eq!(options.len, None);
+    }
+
+    #[test]
+    fn only_read_access_is_not_writable() {
+        assert!(!Access::Read.is_writable());
+        assert!(Access::Write.is_writable());
+        assert!(Access::Copy.is_writable());
+    }
+
+    #[test]
+    fn anonymous_access_picks_the_sharing() {
+        let mut options = MmapOptions::new();
+        options.len(16);
+        let mut shared = options.map_anon_dyn(Access::Write).unwrap();
+        let mut private = options.map_anon_dyn(Access::Copy).unwrap();
+        shared.write(b"x").unwrap();
+        private.write(b"y").unwrap();
+        assert!(shared.is_anonymous() && private.is_anonymous());
+        assert_eq!((shared.as_slice()[0], private.as_slice()[0]), (b'x', b'y'));
+    }
+}

@@ -521,3 +521,105 @@ pub(crate) fn advice_value(advice: crate::Advice) -> i32 {
         Advice::HugePage | Advice::NoHugePage => libc::MADV_NORMAL,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(protection: Protection, shared: bool, extra_flags: i32) -> MapMode {
+        MapMode {
+            protection,
+            shared,
+            populate: false,
+            extra_flags,
+        }
+    }
+
+    #[test]
+    fn the_page_size_is_a_power_of_two() {
+        assert!(page_size().is_power_of_two());
+        assert_eq!(allocation_granularity() % page_size(), 0);
+    }
+
+    #[test]
+    fn raw_sharing_bits_replace_the_access_sharing() {
+        let private = mode(Protection::ReadWrite, true, libc::MAP_PRIVATE);
+        assert!(!private.is_shared());
+        assert_eq!(private.flags(false) & libc::MAP_SHARED, 0);
+        let shared = mode(Protection::ReadWrite, false, libc::MAP_SHARED);
+        assert!(shared.is_shared());
+        let anon = mode(Protection::Read, false, 0);
+        assert_ne!(anon.flags(true) & libc::MAP_ANONYMOUS, 0);
+        assert_ne!(anon.flags(true) & libc::MAP_PRIVATE, 0);
+    }
+
+    #[test]
+    fn validation_refuses_protections_that_would_fault() {
+        let read_only = mode(Protection::Raw(libc::PROT_READ), false, 0);
+        assert!(read_only.validate(false).is_ok());
+        assert!(read_only.validate(true).is_err());
+        assert!(mode(Protection::Raw(libc::PROT_NONE), false, 0)
+            .validate(false)
+            .is_err());
+        assert!(mode(Protection::ReadWrite, false, libc::MAP_FIXED)
+            .validate(true)
+            .is_err());
+        assert!(mode(Protection::ReadWrite, true, 0).validate(true).is_ok());
+    }
+
+    #[test]
+    fn an_unaligned_offset_is_hidden_as_slack() {
+        let mut file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..3 * page_size()).map(|i| i as u8).collect();
+        std::io::Write::write_all(&mut file, &data).unwrap();
+        let offset = page_size() as u64 + 5;
+        let inner = MapInner::map(
+            Some(file.as_fd()),
+            offset,
+            10,
+            mode(Protection::Read, true, 0),
+        )
+        .unwrap();
+        assert_eq!(inner.slack, 5);
+        assert_eq!(inner.len(), 10);
+        let (start, len) = inner.os_region().unwrap();
+        assert_eq!(start % page_size(), 0);
+        assert_eq!(len, 15);
+        // SAFETY: the mapping is live and `len()` bytes long.
+        let seen = unsafe { std::slice::from_raw_parts(inner.ptr(), inner.len()) };
+        assert_eq!(seen, &data[page_size() + 5..page_size() + 15]);
+        let (ptr, span) = inner.aligned_range(3, 4);
+        assert_eq!(ptr as usize, start);
+        assert_eq!(span, 5 + 3 + 4);
+        inner.unmap().unwrap();
+    }
+
+    #[test]
+    fn an_empty_mapping_owns_nothing() {
+        let inner = MapInner::map(None, 0, 0, mode(Protection::ReadWrite, false, 0)).unwrap();
+        assert_eq!(inner.len(), 0);
+        assert!(inner.os_region().is_none());
+        assert!(!inner.ptr().is_null());
+        inner.flush(0, 0, true).unwrap();
+        inner.unmap().unwrap();
+    }
+
+    #[test]
+    fn growing_private_memory_after_a_shrink_reads_zeros() {
+        let mut inner = MapInner::map(None, 0, 100, mode(Protection::ReadWrite, false, 0)).unwrap();
+        // SAFETY: the mapping is live, writable and 100 bytes long.
+        unsafe { ptr::write_bytes(inner.ptr(), b'x', 100) };
+        inner.remap(None, 0, 10).unwrap();
+        inner.remap(None, 0, 2 * page_size()).unwrap();
+        // SAFETY: the mapping is live and `len()` bytes long.
+        let seen = unsafe { std::slice::from_raw_parts(inner.ptr(), inner.len()) };
+        assert!(seen[..10].iter().all(|&b| b == b'x'));
+        assert!(seen[10..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn close_desc_reports_success() {
+        let file = tempfile::tempfile().unwrap();
+        close_desc(duplicate(file.as_fd()).unwrap()).unwrap();
+    }
+}
