@@ -65,6 +65,9 @@ pub fn run(args: &DemoArgs, out: &mut impl Write) -> Result<Outcome, Failure> {
     // The temporary directory is removed when `_temp` drops, after every example ran.
     let (_temp, dir) = match &args.dir {
         Some(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(Failure::at(dir, "not a directory"));
+            }
             fs::create_dir_all(dir).map_err(|err| Failure::io(dir, err))?;
             (None, dir.clone())
         }
@@ -150,7 +153,11 @@ fn write_copy(path: &Path, out: &mut Vec<u8>) -> io::Result<()> {
     let mut map = unsafe { MmapOptions::new().map_copy(&file)? };
     let mut from_file = BufReader::new(&file);
     writeln!(out, "Memory Before: {}", first_line(&map.readline()?))?;
-    writeln!(out, "File Before  : {}", first_line(&next_line(&mut from_file)?))?;
+    writeln!(
+        out,
+        "File Before  : {}",
+        first_line(&next_line(&mut from_file)?)
+    )?;
     writeln!(out)?;
     map.seek(SeekFrom::Start(0))?;
     let at = map.find(WORD)?.ok_or_else(word_missing)?;
@@ -158,7 +165,11 @@ fn write_copy(path: &Path, out: &mut Vec<u8>) -> io::Result<()> {
     map.seek(SeekFrom::Start(0))?;
     writeln!(out, "Memory After : {}", first_line(&map.readline()?))?;
     from_file.seek(SeekFrom::Start(0))?;
-    writeln!(out, "File After   : {}", first_line(&next_line(&mut from_file)?))?;
+    writeln!(
+        out,
+        "File After   : {}",
+        first_line(&next_line(&mut from_file)?)
+    )?;
     map.close()
 }
 

@@ -71,8 +71,14 @@ mod tests {
     #[test]
     fn a_bar_only_for_big_files_on_a_terminal() {
         assert!(wanted(THRESHOLD + 1, true));
-        assert!(!wanted(THRESHOLD, true), "256 MiB itself is not over the threshold");
-        assert!(!wanted(THRESHOLD + 1, false), "never when stderr is not a terminal");
+        assert!(
+            !wanted(THRESHOLD, true),
+            "256 MiB itself is not over the threshold"
+        );
+        assert!(
+            !wanted(THRESHOLD + 1, false),
+            "never when stderr is not a terminal"
+        );
         assert!(!wanted(0, true));
     }
 

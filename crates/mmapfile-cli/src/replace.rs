@@ -190,7 +190,9 @@ fn apply(
         // Right to left: each piece moves into room that is already free.
         for k in (0..n).rev() {
             let (start, len) = piece(k);
-            mover.shift(start + (k + 1) * grow, start, len).map_err(fail)?;
+            mover
+                .shift(start + (k + 1) * grow, start, len)
+                .map_err(fail)?;
             mover
                 .map
                 .write_at(plan.offsets[k] + k * grow, plan.new)
@@ -205,7 +207,9 @@ fn apply(
                 .write_at(plan.offsets[k] - k * shrink, plan.new)
                 .map_err(fail)?;
             let (start, len) = piece(k);
-            mover.shift(start - (k + 1) * shrink, start, len).map_err(fail)?;
+            mover
+                .shift(start - (k + 1) * shrink, start, len)
+                .map_err(fail)?;
         }
         mover.map.resize(plan.new_size).map_err(fail)?;
     }
@@ -284,7 +288,8 @@ fn preview(
         let (before, after) = map
             .with_bytes(.., |bytes| {
                 let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |i| i + 1);
-                let line_end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i);
+                let line_end =
+                    memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |i| end + i);
                 let from = line_start.max(at.saturating_sub(CONTEXT));
                 let to = line_end.min(end.saturating_add(CONTEXT));
                 (bytes[from..at].to_vec(), bytes[end..to].to_vec())

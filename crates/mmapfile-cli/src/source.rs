@@ -95,7 +95,12 @@ impl Source {
         // `find_in`, `rfind_in`), so a file truncated under it is reported as an error instead
         // of killing the process with SIGBUS, and no borrow of the map outlives one such call.
         // A concurrent rewrite can at worst make the output inconsistent, as for any reader.
-        let map = unsafe { MmapOptions::new().offset(window.start).len(len).map(&self.file) };
+        let map = unsafe {
+            MmapOptions::new()
+                .offset(window.start)
+                .len(len)
+                .map(&self.file)
+        };
         map.map(Some).map_err(|err| self.fail(err))
     }
 
