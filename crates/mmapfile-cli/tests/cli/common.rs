@@ -14,6 +14,11 @@ pub fn mmapfile() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mmapfile"))
 }
 
+/// Runs `mmapfile SUBCOMMAND FILE ARGS...`.
+pub fn on(subcommand: &str, file: &Path, args: &[&str]) -> Assert {
+    mmapfile().arg(subcommand).arg(file).args(args).assert()
+}
+
 /// A temporary directory to put test files in.
 pub struct Scratch {
     dir: TempDir,

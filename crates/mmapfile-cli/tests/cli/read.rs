@@ -1,34 +1,30 @@
 //! `mmapfile read FILE [--offset N] [--length N]`.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::Stdio;
 
+use assert_cmd::assert::Assert;
 use assert_cmd::prelude::*;
 
-use crate::common::{fails, mmapfile, pages, shown, Scratch, LOREM};
+use crate::common::{fails, mmapfile, on, pages, shown, Scratch, LOREM};
+
+fn read(file: &Path, args: &[&str]) -> Assert {
+    on("read", file, args)
+}
 
 #[test]
 fn the_whole_file_by_default() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .assert()
-        .success()
-        .stdout(LOREM)
-        .stderr("");
+    read(&file, &[]).success().stdout(LOREM).stderr("");
 }
 
 #[test]
 fn a_window_at_an_unaligned_offset() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .args(["--offset", "28", "--length", "12"])
-        .assert()
+    read(&file, &["--offset", "28", "--length", "12"])
         .success()
         .stdout("consectetuer");
 }
@@ -39,13 +35,12 @@ fn windows_across_page_boundaries_match_the_file() {
     let bytes = pages();
     let file = scratch.file("pages.txt", &bytes);
     for (offset, length) in [(0, 1), (4095, 10), (4096, 4096), (4097, 8000), (8191, 2)] {
-        mmapfile()
-            .arg("read")
-            .arg(&file)
-            .args(["-o", &offset.to_string(), "-n", &length.to_string()])
-            .assert()
-            .success()
-            .stdout(bytes[offset..offset + length].to_vec());
+        read(
+            &file,
+            &["-o", &offset.to_string(), "-n", &length.to_string()],
+        )
+        .success()
+        .stdout(bytes[offset..offset + length].to_vec());
     }
 }
 
@@ -53,39 +48,24 @@ fn windows_across_page_boundaries_match_the_file() {
 fn a_length_past_the_end_stops_at_the_end() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .args(["--offset", "730", "--length", "1000000"])
-        .assert()
+    read(&file, &["--offset", "730", "--length", "1000000"])
         .success()
         .stdout(LOREM[730..].to_vec());
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .args(["--offset", "700", "--length", &u64::MAX.to_string()])
-        .assert()
-        .success()
-        .stdout(LOREM[700..].to_vec());
+    read(
+        &file,
+        &["--offset", "700", "--length", &u64::MAX.to_string()],
+    )
+    .success()
+    .stdout(LOREM[700..].to_vec());
 }
 
 #[test]
 fn the_offset_may_be_the_end_but_not_past_it() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .args(["--offset", "737"])
-        .assert()
-        .success()
-        .stdout("");
+    read(&file, &["--offset", "737"]).success().stdout("");
     fails(
-        mmapfile()
-            .arg("read")
-            .arg(&file)
-            .args(["--offset", "738"])
-            .assert(),
+        read(&file, &["--offset", "738"]),
         &shown(&file),
         "offset 738 is past the end of the 737-byte file",
     )
@@ -96,11 +76,7 @@ fn the_offset_may_be_the_end_but_not_past_it() {
 fn a_zero_length_window_is_empty() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .args(["--offset", "5", "--length", "0"])
-        .assert()
+    read(&file, &["--offset", "5", "--length", "0"])
         .success()
         .stdout("");
 }
@@ -109,13 +85,7 @@ fn a_zero_length_window_is_empty() {
 fn an_empty_file_reads_as_nothing() {
     let scratch = Scratch::new();
     let file = scratch.file("empty.txt", b"");
-    mmapfile()
-        .arg("read")
-        .arg(&file)
-        .assert()
-        .success()
-        .stdout("")
-        .stderr("");
+    read(&file, &[]).success().stdout("").stderr("");
 }
 
 #[test]
@@ -123,7 +93,7 @@ fn a_missing_file_is_an_error() {
     let scratch = Scratch::new();
     let missing = scratch.missing();
     fails(
-        mmapfile().arg("read").arg(&missing).assert(),
+        read(&missing, &[]),
         &shown(&missing),
         "No such file or directory",
     );
@@ -133,7 +103,7 @@ fn a_missing_file_is_an_error() {
 fn a_directory_is_an_error() {
     let scratch = Scratch::new();
     fails(
-        mmapfile().arg("read").arg(scratch.path()).assert(),
+        read(scratch.path(), &[]),
         &shown(scratch.path()),
         "is a directory",
     );

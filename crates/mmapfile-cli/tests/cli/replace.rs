@@ -1,8 +1,15 @@
 //! `mmapfile replace FILE OLD NEW [--all] [--dry-run]`.
 
 use std::fs;
+use std::path::Path;
 
-use crate::common::{fails, mmapfile, pages, replaced, shown, Scratch, LOREM};
+use assert_cmd::assert::Assert;
+
+use crate::common::{fails, mmapfile, on, pages, replaced, shown, Scratch, LOREM};
+
+fn replace(file: &Path, args: &[&str]) -> Assert {
+    on("replace", file, args)
+}
 
 /// Runs a real replacement and checks the file against the reference replace.
 fn check(bytes: &[u8], old: &str, new: &str, all: bool) {
@@ -24,11 +31,7 @@ fn check(bytes: &[u8], old: &str, new: &str, all: bool) {
 fn same_length_is_patched_in_place() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["consectetuer", "reutetcesnoc"])
-        .assert()
+    replace(&file, &["consectetuer", "reutetcesnoc"])
         .success()
         .stdout(format!(
             "replaced 1 occurrence in {}; it stayed 737 bytes\n",
@@ -45,11 +48,7 @@ fn same_length_is_patched_in_place() {
 fn a_longer_replacement_grows_the_file() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["ipsum", "IPSUM IPSUM"])
-        .assert()
+    replace(&file, &["ipsum", "IPSUM IPSUM"])
         .success()
         .stdout(format!(
             "replaced 1 occurrence in {}; it grew from 737 to 743 bytes\n",
@@ -68,11 +67,7 @@ fn a_longer_replacement_grows_the_file() {
 fn a_shorter_replacement_shrinks_the_file() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["consectetuer ", "", "--all"])
-        .assert()
+    replace(&file, &["consectetuer ", "", "--all"])
         .success()
         .stdout(format!(
             "replaced 2 occurrences in {}; it shrank from 737 to 711 bytes\n",
@@ -107,12 +102,7 @@ fn across_pages_growing_and_shrinking_match_the_reference() {
 fn the_whole_file_can_be_replaced_away() {
     let scratch = Scratch::new();
     let file = scratch.file("all.txt", b"xyz");
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["xyz", ""])
-        .assert()
-        .success();
+    replace(&file, &["xyz", ""]).success();
     assert_eq!(fs::read(&file).unwrap(), b"");
 }
 
@@ -122,12 +112,7 @@ fn self_overlapping_occurrences_are_taken_left_to_right() {
     check(b"aaaaa", "aa", "bbb", true);
     let scratch = Scratch::new();
     let file = scratch.file("a.txt", b"aaaaa");
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["aa", "b", "--all"])
-        .assert()
-        .success();
+    replace(&file, &["aa", "b", "--all"]).success();
     assert_eq!(fs::read(&file).unwrap(), b"bba");
 }
 
@@ -141,11 +126,7 @@ fn dry_run_leaves_the_file_byte_for_byte_unchanged() {
         let scratch = Scratch::new();
         let file = scratch.file("lorem.txt", LOREM);
         let modified = fs::metadata(&file).unwrap().modified().unwrap();
-        let assert = mmapfile()
-            .arg("replace")
-            .arg(&file)
-            .args([old, new, "--all", "--dry-run"])
-            .assert()
+        let assert = replace(&file, &[old, new, "--all", "--dry-run"])
             .success()
             .stderr("");
         assert_eq!(fs::read(&file).unwrap(), LOREM, "{old:?} -> {new:?}");
@@ -162,11 +143,7 @@ fn dry_run_shows_each_change_in_its_line() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
     let name = shown(&file);
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["ipsum", "IPSUM IPSUM", "-n"])
-        .assert()
+    replace(&file, &["ipsum", "IPSUM IPSUM", "-n"])
         .success()
         .stdout(format!(
             "{name}:6:-Lorem ipsum dolor sit amet, consectetuer adipiscing\n\
@@ -185,11 +162,7 @@ fn a_read_only_file_is_refused_and_unchanged() {
     fs::set_permissions(&file, fs::Permissions::from_mode(0o444)).unwrap();
     for (old, new) in [("ipsum", "IPSUM"), ("ipsum", "longer ipsum"), ("ipsum", "")] {
         fails(
-            mmapfile()
-                .arg("replace")
-                .arg(&file)
-                .args([old, new, "--all"])
-                .assert(),
+            replace(&file, &[old, new, "--all"]),
             &shown(&file),
             "read-only",
         )
@@ -197,12 +170,7 @@ fn a_read_only_file_is_refused_and_unchanged() {
         assert_eq!(fs::read(&file).unwrap(), LOREM);
     }
     // A dry run only reads, so it still shows what would change.
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["ipsum", "IPSUM", "--dry-run"])
-        .assert()
-        .success();
+    replace(&file, &["ipsum", "IPSUM", "--dry-run"]).success();
     assert_eq!(fs::read(&file).unwrap(), LOREM);
 }
 
@@ -210,11 +178,7 @@ fn a_read_only_file_is_refused_and_unchanged() {
 fn not_found_exits_1_and_leaves_the_file() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["zebra", "horse", "--all"])
-        .assert()
+    replace(&file, &["zebra", "horse", "--all"])
         .code(1)
         .stdout(format!(
             "no occurrence in {}; it was not changed\n",
@@ -228,13 +192,7 @@ fn not_found_exits_1_and_leaves_the_file() {
 fn an_empty_file_has_nothing_to_replace() {
     let scratch = Scratch::new();
     let file = scratch.file("empty.txt", b"");
-    mmapfile()
-        .arg("replace")
-        .arg(&file)
-        .args(["a", "b"])
-        .assert()
-        .code(1)
-        .stderr("");
+    replace(&file, &["a", "b"]).code(1).stderr("");
     assert_eq!(fs::read(&file).unwrap(), b"");
 }
 
@@ -242,15 +200,7 @@ fn an_empty_file_has_nothing_to_replace() {
 fn an_empty_old_is_an_error() {
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
-    fails(
-        mmapfile()
-            .arg("replace")
-            .arg(&file)
-            .args(["", "x"])
-            .assert(),
-        "OLD",
-        "empty",
-    );
+    fails(replace(&file, &["", "x"]), "OLD", "empty");
     assert_eq!(fs::read(&file).unwrap(), LOREM);
 }
 
@@ -259,21 +209,13 @@ fn a_missing_file_and_a_directory_are_errors() {
     let scratch = Scratch::new();
     let missing = scratch.missing();
     fails(
-        mmapfile()
-            .arg("replace")
-            .arg(&missing)
-            .args(["a", "b"])
-            .assert(),
+        replace(&missing, &["a", "b"]),
         &shown(&missing),
         "No such file or directory",
     );
     assert!(!missing.exists(), "replace must not create the file");
     fails(
-        mmapfile()
-            .arg("replace")
-            .arg(scratch.path())
-            .args(["a", "b"])
-            .assert(),
+        replace(scratch.path(), &["a", "b"]),
         &shown(scratch.path()),
         "is a directory",
     );
