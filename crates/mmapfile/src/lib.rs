@@ -112,3 +112,8 @@ pub fn page_size() -> usize {
 pub fn allocation_granularity() -> usize {
     sys::allocation_granularity()
 }
+
+/// The Rust examples of the repository's README run as doc tests, so the tour cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
