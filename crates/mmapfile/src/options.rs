@@ -122,6 +122,24 @@ impl MmapOptions {
 
     /// Extend the file when the requested window runs past its end, as the guide describes.
     /// Off by default: a window past the end is then an error, as CPython does on Unix.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("log.bin");
+    /// std::fs::write(&path, b"0123456789")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.offset(8).len(4);
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let err = unsafe { options.map_mut(&file) }.unwrap_err();
+    /// assert!(err.to_string().contains("runs past the end of the 10-byte file"));
+    /// // SAFETY: as above.
+    /// let map = unsafe { options.grow(true).map_mut(&file)? };
+    /// assert_eq!(&map[..], b"89\0\0");
+    /// assert_eq!(std::fs::metadata(&path)?.len(), 12);
+    /// # Ok(()) }
+    /// ```
     pub fn grow(&mut self, grow: bool) -> &mut Self {
         self.grow = grow;
         self
@@ -176,6 +194,20 @@ impl MmapOptions {
     ///
     /// # Safety
     /// As for [`MmapOptions::map`]; pages not yet written still show changes others make.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"original")?;
+    /// let file = std::fs::File::open(&path)?; // read-only is enough for a private copy
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { mmapfile::MmapOptions::new().map_copy(&file)? };
+    /// map[..4].copy_from_slice(b"ORIG");
+    /// assert_eq!(&map[..], b"ORIGinal");
+    /// assert_eq!(std::fs::read(&path)?, b"original");
+    /// # Ok(()) }
+    /// ```
     pub unsafe fn map_copy<F: AsDesc + ?Sized>(&self, file: &F) -> io::Result<MmapMut> {
         // SAFETY: forwarded contract.
         unsafe { self.map_dyn(Some(file), Access::Copy) }.map(MmapMut::from_dyn)
@@ -202,6 +234,22 @@ impl MmapOptions {
 
     /// Maps a file (or anonymous memory for `None`) with an access chosen at run time.
     /// This is what the typed constructors and the language bindings build on.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"read me")?;
+    /// let file = std::fs::File::open(&path)?;
+    /// let access = Access::Read; // e.g. from a command line flag
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { MmapOptions::new().map_dyn(Some(&file), access)? };
+    /// assert_eq!(map.read(4)?, b"read");
+    /// let err = map.write(b"x").unwrap_err(); // checked at run time
+    /// assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Safety
     /// As for [`MmapOptions::map`].
