@@ -151,10 +151,18 @@ fn apply(
 ) -> Result<(), Failure> {
     let fail = |err| source.fail(err);
     let old_size = map.len();
-    let first = plan.offsets[0];
+    let (Some(&first), Some(&last)) = (plan.offsets.first(), plan.offsets.last()) else {
+        return Ok(());
+    };
     if plan.old == plan.new {
         return Ok(());
     }
+    // Every byte from the first occurrence on is rewritten, unless the lengths match.
+    let written_end = if plan.old.len() == plan.new.len() {
+        last + plan.old.len()
+    } else {
+        plan.new_size
+    };
     // Checks that stand between us and a half-done edit, all before the first write:
     // the file may be resized (ftruncate to its own size changes nothing but fails where
     // resizing would), and the disk has room for every byte we are about to write, so that
@@ -162,7 +170,7 @@ fn apply(
     if plan.new_size != old_size {
         source.file().set_len(old_size as u64).map_err(fail)?;
     }
-    if let Err(err) = preallocate(source.file(), first as u64, (plan.new_size - first) as u64) {
+    if let Err(err) = preallocate(source.file(), first as u64, (written_end - first) as u64) {
         // Preallocating past the end may have grown the file; put its size back.
         let _ = source.file().set_len(old_size as u64);
         return Err(fail(err));
@@ -186,7 +194,11 @@ fn apply(
         }
     } else if new_len > old_len {
         let grow = new_len - old_len;
-        mover.map.resize(plan.new_size).map_err(fail)?;
+        if let Err(err) = mover.map.resize(plan.new_size) {
+            // Nothing is written yet; undo the growth preallocation may have made.
+            let _ = source.file().set_len(old_size as u64);
+            return Err(fail(err));
+        }
         // Right to left: each piece moves into room that is already free.
         for k in (0..n).rev() {
             let (start, len) = piece(k);

@@ -220,3 +220,21 @@ fn a_missing_file_and_a_directory_are_errors() {
         "is a directory",
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_growth_the_system_refuses_leaves_the_file_unchanged() {
+    let scratch = Scratch::new();
+    let bytes = vec![b'q'; 1000];
+    let file = scratch.file("limited.txt", &bytes);
+    // A file size limit of 1024 bytes (`ulimit -f` counts 512-byte blocks), with SIGXFSZ
+    // ignored so that going past it is an EFBIG error rather than a killed process. Doubling
+    // every byte needs 2000.
+    let script = r#"trap "" XFSZ; ulimit -f 2; exec "$0" replace "$1" q QQ --all"#;
+    let assert = assert_cmd::Command::new("sh")
+        .args(["-c", script, env!("CARGO_BIN_EXE_mmapfile")])
+        .arg(&file)
+        .assert();
+    fails(assert, &shown(&file), "File too large").stdout("");
+    assert_eq!(fs::read(&file).unwrap(), bytes);
+}
