@@ -12,7 +12,7 @@ use std::io::{self, Write};
 
 use mmapfile::{DynMmap, MmapMut};
 
-use crate::args::{arg_bytes, path_bytes};
+use crate::args::arg_bytes;
 use crate::cli::ReplaceArgs;
 use crate::failure::{Failure, Outcome};
 use crate::occurrences::Occurrences;
@@ -45,7 +45,7 @@ pub fn run(args: &ReplaceArgs, out: &mut impl Write) -> Result<Outcome, Failure>
         Some(map) => Plan::new(&source, map.as_dyn(), old, new, args.all, &progress)?,
         None => Plan::empty(old, new),
     };
-    let name = String::from_utf8_lossy(&path_bytes(source.path())).into_owned();
+    let name = source.path().display().to_string();
     if plan.offsets.is_empty() {
         writeln!(out, "no occurrence in {name}; it was not changed").map_err(Failure::Stdout)?;
         return Ok(Outcome::NothingFound);
