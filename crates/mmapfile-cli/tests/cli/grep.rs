@@ -231,3 +231,20 @@ fn binary_bytes_are_searched_and_printed_as_they_are() {
         .success()
         .stdout(want);
 }
+
+#[test]
+fn a_big_file_shows_no_progress_bar_when_stderr_is_not_a_terminal() {
+    // Just over the 256 MiB threshold, sparse: it costs no disk and reads as zeros.
+    let scratch = Scratch::new();
+    let file = scratch.file("big.bin", b"");
+    let big = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    big.set_len(256 * 1024 * 1024 + 4096).unwrap();
+    drop(big);
+    mmapfile()
+        .args(["grep", "-c", "x"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stdout(format!("{}:0\n", shown(&file)))
+        .stderr("");
+}
