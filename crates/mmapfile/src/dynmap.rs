@@ -600,6 +600,13 @@ impl DynMmap {
     /// ```
     pub fn resize(&mut self, new_len: usize) -> io::Result<()> {
         let old_len = self.len();
+        // Refuse before the file is touched; the OS layer checks the exact bound again.
+        if new_len > isize::MAX as usize {
+            return Err(error::invalid_input(format!(
+                "new length {new_len} is too long: a map holds at most {} bytes (isize::MAX)",
+                isize::MAX
+            )));
+        }
         let fd = match &self.backing {
             Backing::Anonymous => None,
             Backing::File(_) if self.access != Access::Write => {
@@ -623,7 +630,9 @@ impl DynMmap {
                 self.offset
             ))
         })?;
-        let old_file_len = self.offset + old_len as u64;
+        // What to restore if remapping fails: the file's real size, which is larger than
+        // `offset + old_len` when the map is a window.
+        let old_file_len = sys::file_info(fd)?.size;
         // Keep the map inside the file at every step: grow the file first, shrink it last.
         if new_len > old_len {
             sys::set_file_len(fd, new_file_len)?;

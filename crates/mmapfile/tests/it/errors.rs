@@ -231,9 +231,19 @@ fn length_overflow() {
     expect_err(
         map.resize(usize::MAX),
         INVALID,
-        &[&format!("map length {}", usize::MAX), "isize::MAX"],
+        &[&format!("new length {}", usize::MAX), "isize::MAX"],
     );
     assert_eq!(map.len(), 10);
+    // SAFETY: as above.
+    let mut window = unsafe { MmapOptions::new().len(4).map_mut(&file).unwrap() };
+    for too_long in [usize::MAX, isize::MAX as usize + 1] {
+        expect_err(
+            window.resize(too_long),
+            INVALID,
+            &[&format!("new length {too_long}"), "isize::MAX"],
+        );
+    }
+    assert_eq!(window.len(), 4);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 10);
 }
 

@@ -122,6 +122,28 @@ fn resize_anonymous_private_and_shared_memory() {
 }
 
 #[test]
+fn a_failed_resize_of_a_window_leaves_the_whole_file() {
+    let data = pattern(100);
+    let (_dir, path) = temp_file(&data);
+    let file = open_rw(&path);
+    // SAFETY: as above.
+    let mut window = unsafe {
+        MmapOptions::new()
+            .offset(10)
+            .len(20)
+            .map_mut(&file)
+            .unwrap()
+    };
+    // Too long for the address space once the hidden slack is added. Depending on the file
+    // system, either ftruncate refuses the size (EFBIG) or it succeeds and the remap fails;
+    // either way the file must keep all 100 bytes (not be cut to offset + old length).
+    assert!(window.resize(isize::MAX as usize - 5).is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), data);
+    assert_eq!(window.len(), 20);
+    assert_eq!(&window[..], &data[10..30]);
+}
+
+#[test]
 fn only_write_through_and_anonymous_maps_resize() {
     let (_dir, path) = temp_file(b"0123456789");
     let file = open_rw(&path);
