@@ -581,7 +581,9 @@ impl DynMmap {
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
     /// The cursor is clamped to the new length. On error the map and the file are unchanged.
-    /// Linux moves the mapping with `mremap`; other systems map afresh.
+    /// Linux moves the mapping with `mremap`; other systems map afresh. Shared anonymous
+    /// memory is always copied into a fresh mapping (growing it in place would leave pages
+    /// that fault), so processes forked before the resize stop sharing it.
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
