@@ -85,12 +85,14 @@ mod error;
 mod guard;
 mod mem;
 mod options;
+mod scan;
 mod search;
 pub(crate) mod sys;
 mod typed;
 
 pub use dynmap::DynMmap;
 pub use options::{Access, Advice, MmapOptions};
+pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
 

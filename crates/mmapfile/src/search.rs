@@ -1,6 +1,26 @@
-//! Substring search over byte slices: the kernels behind `find`, `rfind` and friends.
+//! Substring search over byte slices: the kernels behind `find`, `rfind`, `count` and the
+//! iterators of `scan.rs`.
+//!
+//! Forward search is `memchr::memmem`, whose SIMD prefilter runs at memory bandwidth.
+//! Reverse search is the interesting part: memchr's `FinderRev` is a plain Two-Way search
+//! with no prefilter, 5-30x slower than the forward search on text. Instead, [`rfind`] walks
+//! the haystack backwards in windows and runs the *forward* finder (prefilter and all) on
+//! each window; the first window (from the end) that holds a match holds the last match.
+//! Windows start small, so a needle near the end is found after touching a few KiB, and
+//! grow to [`MAX_WINDOW`], so the per-window overhead vanishes on long scans.
 
-use memchr::memmem;
+use memchr::memmem::{self, Finder};
+
+/// Start positions covered by the first reverse window (the last ones of the haystack).
+const FIRST_WINDOW: usize = 16 * 1024;
+/// Start positions covered by a reverse window once it has grown.
+const MAX_WINDOW: usize = 1024 * 1024;
+/// Below this many bytes, `FinderRev` costs less than building a forward `Finder`.
+const SMALL_HAYSTACK: usize = 256;
+/// Forward probes for a later match in the winning window before `FinderRev` takes over:
+/// a needle that matches densely (say `b"ab"` in `ababab…`) would otherwise cost one
+/// finder call per match; `FinderRev` is linear-time whatever the data.
+const FORWARD_PROBES: usize = 8;
 
 /// The first index of `needle` in `haystack`; an empty needle is found at 0.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -9,5 +29,328 @@ pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The last index of `needle` in `haystack`; an empty needle is found at `haystack.len()`.
 pub(crate) fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    memmem::rfind(haystack, needle)
+    match needle.len() {
+        0 => Some(haystack.len()),
+        // memrchr has its own SIMD loop, and a single byte cannot straddle windows.
+        1 => memchr::memrchr(needle[0], haystack),
+        m if m > haystack.len() => None,
+        _ if haystack.len() < SMALL_HAYSTACK => memmem::rfind(haystack, needle),
+        _ => rfind_windows(haystack, needle, FIRST_WINDOW, MAX_WINDOW),
+    }
+}
+
+/// Reverse search by forward-searching windows taken from the end.
+///
+/// A window covers the start positions `lo..hi` and so the bytes `lo..hi + m - 1`: every
+/// match starting in `lo..hi` lies inside it, whatever straddles `hi` included, and no start
+/// position is covered twice. `first` and `max` are window widths in start positions
+/// (tests pass tiny ones to exercise many windows on small inputs).
+pub(crate) fn rfind_windows(
+    haystack: &[u8],
+    needle: &[u8],
+    first: usize,
+    max: usize,
+) -> Option<usize> {
+    let m = needle.len();
+    if m == 0 {
+        return Some(haystack.len());
+    }
+    let finder = Finder::new(needle);
+    // Start positions 0..=len-m exist; `hi` is one past the highest not yet searched.
+    let mut hi = haystack.len().checked_sub(m)? + 1;
+    let mut width = first.max(1);
+    while hi > 0 {
+        let lo = hi.saturating_sub(width);
+        let window = &haystack[lo..hi + m - 1];
+        if let Some(first_match) = finder.find(window) {
+            return Some(lo + last_in_window(&finder, window, first_match));
+        }
+        hi = lo;
+        width = width.saturating_mul(2).min(max.max(1));
+    }
+    None
+}
+
+/// The last match in `window`, given that `first_match` is one.
+fn last_in_window(finder: &Finder<'_>, window: &[u8], first_match: usize) -> usize {
+    let mut last = first_match;
+    for _ in 0..FORWARD_PROBES {
+        match finder.find(&window[last + 1..]) {
+            Some(next) => last += 1 + next,
+            None => return last,
+        }
+    }
+    // Dense matches: finish with the linear-time reverse searcher on what is left.
+    memmem::rfind(&window[last + 1..], finder.needle()).map_or(last, |next| last + 1 + next)
+}
+
+/// The number of non-overlapping occurrences, left to right, as Python's `bytes.count`
+/// counts them: `b"aaaa"` holds `b"aa"` twice, and an empty needle is found
+/// `haystack.len() + 1` times (before every byte and at the end).
+pub(crate) fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    match needle.len() {
+        0 => haystack.len() + 1,
+        1 => memchr::memchr_iter(needle[0], haystack).count(),
+        _ => Finder::new(needle).find_iter(haystack).count(),
+    }
+}
+
+/// Appends to `out` the non-overlapping matches of `finder` at or after `pos`, stopping after
+/// `limit` of them, and returns where the next search starts (`haystack.len() + 1` once the
+/// end has been searched). Matches and restarts follow [`count`]: after a match at `i`, the
+/// search resumes at `i + max(1, needle.len())`.
+pub(crate) fn find_batch(
+    finder: &Finder<'_>,
+    haystack: &[u8],
+    pos: usize,
+    out: &mut Vec<usize>,
+    limit: usize,
+) -> usize {
+    let Some(rest) = haystack.get(pos..) else {
+        return haystack.len() + 1;
+    };
+    let step = finder.needle().len().max(1);
+    let mut appended = 0;
+    let mut next = haystack.len() + 1;
+    for found in finder.find_iter(rest).take(limit) {
+        out.push(pos + found);
+        appended += 1;
+        next = pos + found + step;
+    }
+    if appended < limit {
+        // Fewer than asked for: the rest of the haystack holds no more.
+        next = haystack.len() + 1;
+    }
+    next
+}
+
+/// Appends to `out` the ends (exclusive, after the `\n`) of up to `limit` lines that start
+/// at or after `pos`, and returns the start of the first line not reported. A last line
+/// without `\n` ends at `haystack.len()`.
+pub(crate) fn line_ends(haystack: &[u8], pos: usize, out: &mut Vec<usize>, limit: usize) -> usize {
+    let Some(rest) = haystack.get(pos..) else {
+        return haystack.len();
+    };
+    let mut next = pos;
+    let mut appended = 0;
+    for newline in memchr::memchr_iter(b'\n', rest).take(limit) {
+        next = pos + newline + 1;
+        out.push(next);
+        appended += 1;
+    }
+    if appended < limit && next < haystack.len() {
+        out.push(haystack.len());
+        next = haystack.len();
+    }
+    next
+}
+
+/// Appends to `out` up to `limit` successive non-overlapping matches of `re`, continuing an
+/// iteration whose next search starts at `pos` and whose last match ended at `last_end`.
+///
+/// This is the rule `regex::bytes::Regex::find_iter` follows (regex-automata's `Searcher`):
+/// search from `pos`; if the match found is empty and ends where the previous match ended,
+/// search again one byte further. Byte regexes allow empty matches inside UTF-8 sequences, so
+/// no other adjustment applies. Returns the new `(pos, last_end)`; `pos > haystack.len()`
+/// once the iteration is over.
+pub(crate) fn regex_batch(
+    re: &regex::bytes::Regex,
+    haystack: &[u8],
+    mut pos: usize,
+    mut last_end: Option<usize>,
+    out: &mut Vec<(usize, usize)>,
+    limit: usize,
+) -> (usize, Option<usize>) {
+    let done = haystack.len() + 1;
+    for _ in 0..limit {
+        if pos > haystack.len() {
+            return (done, last_end);
+        }
+        let Some(mut found) = re.find_at(haystack, pos) else {
+            return (done, last_end);
+        };
+        if found.is_empty() && Some(found.end()) == last_end {
+            if pos + 1 > haystack.len() {
+                return (done, last_end);
+            }
+            match re.find_at(haystack, pos + 1) {
+                Some(again) => found = again,
+                None => return (done, last_end),
+            }
+        }
+        out.push((found.start(), found.end()));
+        pos = found.end();
+        last_end = Some(found.end());
+    }
+    (pos, last_end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition: the greatest `i` with `haystack[i..i + m] == needle`.
+    fn naive_rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        if needle.len() > haystack.len() {
+            return None;
+        }
+        (0..=haystack.len() - needle.len())
+            .rev()
+            .find(|&i| &haystack[i..i + needle.len()] == needle)
+    }
+
+    fn naive_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        if needle.len() > haystack.len() {
+            return None;
+        }
+        (0..=haystack.len() - needle.len()).find(|&i| &haystack[i..i + needle.len()] == needle)
+    }
+
+    /// Python's `bytes.count`: scan left to right, skip past each match.
+    fn naive_matches(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i + needle.len() <= haystack.len() {
+            if &haystack[i..i + needle.len()] == needle {
+                found.push(i);
+                i += needle.len().max(1);
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
+    /// Small alphabets make matches, near misses and overlaps common.
+    fn bytes_over(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop::sample::select(alphabet), 0..max)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn find_and_rfind_match_the_definition(
+            haystack in bytes_over(b"ab\n", 600),
+            needle in bytes_over(b"ab\n", 5),
+        ) {
+            prop_assert_eq!(find(&haystack, &needle), naive_find(&haystack, &needle));
+            prop_assert_eq!(rfind(&haystack, &needle), naive_rfind(&haystack, &needle));
+        }
+
+        #[test]
+        fn windowed_rfind_matches_the_definition_for_any_window(
+            haystack in bytes_over(b"abc", 300),
+            needle in bytes_over(b"abc", 6),
+            first in 1usize..40,
+            max in 1usize..80,
+        ) {
+            prop_assert_eq!(
+                rfind_windows(&haystack, &needle, first, max),
+                naive_rfind(&haystack, &needle)
+            );
+        }
+
+        #[test]
+        fn windowed_rfind_handles_dense_matches(
+            period in 1usize..4,
+            repeats in 0usize..200,
+            needle_periods in 1usize..5,
+            first in 1usize..64,
+        ) {
+            // Periodic text and a periodic needle: every window holds many overlapping
+            // matches, which drives `last_in_window` past its forward probes.
+            let unit = &b"aab"[..period.min(3)];
+            let haystack = unit.repeat(repeats);
+            let needle = unit.repeat(needle_periods);
+            prop_assert_eq!(
+                rfind_windows(&haystack, &needle, first, 1 << 20),
+                naive_rfind(&haystack, &needle)
+            );
+        }
+
+        #[test]
+        fn count_and_batches_match_python_count(
+            haystack in bytes_over(b"ab", 300),
+            needle in bytes_over(b"ab", 4),
+            limit in 1usize..7,
+        ) {
+            let expected = naive_matches(&haystack, &needle);
+            let expected_count = if needle.is_empty() { haystack.len() + 1 } else { expected.len() };
+            prop_assert_eq!(count(&haystack, &needle), expected_count);
+
+            let finder = Finder::new(&needle);
+            let mut found = Vec::new();
+            let mut pos = 0;
+            while pos <= haystack.len() {
+                pos = find_batch(&finder, &haystack, pos, &mut found, limit);
+            }
+            if needle.is_empty() {
+                prop_assert_eq!(found, (0..=haystack.len()).collect::<Vec<_>>());
+            } else {
+                prop_assert_eq!(found, expected);
+            }
+        }
+
+        #[test]
+        fn line_batches_split_like_readline(
+            haystack in bytes_over(b"a\n", 200),
+            limit in 1usize..6,
+        ) {
+            let mut ends = Vec::new();
+            let mut pos = 0;
+            while pos < haystack.len() {
+                pos = line_ends(&haystack, pos, &mut ends, limit);
+            }
+            let mut expected = Vec::new();
+            let mut start = 0;
+            while start < haystack.len() {
+                let end = haystack[start..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(haystack.len(), |i| start + i + 1);
+                expected.push(end);
+                start = end;
+            }
+            prop_assert_eq!(ends, expected);
+        }
+
+        #[test]
+        fn regex_batches_match_regex_find_iter(
+            haystack in bytes_over(b"ab.\n", 120),
+            pattern in prop::sample::select(vec![
+                "a", "a*", "b?", "", "(?m)^", "(?m)$", r"\b", "a|ab", "[ab]+", r"\.", "(?s).",
+                "a*?", r"(?-u:\W)",
+            ]),
+            limit in 1usize..5,
+        ) {
+            let re = regex::bytes::Regex::new(pattern).unwrap();
+            let expected: Vec<(usize, usize)> =
+                re.find_iter(&haystack).map(|m| (m.start(), m.end())).collect();
+            let mut found = Vec::new();
+            let (mut pos, mut last_end) = (0, None);
+            while pos <= haystack.len() {
+                (pos, last_end) =
+                    regex_batch(&re, &haystack, pos, last_end, &mut found, limit);
+            }
+            prop_assert_eq!(found, expected);
+        }
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert_eq!(rfind(b"", b""), Some(0));
+        assert_eq!(rfind(b"abc", b""), Some(3));
+        assert_eq!(rfind(b"ab", b"abc"), None);
+        assert_eq!(rfind(b"", b"a"), None);
+        assert_eq!(count(b"", b""), 1);
+        assert_eq!(count(b"aaaa", b"aa"), 2);
+        // Long enough to take the windowed path, with the match straddling window edges.
+        let mut hay = vec![b'x'; 100_000];
+        hay[FIRST_WINDOW - 2..FIRST_WINDOW + 3].copy_from_slice(b"hello");
+        hay[5..10].copy_from_slice(b"hello");
+        assert_eq!(rfind(&hay, b"hello"), Some(FIRST_WINDOW - 2));
+        assert_eq!(rfind(&hay[..FIRST_WINDOW + 2], b"hello"), Some(5));
+    }
 }

@@ -255,6 +255,65 @@ macro_rules! shared_api {
                 self.map.rfind_in(needle, range)
             }
 
+            /// Non-overlapping occurrences of `needle` in the whole map, as Python's
+            /// `bytes.count` counts them; see [`DynMmap::count`].
+            pub fn count(&self, needle: &[u8]) -> io::Result<usize> {
+                self.map.count(needle)
+            }
+
+            /// [`count`](Self::count) inside `range` (a Python-style slice).
+            pub fn count_in(
+                &self,
+                needle: &[u8],
+                range: impl RangeBounds<usize>,
+            ) -> io::Result<usize> {
+                self.map.count_in(needle, range)
+            }
+
+            /// The offsets of the non-overlapping occurrences of `needle`; see
+            /// [`DynMmap::find_iter`].
+            pub fn find_iter<'a, 'n>(&'a self, needle: &'n [u8]) -> crate::FindIter<'a, 'n> {
+                self.map.find_iter(needle)
+            }
+
+            /// [`find_iter`](Self::find_iter) inside `range` (a Python-style slice).
+            pub fn find_iter_in<'a, 'n>(
+                &'a self,
+                needle: &'n [u8],
+                range: impl RangeBounds<usize>,
+            ) -> crate::FindIter<'a, 'n> {
+                self.map.find_iter_in(needle, range)
+            }
+
+            /// The lines of the whole map, zero-copy, each with its `\n`; see
+            /// [`DynMmap::lines`].
+            pub fn lines(&self) -> crate::Lines<'_> {
+                self.map.lines()
+            }
+
+            /// The lines of `range` (a Python-style slice), zero-copy.
+            pub fn lines_in(&self, range: impl RangeBounds<usize>) -> crate::Lines<'_> {
+                self.map.lines_in(range)
+            }
+
+            /// The matches of `re` in the whole map; see [`DynMmap::regex_find_iter`].
+            pub fn regex_find_iter<'a, 'r>(
+                &'a self,
+                re: &'r regex::bytes::Regex,
+            ) -> crate::RegexMatches<'a, 'r> {
+                self.map.regex_find_iter(re)
+            }
+
+            /// The matches of `re` in `range` (a Python-style slice), which the regex sees
+            /// as the whole text.
+            pub fn regex_find_iter_in<'a, 'r>(
+                &'a self,
+                re: &'r regex::bytes::Regex,
+                range: impl RangeBounds<usize>,
+            ) -> crate::RegexMatches<'a, 'r> {
+                self.map.regex_find_iter_in(re, range)
+            }
+
             /// The byte at `index`; an error, not a panic, past the end (`map[index]` panics).
             pub fn get_byte(&self, index: usize) -> io::Result<u8> {
                 self.map.get_byte(index)

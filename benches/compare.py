@@ -1,0 +1,756 @@
+#!/usr/bin/env python3
+"""Side-by-side scan benchmark: mmapfile (Rust and Python) against the tools a user would
+otherwise pick, on one generated text file, in one run.
+
+    python3 benches/compare.py                 # 1 GiB file, writes BENCHMARKS.md
+    python3 benches/compare.py --size 4G       # 4 GiB works too
+    python3 benches/compare.py --size 64M --rounds 3 --out -   # quick look, print only
+
+What it does:
+- generates the test file deterministically (words in ~137-byte lines, a rare needle near
+  the start and one near the end, none of a third) unless it already exists;
+- builds `crates/mmapfile/examples/scan_bench.rs` in release mode (the Rust side: mmapfile,
+  raw memmap2 + memchr, and a std 1 MiB read() loop);
+- runs every method several times, interleaved round by round (the order rotates each
+  round), on the warm file; then the madvise choices; then cold-cache runs (each after
+  evicting the file with posix_fadvise(DONTNEED), checked with fincore) against `dd bs=1M`;
+  then throughput from 1 MiB to 4 GiB;
+- prints markdown tables of medians and ratios and writes them to BENCHMARKS.md with the
+  machine's description and the command line.
+
+Methods: mmapfile (Rust) and raw memmap2 + memchr (scan_bench), a std read() loop,
+CPython's `mmap` and `re` (the interpreter given by --python), the mmapfile Python module
+(the interpreter given by --mmapfile-python, by default .bench-venv/bin/python; install it
+there with `python -m venv .bench-venv && .bench-venv/bin/pip install ./crates/mmapfile-py`;
+when the module or one of its methods is missing the table says so), `rg -c -F` and
+`grep -c -F` (`apt-get install ripgrep` if rg is missing).
+
+The file is also run by the worker interpreters: `compare.py --worker KIND FILE OP...`
+times one operation per OP inside that interpreter and prints one JSON object per line.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import random
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NEEDLE_START = b"XQZJ-needle-START"
+NEEDLE_END = b"XQZJ-needle-END"
+NEEDLE_ABSENT = b"XQZJ-needle-absent"
+COMMON = b"nulla"
+# The guide's regex (/work/shared/seed): Python syntax with DOTALL | IGNORECASE | MULTILINE,
+# and the same in Rust's syntax with the flags inline.
+SEED_PY = rb"(\.\W+)?([^.]?nulla[^.]*?\.)"
+SEED_RUST = r"(?sim)(\.\W+)?([^.]?nulla[^.]*?\.)"
+
+WORDS = """lorem ipsum dolor sit amet consectetuer adipiscing elit donec egestas enim et
+ullamcorper lectus ligula rutrum leo a elementum tortor eu quam duis tincidunt nisi ut ante
+nulla facilisi sed tristique eros libero pellentesque vel arcu vivamus purus orci iaculis ac
+suscipit pulvinar lacus praesent placerat nisl nunc blandit diam dui habitant morbi senectus
+netus malesuada fames turpis aliquam viverra fringilla feugiat augue eleifend mauris in nibh
+suspendisse potenti massa eget velit auctor sollicitudin imperdiet justo""".split()
+
+GENERATOR_VERSION = "1"
+BLOCK = 8 << 20
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def parse_size(text):
+    text = str(text).strip()
+    units = {"K": 10, "M": 20, "G": 30}
+    shift = units.get(text[-1:].upper(), None)
+    number = text[:-1] if shift is not None else text
+    try:
+        value = int(number) << (shift or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1G, 64M or 4096")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"size {text!r} must be positive")
+    return value
+
+
+def human(size):
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+def make_lines(rng, nbytes):
+    """Sentences of lorem-ipsum words, one line of 96..170 bytes (137 on average) each."""
+    lines, total = [], 0
+    while total < nbytes:
+        target = rng.randint(96, 170)
+        parts, length, capital = [], 0, True
+        while length < target:
+            word = rng.choice(WORDS)
+            if capital:
+                word = word.capitalize()
+            capital = rng.random() < 0.12
+            if capital:
+                word += "."
+            parts.append(word)
+            length += len(word) + 1
+        line = " ".join(parts)
+        if not line.endswith("."):
+            line += "."
+        encoded = (line + "\n").encode()
+        lines.append(encoded)
+        total += len(encoded)
+    return lines
+
+
+def needle_offsets(size):
+    """Where the start and end needles go: 0.1% from either end of the file."""
+    start = min(size // 1000, max(0, size - len(NEEDLE_START)))
+    end = max(0, size - size // 1000 - len(NEEDLE_END))
+    return start, end
+
+
+def generate(path, size):
+    """Writes the test file unless an identical one (same size and generator) exists."""
+    marker = Path(str(path) + ".generated")
+    stamp = f"{GENERATOR_VERSION} {size}"
+    if path.exists() and path.stat().st_size == size and marker.exists():
+        if marker.read_text().strip() == stamp:
+            return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pool = make_lines(random.Random(20261126), BLOCK)
+    written, block = 0, 0
+    with open(path, "wb") as out:
+        while written < size:
+            # Each block is the same pool of lines in another order: cheap to make, and the
+            # file never repeats with a short period.
+            random.Random(block).shuffle(pool)
+            chunk = b"".join(pool)[: size - written]
+            out.write(chunk)
+            written += len(chunk)
+            block += 1
+        start, end = needle_offsets(size)
+        out.seek(start)
+        out.write(NEEDLE_START)
+        out.seek(end)
+        out.write(NEEDLE_END)
+        out.flush()
+        os.fsync(out.fileno())
+    marker.write_text(stamp + "\n")
+    return True
+
+
+def evict(path):
+    """Drops the file from the page cache and returns how many bytes fincore still sees."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    return resident(path)
+
+
+def resident(path):
+    out = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    return int(out or 0)
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(8 << 20):
+            pass
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def worker(kind, path, length, ops):
+    """Times each op inside this interpreter: open + map + scan + close."""
+    if kind == "cpython":
+        import mmap as module
+    else:
+        import mmapfile as module
+    for op in ops:
+        name, _, arg = op.partition(":")
+        needle = arg.encode()
+        result = None
+        start = time.perf_counter()
+        if name == "fileiter":
+            # Not a map at all: Python's buffered binary file iteration.
+            with open(path, "rb") as f:
+                result = sum(1 for _ in f)
+        else:
+            with open(path, "rb") as f:
+                m = module.mmap(f.fileno(), length, access=module.ACCESS_READ)
+                try:
+                    if name == "find":
+                        result = m.find(needle)
+                    elif name == "rfind":
+                        result = m.rfind(needle)
+                    elif name == "count":
+                        result = m.count(needle)
+                    elif name == "readline":
+                        result = 0
+                        readline = m.readline
+                        while readline():
+                            result += 1
+                    elif name == "lines":
+                        result = sum(1 for _ in m.lines())
+                    elif name == "regex" and kind == "cpython":
+                        pattern = re.compile(SEED_PY, re.DOTALL | re.IGNORECASE | re.MULTILINE)
+                        result = sum(1 for _ in pattern.finditer(m))
+                    elif name == "regex":
+                        result = sum(1 for _ in m.finditer(SEED_RUST.encode()))
+                    else:
+                        raise ValueError(f"unknown op {op!r}")
+                finally:
+                    m.close()
+        seconds = time.perf_counter() - start
+        print(json.dumps({"method": kind, "op": op, "seconds": seconds, "result": result}))
+        sys.stdout.flush()
+
+
+# ----------------------------------------------------------------------------- runner
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.scan_bench = ROOT / "target" / "release" / "examples" / "scan_bench"
+        self.notes = []
+
+    def build(self):
+        cmd = ["cargo", "build", "--release", "-q", "-p", "mmapfile", "--example", "scan_bench"]
+        print("+", " ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+    def python_has(self, python, names):
+        """Which of `names` the mmapfile module's map has, or None without the module."""
+        code = (
+            "import json, mmapfile\n"
+            f"print(json.dumps([n for n in {names!r} if hasattr(mmapfile.mmap, n)]))"
+        )
+        try:
+            out = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                                 timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode != 0:
+            return None
+        return set(json.loads(out.stdout))
+
+    def run_json(self, cmd):
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"{shlex.join(map(str, cmd))} failed:\n{out.stderr}")
+        return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+    def rust(self, method, path, ops, length=0, extra=()):
+        cmd = [self.scan_bench, "--method", method, "--len", str(length), *extra, path, *ops]
+        return self.run_json(list(map(str, cmd)))
+
+    def python(self, kind, python, path, ops, length=0):
+        cmd = [python, __file__, "--worker", kind, "--len", str(length), path, *ops]
+        return self.run_json(list(map(str, cmd)))
+
+    def external(self, cmd):
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if out.returncode not in (0, 1):  # grep and rg exit 1 when nothing matches
+            raise RuntimeError(f"{shlex.join(map(str, cmd))} failed:\n{out.stderr}")
+        text = out.stdout.strip() or out.stderr.strip()
+        return seconds, text
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "–"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def fmt_rate(nbytes, seconds):
+    if not seconds:
+        return "–"
+    rate = nbytes / seconds
+    return f"{rate / 1e9:.2f} GB/s" if rate >= 1e9 else f"{rate / 1e6:.0f} MB/s"
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine():
+    def sh(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, shell=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+    model = sh("lscpu | sed -n 's/^Model name: *//p'") or platform.processor()
+    cores = os.cpu_count()
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    caches = sh("lscpu | grep -E '^(L1d|L2|L3) cache' | sed 's/  */ /g' | paste -sd ';'")
+    hyper = sh("lscpu | sed -n 's/^Hypervisor vendor: *//p'")
+    fs = sh(f"df -T {shlex.quote(str(ROOT))} | awk 'NR==2 {{print $2}}'")
+    return [
+        ("CPU", f"{model}, {cores} cores" + (f" (virtual machine, {hyper})" if hyper else "")),
+        ("Caches", caches),
+        ("RAM", mem),
+        ("Kernel", f"{platform.system()} {platform.release()}"),
+        ("File system of the test file", fs),
+        ("THP", sh("cat /sys/kernel/mm/transparent_hugepage/enabled")),
+        ("rustc", sh("rustc --version")),
+        ("ripgrep", sh("rg --version | head -1") or "not installed"),
+        ("grep", sh("grep --version | head -1")),
+    ]
+
+
+def py_version(python):
+    try:
+        return subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def find_python(version):
+    found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python3")))
+    return found[-1] if found else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--len", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=parse_size, default=parse_size("1G"),
+                        help="size of the test file (default 1G; K, M, G suffixes)")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/mmapfile-bench"),
+                        help="where the generated files live (default /tmp/mmapfile-bench)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds of the warm runs (default 5)")
+    parser.add_argument("--cold-rounds", type=int, default=3)
+    parser.add_argument("--regex-size", type=parse_size, default=parse_size("64M"),
+                        help="bytes the regex rows scan, from the start of the same file "
+                             "(default 64M: CPython's re runs at ~10 MB/s)")
+    parser.add_argument("--scale-max", type=parse_size, default=parse_size("4G"),
+                        help="largest size of the scaling runs (default 4G)")
+    parser.add_argument("--python", default=None,
+                        help="CPython for the mmap/re baselines (default: the newest "
+                             "~/.pyenv 3.13, else this interpreter)")
+    parser.add_argument("--mmapfile-python", default=str(ROOT / ".bench-venv/bin/python"),
+                        help="interpreter with the mmapfile module installed")
+    parser.add_argument("--extra-python", action="append", default=None,
+                        help="more CPythons for the mmap baselines (default: ~/.pyenv 3.11)")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["madvise", "cold", "scaling"], help="leave a section out")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"),
+                        help="markdown file to write ('-' to only print)")
+    parser.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        worker(args.worker, args.paths[0], args.len, args.paths[1:])
+        return
+
+    command = "python3 benches/compare.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = os.getloadavg()
+    bench = Bench(args)
+    if not args.no_build:
+        bench.build()
+
+    size = args.size
+    path = args.dir / f"text-{size}.txt"
+    print(f"generating {path} ({human(size)})" if generate(path, size) else f"using {path}",
+          file=sys.stderr)
+    regex_len = min(args.regex_size, size)
+    start_at, end_at = needle_offsets(size)
+
+    cpython = args.python or find_python("3.13") or sys.executable
+    extra_pythons = args.extra_python if args.extra_python is not None else [
+        p for p in [find_python("3.11")] if p and p != cpython]
+    mmpy = args.mmapfile_python
+    wanted = ["find", "rfind", "readline", "count", "lines", "finditer"]
+    mm_methods = bench.python_has(mmpy, wanted) if Path(mmpy).exists() else None
+    if mm_methods is None:
+        bench.notes.append(
+            f"The mmapfile Python module was not importable from `{mmpy}`: its rows are "
+            "skipped. Install it with `python -m venv .bench-venv && "
+            ".bench-venv/bin/pip install ./crates/mmapfile-py`.")
+        mm_methods = set()
+    else:
+        missing = [m for m in wanted if m not in mm_methods]
+        if missing:
+            bench.notes.append("The mmapfile Python module has no " + ", ".join(
+                f"`{m}`" for m in missing) + ": those rows are skipped.")
+
+    rg = shutil.which("rg")
+    if not rg:
+        bench.notes.append("ripgrep is not installed (`apt-get install ripgrep`): its rows "
+                           "are skipped.")
+
+    # ------------------------------------------------------------------ warm, interleaved
+    warm(path)
+    F, RF, A = f"find:{NEEDLE_END.decode()}", f"rfind:{NEEDLE_START.decode()}", NEEDLE_ABSENT.decode()
+    rust_ops = [F, f"find:{A}", RF, f"rfind:{A}", f"count:{COMMON.decode()}", "lines"]
+    groups = []  # (method label, callable returning [(op, seconds, result)])
+
+    def rust_group(label, method, ops, length=0, extra=()):
+        def run():
+            return [(r["op"], r["seconds"], r["result"])
+                    for r in bench.rust(method, path, ops, length, extra)]
+        groups.append((label, run))
+
+    def py_group(label, kind, python, ops, length=0):
+        def run():
+            return [(r["op"], r["seconds"], r["result"])
+                    for r in bench.python(kind, python, path, ops, length)]
+        groups.append((label, run))
+
+    def tool_group(label, cmds):
+        def run():
+            out = []
+            for op, cmd in cmds:
+                seconds, text = bench.external(cmd)
+                out.append((op, seconds, text))
+            return out
+        groups.append((label, run))
+
+    rust_group("mmapfile (Rust)", "mmapfile", rust_ops)
+    rust_group("mmapfile (Rust), hot map", "mmapfile", rust_ops, extra=["--hot"])
+    rust_group("memmap2 + memchr", "memmap2", rust_ops)
+    rust_group("memmap2 + memchr, hot map", "memmap2", rust_ops, extra=["--hot"])
+    rust_group("mmapfile (Rust)", "mmapfile", [f"regex:{SEED_RUST}"], regex_len)
+    rust_group("memmap2 + regex::bytes", "memmap2", [f"regex:{SEED_RUST}"], regex_len)
+    rust_group("std read() 1 MiB loop", "read", [F, f"find:{A}", f"count:{COMMON.decode()}",
+                                                 "lines"])
+    cp_label = f"CPython {py_version(cpython)} mmap"
+    py_group(cp_label, "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}", "readline"])
+    py_group(f"CPython {py_version(cpython)} file iteration", "cpython", cpython, ["fileiter"])
+    py_group(f"CPython {py_version(cpython)} re on mmap", "cpython", cpython, ["regex"],
+             regex_len)
+    for extra in extra_pythons:
+        py_group(f"CPython {py_version(extra)} mmap", "cpython", extra,
+                 [F, f"find:{A}", RF, f"rfind:{A}", "readline"])
+    mm_ops = [op for op, m in [(F, "find"), (f"find:{A}", "find"), (RF, "rfind"),
+                               (f"rfind:{A}", "rfind"), ("readline", "readline"),
+                               (f"count:{COMMON.decode()}", "count"), ("lines", "lines")]
+              if m in mm_methods]
+    mm_label = f"mmapfile Python ({py_version(mmpy)})" if mm_ops or "finditer" in mm_methods else None
+    if mm_ops:
+        py_group(mm_label, "mmapfile", mmpy, mm_ops)
+    if "finditer" in mm_methods:
+        py_group(mm_label + " finditer", "mmapfile", mmpy, ["regex"], regex_len)
+    else:
+        mm_label = mm_label or "mmapfile Python"
+    tools = []
+    if rg:
+        tools.append(("rg -c -F", [(F, ["rg", "-c", "-F", NEEDLE_END, path]),
+                                   (f"find:{A}", ["rg", "-c", "-F", NEEDLE_ABSENT, path])]))
+    tools.append(("grep -c -F", [(F, ["grep", "-c", "-F", NEEDLE_END, path]),
+                                 (f"find:{A}", ["grep", "-c", "-F", NEEDLE_ABSENT, path])]))
+    for label, cmds in tools:
+        tool_group(label, [(op, list(map(str, cmd))) for op, cmd in cmds])
+
+    samples = {}  # (op, label) -> [seconds]
+    results = {}  # (op, label) -> result
+    for round_no in range(args.rounds):
+        shift = round_no % len(groups)
+        for label, run in groups[shift:] + groups[:shift]:
+            for op, seconds, result in run():
+                samples.setdefault((op, label), []).append(seconds)
+                results[(op, label)] = result
+        print(f"warm round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+
+    def med(op, label):
+        return median(samples.get((op, label), []))
+
+    def ratio(numerator, denominator):
+        if numerator is None or denominator is None or denominator == 0:
+            return None
+        return numerator / denominator
+
+    lines_total = results.get(("lines", "mmapfile (Rust)"))
+
+    out = []
+    out.append("# Benchmarks\n")
+    out.append(
+        "Produced in one run by `benches/compare.py` (see its docstring); every figure below "
+        "comes from that run. Times are medians over the rounds; each Rust or Python run opens "
+        "the file, maps it, scans it and unmaps it (\"hot map\" rows time a second scan of an "
+        "already-faulted map instead), so page-table set-up is part of the time, as it is for "
+        "a program that maps a file to search it once.\n")
+    out.append("## Machine and command\n")
+    out.append(table(["", ""], machine() + [
+        ("CPython (baseline)", f"{py_version(cpython)} ({cpython})"),
+        ("Python for the mmapfile module", f"{py_version(mmpy) or 'absent'} ({mmpy})"),
+        ("Started", started.strftime("%Y-%m-%d %H:%M UTC")),
+        ("Load average at start", " ".join(f"{x:.2f}" for x in load_before)),
+    ]))
+    out.append("")
+    out.append(f"Command (from the repository root): `{command}`\n")
+    out.append(
+        f"Test file: {human(size)} ({size} bytes) of generated text, "
+        f"{lines_total if lines_total is not None else '?'} lines; `{NEEDLE_START.decode()}` "
+        f"at offset {start_at}, `{NEEDLE_END.decode()}` at offset {end_at}, "
+        f"`{NEEDLE_ABSENT.decode()}` absent. Regex rows scan the first {human(regex_len)} "
+        f"of the same file with the guide's pattern `{SEED_PY.decode()}` "
+        f"(DOTALL | IGNORECASE | MULTILINE; in Rust syntax `{SEED_RUST}`).\n")
+
+    # ---- targets
+    targets = []
+
+    def target(name, value, goal, detail):
+        ok = value is not None and value >= goal
+        shown = "not measured" if value is None else f"{value:.2f}×" if goal < 100 else f"{value / 1e6:.1f} M/s"
+        targets.append((name, shown, f"≥ {goal:g}×" if goal < 100 else f"≥ {goal / 1e6:g} M/s",
+                        "met" if ok else ("**not met**" if value is not None else "–"), detail))
+
+    r = "mmapfile (Rust)"
+    m2 = "memmap2 + memchr"
+    target("find vs memmap2 + memmem::find (needle near the end)",
+           ratio(med(F, m2), med(F, r)), 0.95, f"{fmt_time(med(F, r))} vs {fmt_time(med(F, m2))}")
+    target("find vs memmap2 + memmem::find (absent needle)",
+           ratio(med(f"find:{A}", m2), med(f"find:{A}", r)), 0.95,
+           f"{fmt_time(med(f'find:{A}', r))} vs {fmt_time(med(f'find:{A}', m2))}")
+    target("rfind vs find, absent needle", ratio(med(f"find:{A}", r), med(f"rfind:{A}", r)),
+           0.8, f"{fmt_time(med(f'rfind:{A}', r))} vs {fmt_time(med(f'find:{A}', r))}")
+    target("rfind of the needle near the start vs find of the one near the end",
+           ratio(med(F, r), med(RF, r)), 0.8, f"{fmt_time(med(RF, r))} vs {fmt_time(med(F, r))}")
+    lines_s = med("lines", r)
+    target("lines() (whole run: map + iterate)",
+           lines_total / lines_s if lines_total and lines_s else None, 45e6,
+           f"{lines_total} lines in {fmt_time(lines_s)}")
+    lines_hot = med("lines", r + ", hot map")
+    target("lines() (hot map)", lines_total / lines_hot if lines_total and lines_hot else None,
+           45e6, f"{lines_total} lines in {fmt_time(lines_hot)}")
+    target("regex_find_iter vs regex::bytes find_iter",
+           ratio(med(f"regex:{SEED_RUST}", "memmap2 + regex::bytes"),
+                 med(f"regex:{SEED_RUST}", r)), 0.95,
+           f"{fmt_time(med(f'regex:{SEED_RUST}', r))} vs "
+           f"{fmt_time(med(f'regex:{SEED_RUST}', 'memmap2 + regex::bytes'))}")
+    if mm_label:
+        target(f"Python find vs {cp_label}.find (needle near the end)",
+               ratio(med(F, cp_label), med(F, mm_label)), 6, "")
+        target(f"Python find vs {cp_label}.find (absent)",
+               ratio(med(f"find:{A}", cp_label), med(f"find:{A}", mm_label)), 6, "")
+        target(f"Python rfind vs {cp_label}.rfind (needle near the start)",
+               ratio(med(RF, cp_label), med(RF, mm_label)), 6, "")
+        target(f"Python rfind vs {cp_label}.rfind (absent)",
+               ratio(med(f"rfind:{A}", cp_label), med(f"rfind:{A}", mm_label)), 6, "")
+        target(f"Python readline() loop vs {cp_label} readline() loop",
+               ratio(med("readline", cp_label), med("readline", mm_label)), 1, "")
+        target(f"Python lines() vs {cp_label} readline() loop",
+               ratio(med("readline", cp_label), med("lines", mm_label)), 3, "")
+        target(f"Python finditer vs re.finditer on {cp_label}",
+               ratio(med("regex", f"CPython {py_version(cpython)} re on mmap"),
+                     med("regex", mm_label + " finditer")), 15, "")
+    else:
+        targets.append(("Python face targets", "not measured", "", "–",
+                        "the mmapfile Python module is not installed"))
+    out.append("## Targets (ratios measured in this run)\n")
+    out.append(table(["target", "measured", "goal", "", "times"], targets))
+    out.append("")
+
+    # ---- warm detail
+    out.append(f"## Warm file: every method ({args.rounds} interleaved rounds, medians)\n")
+    op_names = [
+        (F, f"find `{NEEDLE_END.decode()}` (near the end)", size, "memmap2 + memchr"),
+        (f"find:{A}", "find an absent needle", size, "memmap2 + memchr"),
+        (RF, f"rfind `{NEEDLE_START.decode()}` (near the start)", size, "memmap2 + memchr"),
+        (f"rfind:{A}", "rfind an absent needle", size, "memmap2 + memchr"),
+        (f"count:{COMMON.decode()}", f"count `{COMMON.decode()}`", size, "memmap2 + memchr"),
+        ("lines", "lines (Rust: iterate all lines; Python: lines())", size, "memmap2 + memchr"),
+        ("readline", "readline() loop", size, cp_label),
+        ("fileiter", "`for line in open(path, 'rb')`", size, None),
+        (f"regex:{SEED_RUST}", f"regex (first {human(regex_len)})", regex_len,
+         "memmap2 + regex::bytes"),
+        ("regex", f"regex (first {human(regex_len)})", regex_len,
+         f"CPython {py_version(cpython)} re on mmap"),
+    ]
+    rows = []
+    for op, title, nbytes, reference in op_names:
+        order = [label for label, _ in groups]
+        labels = sorted({label for (o, label) in samples if o == op},
+                        key=lambda l: order.index(l) if l in order else len(order))
+        for label in labels:
+            t = med(op, label)
+            ref = med(op, reference) if reference else None
+            res = results[(op, label)]
+            extra = ""
+            if op in ("lines", "readline", "fileiter") and isinstance(res, int) and t:
+                extra = f"{res / t / 1e6:.1f} M lines/s"
+            rows.append((title, label, fmt_time(t), fmt_rate(nbytes, t), extra,
+                         f"{ref / t:.2f}×" if ref and t else "", str(res)))
+    out.append(table(["operation", "method", "median", "throughput", "lines/s",
+                      "speed vs reference", "result"], rows))
+    out.append("")
+    out.append(
+        "References: memmap2 + memchr for the Rust scans, regex::bytes for the Rust regex, "
+        f"{cp_label} for readline, CPython's `re` for the Python regex. \"result\" is what each "
+        "method found (offset, count, line count; rg and grep print matching-line counts), so "
+        "the methods can be checked against each other. The std read() loop and rg/grep "
+        "have no rfind; CPython's mmap has no count or lines().\n")
+
+    # ------------------------------------------------------------------ madvise
+    if "madvise" not in args.skip:
+        choices = [("none", []), ("Normal", ["--advice", "normal"]),
+                   ("Sequential", ["--advice", "sequential"]),
+                   ("WillNeed", ["--advice", "willneed"]),
+                   ("HugePage", ["--advice", "hugepage"]), ("populate (MAP_POPULATE)", ["--populate"])]
+        mad = {}
+        for round_no in range(args.rounds):
+            shift = round_no % len(choices)
+            for name, extra in choices[shift:] + choices[:shift]:
+                for rec in bench.rust("mmapfile", path, [f"find:{A}", "lines"], 0, extra):
+                    mad.setdefault(("warm", rec["op"], name), []).append(rec["seconds"])
+        for round_no in range(args.cold_rounds):
+            for name, extra in choices:
+                left = evict(path)
+                for rec in bench.rust("mmapfile", path, [f"find:{A}"], 0, extra):
+                    mad.setdefault(("cold", rec["op"], name), []).append(rec["seconds"])
+                    mad.setdefault(("resident", name), []).append(left)
+        warm(path)
+        rows = []
+        base = {k: median(mad.get(k, [])) for k in
+                [("warm", f"find:{A}", "none"), ("warm", "lines", "none"),
+                 ("cold", f"find:{A}", "none")]}
+        for name, _ in choices:
+            row = [name]
+            for key in [("warm", f"find:{A}"), ("warm", "lines"), ("cold", f"find:{A}")]:
+                t = median(mad.get((*key, name), []))
+                b = base[(*key, "none")]
+                row.append(f"{fmt_time(t)} ({fmt_rate(size, t)}, {b / t:.2f}×)" if t else "–")
+            row.append(max(mad.get(("resident", name), [0])))
+            rows.append(row)
+        out.append("## madvise for a sequential scan (mmapfile, map + scan per run)\n")
+        out.append(table(["advice", "warm: find absent", "warm: lines", "cold: find absent",
+                          "bytes resident before cold runs (fincore)"], rows))
+        out.append("")
+        out.append("Ratios are speed relative to giving no advice. Warm rows: "
+                   f"{args.rounds} rounds; cold rows: {args.cold_rounds} rounds, the file "
+                   "evicted with posix_fadvise(DONTNEED) before each.\n")
+
+    # ------------------------------------------------------------------ cold
+    if "cold" not in args.skip:
+        cold_methods = [
+            ("dd bs=1M", lambda: bench.external(["dd", f"if={path}", "of=/dev/null", "bs=1M"])[0]),
+            ("mmapfile (Rust) find", lambda: bench.rust("mmapfile", path, [f"find:{A}"])[0]["seconds"]),
+            ("mmapfile (Rust) find, Sequential", lambda: bench.rust(
+                "mmapfile", path, [f"find:{A}"], 0, ["--advice", "sequential"])[0]["seconds"]),
+            ("memmap2 + memchr find", lambda: bench.rust("memmap2", path, [f"find:{A}"])[0]["seconds"]),
+            ("std read() 1 MiB loop find", lambda: bench.rust("read", path, [f"find:{A}"])[0]["seconds"]),
+            (f"{cp_label}.find", lambda: bench.python("cpython", cpython, path, [f"find:{A}"])[0]["seconds"]),
+        ]
+        if "find" in mm_methods:
+            cold_methods.append((f"{mm_label} find", lambda: bench.python(
+                "mmapfile", mmpy, path, [f"find:{A}"])[0]["seconds"]))
+        if rg:
+            cold_methods.append(("rg -c -F", lambda: bench.external(
+                ["rg", "-c", "-F", NEEDLE_ABSENT.decode(), str(path)])[0]))
+        cold_methods.append(("grep -c -F", lambda: bench.external(
+            ["grep", "-c", "-F", NEEDLE_ABSENT.decode(), str(path)])[0]))
+        cold = {}
+        residents = []
+        for round_no in range(args.cold_rounds):
+            for name, run in cold_methods:
+                residents.append(evict(path))
+                cold.setdefault(name, []).append(run())
+        warm(path)
+        dd = median(cold["dd bs=1M"])
+        rows = [(name, fmt_time(median(cold[name])), fmt_rate(size, median(cold[name])),
+                 f"{dd / median(cold[name]):.2f}×") for name, _ in cold_methods]
+        out.append("## Cold cache: find an absent needle\n")
+        out.append(table(["method", "median", "throughput", "vs dd"], rows))
+        out.append("")
+        out.append(f"Before each of the {args.cold_rounds} rounds of each method the file was "
+                   "evicted with posix_fadvise(DONTNEED); fincore then reported at most "
+                   f"{max(residents)} bytes resident.\n")
+
+    # ------------------------------------------------------------------ scaling
+    if "scaling" not in args.skip:
+        big = max(args.scale_max, size)
+        big_path = path if big == size else args.dir / f"text-{big}.txt"
+        if big_path != path:
+            print(f"generating {big_path}" if generate(big_path, big) else f"using {big_path}",
+                  file=sys.stderr)
+        warm(big_path)
+        sizes = [s for s in [1 << 20, 16 << 20, 256 << 20, 1 << 30, 4 << 30] if s <= big]
+        if big not in sizes:
+            sizes.append(big)
+        scale = {}
+        for round_no in range(3):
+            for n in sizes:
+                repeat = max(1, min(100, (256 << 20) // n))
+                for hot in (True, False):
+                    extra = (["--hot"] if hot else []) + ["--repeat", str(repeat if hot else 1)]
+                    for rec in bench.rust("mmapfile", big_path, [f"find:{A}", "lines"], n, extra):
+                        scale.setdefault((n, hot, rec["op"]), []).append(
+                            (rec["seconds"], rec["result"]))
+        rows = []
+        for n in sizes:
+            row = [human(n)]
+            for hot in (True, False):
+                t = median([s for s, _ in scale[(n, hot, f"find:{A}")]])
+                row.append(fmt_rate(n, t))
+                t = median([s for s, _ in scale[(n, hot, "lines")]])
+                count = scale[(n, hot, "lines")][0][1]
+                row.append(f"{count / t / 1e6:.1f} M/s")
+            rows.append(row)
+        out.append("## Scaling: mmapfile find (absent needle) and lines, by map size\n")
+        out.append(table(["size", "find, hot map", "lines, hot map", "find, map + scan",
+                          "lines, map + scan"], rows))
+        out.append("")
+        out.append(f"Each size maps the first N bytes of the {human(big)} file. Hot-map columns "
+                   "are the median of up to 100 scans of one map (the scan alone); map + scan "
+                   "columns time one whole run, so at small sizes the fixed cost of open, mmap "
+                   "and munmap shows. Medians of 3 rounds.\n")
+
+    load_after = os.getloadavg()
+    out.append("## Notes\n")
+    notes = list(bench.notes)
+    notes.append(
+        f"Load average at start {load_before[0]:.2f}, at the end {load_after[0]:.2f} (1-minute). "
+        "The machine was shared: other processes (compilers, tests) may have been running "
+        "during the run, which shows as noise in the absolute figures; the ratios are taken "
+        "from interleaved rounds of the same run.")
+    out.extend(f"- {n}" for n in notes)
+    out.append("")
+    text = "\n".join(out)
+    print(text)
+    if args.out != "-":
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+//! The search and scan methods of a map against their naive definitions: find/rfind (the
+//! windowed reverse search included), count, find_iter, lines and regex_find_iter, over
+//! whole maps and Python-style ranges.
+
+use std::ops::Range;
+
+use mmapfile::{Mmap, MmapMut, MmapOptions};
+use proptest::prelude::*;
+use regex::bytes::Regex;
+
+use crate::util::{open_ro, open_rw, temp_file};
+
+/// A read-only map holding exactly `bytes`. Empty files cannot be mapped, so an empty map is
+/// anonymous memory resized to nothing.
+fn map_of(bytes: &[u8]) -> (Option<tempfile::TempDir>, Mmap) {
+    if bytes.is_empty() {
+        let mut map = MmapMut::map_anon(1).unwrap();
+        map.resize(0).unwrap();
+        return (None, Mmap::from(map.into_dyn()));
+    }
+    let (dir, path) = temp_file(bytes);
+    // SAFETY: the test owns the file and nothing changes it while mapped.
+    let map = unsafe { Mmap::map(&open_ro(&path)).unwrap() };
+    (Some(dir), map)
+}
+
+/// Python's slice rules for non-negative `start`/`end` as `bytes.count` applies them:
+/// `None` when nothing is selected.
+fn python_slice(len: usize, start: usize, end: usize) -> Option<Range<usize>> {
+    let end = end.min(len);
+    (start <= end).then_some(start..end)
+}
+
+/// `mmap.find`'s rules: both bounds clamp to the length.
+fn clamped(len: usize, start: usize, end: usize) -> Option<Range<usize>> {
+    let (start, end) = (start.min(len), end.min(len));
+    (start <= end).then_some(start..end)
+}
+
+fn naive_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    (0..=hay.len().checked_sub(needle.len())?).find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+fn naive_rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    (0..=hay.len().checked_sub(needle.len())?)
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+/// Left to right, skipping past each match; an empty needle matches at every position.
+fn naive_matches(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + needle.len() <= hay.len() {
+        if &hay[i..i + needle.len()] == needle {
+            found.push(i);
+            i += needle.len().max(1);
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// Repeated `readline`: through each `\n`, the rest as a last line.
+fn naive_lines(hay: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut rest = hay;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        lines.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    lines
+}
+
+fn text(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(alphabet), 0..max)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn find_and_rfind_in_ranges(
+        hay in text(b"ab\n", 700),
+        needle in text(b"ab\n", 5),
+        start in 0usize..800,
+        end in 0usize..800,
+    ) {
+        let (_dir, map) = map_of(&hay);
+        let expected_find = clamped(hay.len(), start, end)
+            .and_then(|r| naive_find(&hay[r.clone()], &needle).map(|i| r.start + i));
+        let expected_rfind = clamped(hay.len(), start, end)
+            .and_then(|r| naive_rfind(&hay[r.clone()], &needle).map(|i| r.start + i));
+        prop_assert_eq!(map.find_in(&needle, start..end).unwrap(), expected_find);
+        prop_assert_eq!(map.rfind_in(&needle, start..end).unwrap(), expected_rfind);
+        prop_assert_eq!(map.rfind_in(&needle, ..).unwrap(), naive_rfind(&hay, &needle));
+    }
+
+    #[test]
+    fn count_and_find_iter_follow_bytes_count(
+        hay in text(b"ab", 400),
+        needle in text(b"ab", 4),
+        start in 0usize..450,
+        end in 0usize..450,
+    ) {
+        let (_dir, map) = map_of(&hay);
+        let expected: Vec<usize> = match python_slice(hay.len(), start, end) {
+            None => Vec::new(),
+            Some(r) if needle.is_empty() => r.clone().chain(Some(r.end)).collect(),
+            Some(r) => naive_matches(&hay[r.clone()], &needle).iter().map(|i| r.start + i).collect(),
+        };
+        prop_assert_eq!(map.count_in(&needle, start..end).unwrap(), expected.len());
+        let found: Vec<usize> =
+            map.find_iter_in(&needle, start..end).collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(found, expected);
+
+        let whole = if needle.is_empty() { hay.len() + 1 } else { naive_matches(&hay, &needle).len() };
+        prop_assert_eq!(map.count(&needle).unwrap(), whole);
+        prop_assert_eq!(map.find_iter(&needle).count(), whole);
+    }
+
+    #[test]
+    fn lines_split_like_readline(
+        hay in text(b"ab\n", 3000),
+        start in 0usize..3100,
+        end in 0usize..3100,
+    ) {
+        let (_dir, mut map) = map_of(&hay);
+        // The readline loop and the iterator agree.
+        let mut by_readline = Vec::new();
+        loop {
+            let line = map.readline().unwrap();
+            if line.is_empty() {
+                break;
+            }
+            by_readline.push(line);
+        }
+
+        let lines: Vec<&[u8]> = map.lines().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(&lines, &naive_lines(&hay));
+        prop_assert_eq!(lines.concat(), hay.clone());
+        prop_assert_eq!(&lines, &by_readline);
+
+        let selected = python_slice(hay.len(), start, end);
+        let expected = selected.clone().map_or(Vec::new(), |r| naive_lines(&hay[r]));
+        let mut iter = map.lines_in(start..end);
+        let in_range: Vec<&[u8]> = iter.by_ref().collect::<Result<_, _>>().unwrap();
+        prop_assert_eq!(&in_range, &expected);
+        if let Some(r) = selected {
+            prop_assert_eq!(iter.position(), r.end);
+        }
+    }
+
+    #[test]
+    fn regex_find_iter_is_regex_on_the_slice(
+        hay in text(b"ab .\n", 300),
+        pattern in prop::sample::select(vec![
+            "a", "ab*", "b?", "", r"(?m)^a", "(?m)$", r"\b", r"\.\s*", "[ab]+", "(?s).",
+            r"(?sim)(\.\W+)?([^.]?ab[^.]*?\.)",
+        ]),
+        start in 0usize..320,
+        end in 0usize..320,
+    ) {
+        let re = Regex::new(pattern).unwrap();
+        let (_dir, map) = map_of(&hay);
+        let expected: Vec<(usize, usize)> = match python_slice(hay.len(), start, end) {
+            None => Vec::new(),
+            Some(r) => re
+                .find_iter(&hay[r.clone()])
+                .map(|m| (r.start + m.start(), r.start + m.end()))
+                .collect(),
+        };
+        let found: Vec<(usize, usize)> = map
+            .regex_find_iter_in(&re, start..end)
+            .map(|m| m.map(|m| (m.start(), m.end())))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(found, expected);
+        for m in map.regex_find_iter(&re) {
+            let m = m.unwrap();
+            prop_assert_eq!(m.as_bytes(), &hay[m.range()]);
+            prop_assert_eq!(m.len(), m.end() - m.start());
+        }
+    }
+}
+
+/// Text long enough for the windowed reverse search to take many windows.
+fn long_text() -> Vec<u8> {
+    let mut text = Vec::new();
+    let mut i = 0u32;
+    while text.len() < 3 << 20 {
+        text.extend_from_slice(format!("line {i} lorem ipsum dolor sit amet\n").as_bytes());
+        i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345) % 1_000_003;
+    }
+    text
+}
+
+#[test]
+fn rfind_over_many_windows_matches_the_definition() {
+    let mut text = long_text();
+    text[10..16].copy_from_slice(b"NEEDLE");
+    text[2 << 20..(2 << 20) + 6].copy_from_slice(b"NEEDLE");
+    let (_dir, map) = map_of(&text);
+    for needle in [
+        &b"NEEDLE"[..],
+        b"NEED",
+        b"lorem ipsum",
+        b"sit amet\nline 7",
+        b"absent!",
+        b"\n",
+    ] {
+        assert_eq!(
+            map.rfind_in(needle, ..).unwrap(),
+            naive_rfind(&text, needle),
+            "{needle:?}"
+        );
+        assert_eq!(
+            map.find_in(needle, ..).unwrap(),
+            naive_find(&text, needle),
+            "{needle:?}"
+        );
+        assert_eq!(
+            map.count(needle).unwrap(),
+            naive_matches(&text, needle).len(),
+            "{needle:?}"
+        );
+    }
+    // A window of the map: the match at 2 MiB is outside it.
+    assert_eq!(map.rfind_in(b"NEEDLE", ..(2 << 20) + 5).unwrap(), Some(10));
+    assert_eq!(map.rfind_in(b"NEEDLE", 11..).unwrap(), Some(2 << 20));
+}
+
+#[test]
+fn iterators_stop_early_and_fuse() {
+    let text = long_text();
+    let (_dir, map) = map_of(&text);
+    let mut found = map.find_iter(b"lorem");
+    assert_eq!(
+        found.next().unwrap().unwrap(),
+        naive_find(&text, b"lorem").unwrap()
+    );
+    assert_eq!(
+        map.find_iter(b"lorem").count(),
+        naive_matches(&text, b"lorem").len()
+    );
+    let mut lines = map.lines();
+    let first = lines.next().unwrap().unwrap();
+    assert_eq!(first, naive_lines(&text)[0]);
+    assert_eq!(lines.position(), first.len());
+    assert_eq!(lines.count() + 1, naive_lines(&text).len());
+    let (start, end) = (5, 4);
+    let mut none = map.find_iter_in(b"lorem", start..end);
+    assert!(none.next().is_none());
+    assert!(none.next().is_none());
+}
+
+#[test]
+fn typed_maps_forward_the_scans() {
+    let mut map = MmapMut::map_anon(11).unwrap();
+    map.copy_from_slice(b"ab\nab\nab\nxy");
+    assert_eq!(map.count(b"ab").unwrap(), 3);
+    assert_eq!(map.count_in(b"ab", 1..).unwrap(), 2);
+    let found: Vec<usize> = map.find_iter_in(b"ab", ..7).map(Result::unwrap).collect();
+    assert_eq!(found, [0, 3]);
+    assert_eq!(map.lines().count(), 4);
+    assert_eq!(
+        map.lines_in(9..).map(Result::unwrap).collect::<Vec<_>>(),
+        [b"xy"]
+    );
+    let re = Regex::new("[a-z]+").unwrap();
+    assert_eq!(map.regex_find_iter(&re).count(), 4);
+    assert_eq!(map.regex_find_iter_in(&re, 4..).count(), 3);
+    let dynamic = map.as_dyn();
+    assert_eq!(dynamic.count(b"\n").unwrap(), 3);
+}
+
+#[test]
+fn truncation_during_lines_is_an_error_not_a_crash() {
+    let text = long_text();
+    let (_dir, path) = temp_file(&text);
+    let file = open_rw(&path);
+    // SAFETY: the test truncates the file on purpose, to check that the iterator reports it;
+    // the lines it was given before are not read after the truncation.
+    let map = unsafe { MmapOptions::new().map(&file).unwrap() };
+    let mut lines = map.lines();
+    let first = lines.next().unwrap().unwrap().to_vec();
+    assert_eq!(first, naive_lines(&text)[0]);
+    file.set_len(0).unwrap();
+    // Lines of the batch already scanned may still come; a later batch must fail, and the
+    // iterator ends after its error.
+    let mut saw_error = false;
+    for line in lines.by_ref() {
+        if line.is_err() {
+            saw_error = true;
+            break;
+        }
+    }
+    assert!(saw_error, "truncation was not reported");
+    assert!(lines.next().is_none());
+    assert!(map.count(b"lorem").is_err());
+}
