@@ -9,3 +9,6 @@ cargo test --workspace
 
 echo "== the guide's examples print the guide's output"
 bash scripts/check-examples.sh
+
+echo "== the Python module: fresh venvs for CPython 3.11 and 3.13, pip install ./crates/mmapfile-py, pytest"
+bash crates/mmapfile-py/test-python.sh 3.11 3.13

@@ -9,7 +9,7 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PySlice};
+use pyo3::types::{PyDict, PySlice, PyTuple};
 
 /// CPython's `METH_VARARGS` methods refuse keyword arguments with this message.
 pub(crate) fn no_kwargs(method: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
@@ -157,4 +157,31 @@ pub(crate) fn adjust_slice(
         0
     };
     (start.max(0) as usize, step, count as usize)
+}
+
+/// `PyArg_ParseTuple` for a method called `method` taking `min..=max` positional arguments
+/// and no keywords, with CPython's messages. Missing optional arguments are `None`.
+pub(crate) fn positional<'py>(
+    method: &str,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    min: usize,
+    max: usize,
+) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+    no_kwargs(method, kwargs)?;
+    let given = args.len();
+    if given < min || given > max {
+        let (how, count) = if min == max {
+            ("exactly", min)
+        } else if given < min {
+            ("at least", min)
+        } else {
+            ("at most", max)
+        };
+        let noun = if count == 1 { "argument" } else { "arguments" };
+        return Err(PyTypeError::new_err(format!(
+            "{method}() takes {how} {count} {noun} ({given} given)"
+        )));
+    }
+    Ok((0..max).map(|i| args.get_item(i).ok()).collect())
 }

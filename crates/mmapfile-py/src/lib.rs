@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 
 mod args;
 mod errors;
+mod extras;
 mod iter;
 mod object;
 
@@ -65,9 +66,15 @@ fn constants() -> Vec<(&'static str, i64)> {
     constants
 }
 
+/// A drop-in replacement for CPython's mmap module, built on the Rust crate mmapfile.
+///
+/// `import mmapfile as mmap`: the same `mmap` class, constants and errors as CPython 3.13;
+/// long operations release the GIL, and a file truncated under a map raises OSError
+/// instead of crashing the interpreter.
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<object::PyMmap>()?;
+    m.add_class::<extras::Match>()?;
     // `mmap.error` has been an alias of OSError since Python 3.3.
     m.add("error", m.py().get_type::<pyo3::exceptions::PyOSError>())?;
     for (name, value) in constants() {

@@ -26,7 +26,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PySlice, PyTuple};
 
-use crate::args::{self, adjust_slice, no_kwargs};
+use crate::args::{self, adjust_slice};
 use crate::errors::{self, closed, readonly};
 
 pub(crate) const ACCESS_DEFAULT: i32 = 0;
@@ -98,7 +98,7 @@ impl PyMmap {
 
     /// Runs `f` on the open map under the read lock, with the GIL released when `bytes` is
     /// large. The lock is taken and dropped inside the detached section.
-    fn with_map_detached<R: Send>(
+    pub(crate) fn with_map_detached<R: Send>(
         &self,
         py: Python<'_>,
         bytes: usize,
@@ -122,7 +122,7 @@ impl PyMmap {
         self.with_map(|_| Ok(()))
     }
 
-    fn len_checked(&self) -> PyResult<usize> {
+    pub(crate) fn len_checked(&self) -> PyResult<usize> {
         self.with_map(|map| Ok(map.len()))
     }
 
@@ -148,26 +148,9 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
         reverse: bool,
     ) -> PyResult<isize> {
-        no_kwargs(method, kwargs)?;
         self.check_valid()?;
-        let (sub, start, end) = match args.len() {
-            1..=3 => (
-                args.get_item(0)?,
-                args.get_item(1).ok(),
-                args.get_item(2).ok(),
-            ),
-            0 => {
-                return Err(PyTypeError::new_err(format!(
-                    "{method} expected at least 1 argument, got 0"
-                )))
-            }
-            n => {
-                return Err(PyTypeError::new_err(format!(
-                    "{method} expected at most 3 arguments, got {n}"
-                )))
-            }
-        };
-        let needle = args::buffer_bytes(&sub)?;
+        let [sub, start, end] = args3(args::positional(method, args, kwargs, 1, 3)?);
+        let needle = args::buffer_bytes(&required(sub)?)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let len = self.len_checked()?;
@@ -275,6 +258,28 @@ impl PyMmap {
         })?;
         Ok(byte.map(|b| PyBytes::new(py, &[b])))
     }
+}
+
+type Arg<'py> = Option<Bound<'py, PyAny>>;
+
+fn args1(v: Vec<Arg<'_>>) -> [Arg<'_>; 1] {
+    let mut v = v.into_iter();
+    [v.next().flatten()]
+}
+
+fn args2(v: Vec<Arg<'_>>) -> [Arg<'_>; 2] {
+    let mut v = v.into_iter();
+    [v.next().flatten(), v.next().flatten()]
+}
+
+fn args3(v: Vec<Arg<'_>>) -> [Arg<'_>; 3] {
+    let mut v = v.into_iter();
+    [v.next().flatten(), v.next().flatten(), v.next().flatten()]
+}
+
+/// A required argument, which `args::positional` has already checked is present.
+fn required(arg: Arg<'_>) -> PyResult<Bound<'_, PyAny>> {
+    arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
 }
 
 /// The index range `low..high` covering `count > 0` indices from `first` by `step`.
@@ -464,18 +469,17 @@ impl PyMmap {
         self.search(py, "rfind", args, kwargs, true)
     }
 
-    #[pyo3(signature = (offset = None, size = None, /, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn flush(
         &self,
         py: Python<'_>,
-        offset: Option<&Bound<'_, PyAny>>,
-        size: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        no_kwargs("flush", kwargs)?;
         let len = self.len_checked()? as isize;
-        let offset = offset.map(args::ssize).transpose()?.unwrap_or(0);
-        let size = size.map(args::ssize).transpose()?.unwrap_or(len);
+        let [offset, size] = args2(args::positional("flush", args, kwargs, 0, 2)?);
+        let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
+        let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
         if size < 0 || offset < 0 || len - offset < size {
             return Err(errors::value_error("flush values out of range"));
         }
@@ -496,19 +500,17 @@ impl PyMmap {
         })
     }
 
-    #[pyo3(signature = (option, start = None, length = None, /, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn madvise(
         &self,
-        option: &Bound<'_, PyAny>,
-        start: Option<&Bound<'_, PyAny>>,
-        length: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        no_kwargs("madvise", kwargs)?;
         let len = self.len_checked()? as isize;
-        let option = args::int(option)?;
-        let start = start.map(args::ssize).transpose()?.unwrap_or(0);
-        let length = length.map(args::ssize).transpose()?.unwrap_or(len);
+        let [option, start, length] = args3(args::positional("madvise", args, kwargs, 1, 3)?);
+        let option = args::int(&required(option)?)?;
+        let start = start.map(|s| args::ssize(&s)).transpose()?.unwrap_or(0);
+        let length = length.map(|l| args::ssize(&l)).transpose()?.unwrap_or(len);
         if start < 0 || start >= len {
             return Err(errors::value_error("madvise start out of bounds"));
         }
@@ -544,17 +546,11 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        no_kwargs("move", kwargs)?;
         self.check_valid()?;
-        if args.len() != 3 {
-            return Err(PyTypeError::new_err(format!(
-                "move expected 3 arguments, got {}",
-                args.len()
-            )));
-        }
-        let dest = args::ssize(&args.get_item(0)?)?;
-        let src = args::ssize(&args.get_item(1)?)?;
-        let count = args::ssize(&args.get_item(2)?)?;
+        let [dest, src, count] = args3(args::positional("move", args, kwargs, 3, 3)?);
+        let dest = args::ssize(&required(dest)?)?;
+        let src = args::ssize(&required(src)?)?;
+        let count = args::ssize(&required(count)?)?;
         self.require_writable()?;
         let out_of_range = || errors::value_error("source, destination, or count out of range");
         if dest < 0 || src < 0 || count < 0 {
@@ -570,16 +566,16 @@ impl PyMmap {
         })
     }
 
-    #[pyo3(signature = (n = None, /, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn read<'py>(
         &self,
         py: Python<'py>,
-        n: Option<&Bound<'py, PyAny>>,
+        args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        no_kwargs("read", kwargs)?;
         self.check_valid()?;
-        let n = match n {
+        let [n] = args1(args::positional("read", args, kwargs, 0, 1)?);
+        let n = match &n {
             Some(n) if !n.is_none() => args::ssize(n)?,
             _ => -1,
         };
@@ -618,15 +614,9 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        no_kwargs("resize", kwargs)?;
         self.check_valid()?;
-        if args.len() != 1 {
-            return Err(PyTypeError::new_err(format!(
-                "resize() takes exactly one argument ({} given)",
-                args.len()
-            )));
-        }
-        let new_size = args::ssize(&args.get_item(0)?)?;
+        let [new_size] = args1(args::positional("resize", args, kwargs, 1, 1)?);
+        let new_size = args::ssize(&required(new_size)?)?;
         if self.exports.load(Ordering::SeqCst) > 0 {
             return Err(errors::buffer_error(
                 "mmap can't resize with extant buffers exported.",
@@ -668,17 +658,12 @@ impl PyMmap {
         })
     }
 
-    #[pyo3(signature = (pos, whence = None, /, **kwargs))]
-    fn seek(
-        &self,
-        pos: &Bound<'_, PyAny>,
-        whence: Option<&Bound<'_, PyAny>>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<u64> {
-        no_kwargs("seek", kwargs)?;
+    #[pyo3(signature = (*args, **kwargs))]
+    fn seek(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<u64> {
         self.check_valid()?;
-        let dist = args::ssize(pos)?;
-        let whence = whence.map(args::int).transpose()?.unwrap_or(0);
+        let [pos, whence] = args2(args::positional("seek", args, kwargs, 1, 2)?);
+        let dist = args::ssize(&required(pos)?)?;
+        let whence = whence.map(|w| args::int(&w)).transpose()?.unwrap_or(0);
         let target = match whence {
             0 if dist < 0 => return Err(errors::value_error("seek out of range")),
             0 => SeekFrom::Start(dist as u64),
@@ -710,16 +695,16 @@ impl PyMmap {
         self.with_map(|map| Ok(map.tell()))
     }
 
-    #[pyo3(signature = (data, /, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn write(
         &self,
         py: Python<'_>,
-        data: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
-        no_kwargs("write", kwargs)?;
         self.check_valid()?;
-        let data = args::buffer_bytes(data)?;
+        let [data] = args1(args::positional("write", args, kwargs, 1, 1)?);
+        let data = args::buffer_bytes(&required(data)?)?;
         self.require_writable()?;
         self.with_map_mut_detached(py, data.len(), move |map| {
             let pos = map.tell() as usize;
@@ -730,15 +715,15 @@ impl PyMmap {
         })
     }
 
-    #[pyo3(signature = (byte, /, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn write_byte(
         &self,
-        byte: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
-        no_kwargs("write_byte", kwargs)?;
         self.check_valid()?;
-        let byte = args::unsigned_byte(byte)?;
+        let [byte] = args1(args::positional("write_byte", args, kwargs, 1, 1)?);
+        let byte = args::unsigned_byte(&required(byte)?)?;
         self.require_writable()?;
         self.with_map_mut(|map| {
             if map.tell() as usize >= map.len() {
@@ -746,6 +731,40 @@ impl PyMmap {
             }
             map.write_byte(byte).map_err(errors::from_io)
         })
+    }
+
+    /// mmapfile extra: `count(sub[, start[, end]])`, non-overlapping occurrences of `sub`
+    /// in the whole map (or `start..end`, clamped like slice indices), as `bytes.count`.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<usize> {
+        self.check_valid()?;
+        let [sub, start, end] = args3(args::positional("count", args, kwargs, 1, 3)?);
+        let needle = args::buffer_bytes(&required(sub)?)?;
+        let start = start.map(|s| args::ssize(&s)).transpose()?;
+        let end = end.map(|e| args::ssize(&e)).transpose()?;
+        crate::extras::count(self, py, needle, start, end)
+    }
+
+    /// mmapfile extra: an iterator over the lines of the whole map, as `bytes`.
+    fn lines(slf: Bound<'_, Self>) -> PyResult<crate::extras::LineIter> {
+        slf.get().check_valid()?;
+        Ok(crate::extras::LineIter::new(slf.unbind()))
+    }
+
+    /// mmapfile extra: an iterator over the matches of a Rust-syntax regex in the whole map.
+    fn finditer(
+        slf: Bound<'_, Self>,
+        pattern: &Bound<'_, PyAny>,
+    ) -> PyResult<crate::extras::MatchIter> {
+        slf.get().check_valid()?;
+        let re = crate::extras::compile(pattern)?;
+        let spans = crate::extras::find_spans(slf.get(), slf.py(), re)?;
+        Ok(crate::extras::MatchIter::new(slf.unbind(), spans))
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -1,0 +1,211 @@
+//! What CPython's mmap lacks, from the core's scans: `count`, `lines()` and `finditer`.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+use regex::bytes::Regex;
+
+use crate::errors;
+use crate::object::PyMmap;
+
+/// A batch of `lines()` stops after this many lines or bytes, whichever comes first: big
+/// enough to amortise taking the lock, small enough not to copy a huge map at once.
+const LINE_BATCH: usize = 1024;
+const LINE_BATCH_BYTES: usize = 1 << 20;
+
+/// `count(sub[, start[, end]])`: non-overlapping occurrences in `start..end`, which clamp
+/// like slice indices (the whole map by default, as `bytes.count`; the cursor is ignored).
+pub(crate) fn count(
+    map: &PyMmap,
+    py: Python<'_>,
+    needle: Vec<u8>,
+    start: Option<isize>,
+    end: Option<isize>,
+) -> PyResult<usize> {
+    let len = map.len_checked()?;
+    map.with_map_detached(py, len, move |map| {
+        let len = map.len() as isize;
+        let clamp = |index: isize| {
+            let index = if index < 0 { index + len } else { index };
+            index.max(0) as usize
+        };
+        let start = start.map_or(0, clamp);
+        let end = end.map_or(len as usize, clamp);
+        map.count_in(&needle, start..end).map_err(errors::from_io)
+    })
+}
+
+/// The iterator of `m.lines()`: the lines of the whole map as `bytes`, each with its `\n`
+/// (the last one may lack it). Lines are copied out in batches; the cursor is not used.
+#[pyclass(module = "mmap", frozen)]
+pub struct LineIter {
+    map: Py<PyMmap>,
+    state: Mutex<LineState>,
+}
+
+struct LineState {
+    /// Where the next batch starts in the map.
+    pos: usize,
+    ready: VecDeque<Vec<u8>>,
+    done: bool,
+}
+
+impl LineIter {
+    pub(crate) fn new(map: Py<PyMmap>) -> Self {
+        Self {
+            map,
+            state: Mutex::new(LineState {
+                pos: 0,
+                ready: VecDeque::new(),
+                done: false,
+            }),
+        }
+    }
+}
+
+#[pymethods]
+impl LineIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.ready.is_empty() && !state.done {
+            let pos = state.pos;
+            let (lines, next) = self
+                .map
+                .get()
+                .with_map_detached(py, LINE_BATCH_BYTES, |map| {
+                    let mut lines = Vec::new();
+                    let mut bytes = 0;
+                    let mut iter = map.lines_in(pos..);
+                    while lines.len() < LINE_BATCH && bytes < LINE_BATCH_BYTES {
+                        match iter.next() {
+                            Some(line) => {
+                                let line = line.map_err(errors::from_io)?;
+                                bytes += line.len();
+                                lines.push(line.to_vec());
+                            }
+                            None => break,
+                        }
+                    }
+                    Ok((lines, iter.position()))
+                })?;
+            state.done = lines.is_empty();
+            state.pos = next;
+            state.ready.extend(lines);
+        }
+        Ok(state.ready.pop_front().map(|line| PyBytes::new(py, &line)))
+    }
+}
+
+/// Compiles a `finditer` pattern: `bytes` (UTF-8) or `str`, in Rust regex syntax.
+pub(crate) fn compile(pattern: &Bound<'_, PyAny>) -> PyResult<Regex> {
+    let text = if let Ok(text) = pattern.cast::<PyString>() {
+        text.to_str()?.to_owned()
+    } else if let Ok(bytes) = pattern.cast::<PyBytes>() {
+        std::str::from_utf8(bytes.as_bytes())
+            .map_err(|_| errors::value_error("finditer pattern must be valid UTF-8"))?
+            .to_owned()
+    } else {
+        return Err(errors::type_error("finditer pattern must be bytes or str"));
+    };
+    Regex::new(&text).map_err(|err| pyo3::exceptions::PyValueError::new_err(err.to_string()))
+}
+
+/// The spans of every match of `re` in the whole map, searched once with the GIL released.
+pub(crate) fn find_spans(map: &PyMmap, py: Python<'_>, re: Regex) -> PyResult<Vec<(usize, usize)>> {
+    let len = map.len_checked()?;
+    map.with_map_detached(py, len, move |map| {
+        map.regex_find_iter(&re)
+            .map(|found| found.map(|m| (m.start(), m.end())))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(errors::from_io)
+    })
+}
+
+/// The iterator of `m.finditer(pattern)`: a `Match` per match, left to right.
+#[pyclass(module = "mmap", frozen)]
+pub struct MatchIter {
+    map: Py<PyMmap>,
+    spans: Vec<(usize, usize)>,
+    next: Mutex<usize>,
+}
+
+impl MatchIter {
+    pub(crate) fn new(map: Py<PyMmap>, spans: Vec<(usize, usize)>) -> Self {
+        Self {
+            map,
+            spans,
+            next: Mutex::new(0),
+        }
+    }
+}
+
+#[pymethods]
+impl MatchIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Match>> {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(&(start, end)) = self.spans.get(*next) else {
+            return Ok(None);
+        };
+        *next += 1;
+        // The bytes are copied now: a match is a snapshot, as `re` results on a map are.
+        let bytes = self
+            .map
+            .get()
+            .with_map_detached(py, end - start, move |map| {
+                map.copy_range(start..end).map_err(errors::from_io)
+            })?;
+        Ok(Some(Match { start, end, bytes }))
+    }
+}
+
+/// One regex match in a map: `start()`, `end()`, `span()` and `group()` (the bytes).
+#[pyclass(module = "mmapfile", frozen)]
+pub struct Match {
+    start: usize,
+    end: usize,
+    bytes: Vec<u8>,
+}
+
+#[pymethods]
+impl Match {
+    fn start(&self) -> usize {
+        self.start
+    }
+
+    fn end(&self) -> usize {
+        self.end
+    }
+
+    fn span<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, [self.start, self.end])
+    }
+
+    fn group<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.bytes)
+    }
+
+    fn __repr__(&self) -> String {
+        let shown: String = self
+            .bytes
+            .iter()
+            .take(50)
+            .flat_map(|&b| std::ascii::escape_default(b))
+            .map(char::from)
+            .collect();
+        let more = if self.bytes.len() > 50 { "..." } else { "" };
+        format!(
+            "<mmapfile.Match span=({}, {}), match=b'{shown}{more}'>",
+            self.start, self.end
+        )
+    }
+}
