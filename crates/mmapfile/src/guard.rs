@@ -107,6 +107,9 @@ struct Region {
 pub(crate) struct Watch {
     slot: &'static Slot,
     registered: bool,
+    /// A regular file's map: the file's size bounds the bytes that exist (even when the
+    /// guard is off, `flush` compares them).
+    regular_file: bool,
     /// The mapping's protection, kept here because a paused slot forgets it.
     prot: i32,
 }
@@ -120,16 +123,21 @@ impl Watch {
         Self {
             slot: &UNGUARDED,
             registered: false,
+            regular_file: false,
             prot: 0,
         }
     }
 
-    /// Registers a live file mapping: the OS mapping `start..start + os_len`, whose user
-    /// view begins at `user`, mapped with `prot`. Installs the handler on first use. When
-    /// the guard is off (opt-out, or the handler could not be installed), the watch is inert.
+    /// Registers a live mapping of a regular file: the OS mapping `start..start + os_len`,
+    /// whose user view begins at `user`, mapped with `prot`. Installs the handler on first
+    /// use. When the guard is off (opt-out, or the handler could not be installed), the
+    /// watch reports no faults.
     pub(crate) fn register(start: usize, os_len: usize, user: usize, prot: i32) -> Self {
         if !ensure_installed() {
-            return Self::none();
+            return Self {
+                regular_file: true,
+                ..Self::none()
+            };
         }
         let slot = claim_slot();
         slot.gone.store(INTACT, Ordering::Relaxed);
@@ -137,6 +145,7 @@ impl Watch {
         Self {
             slot,
             registered: true,
+            regular_file: true,
             prot,
         }
     }
@@ -174,6 +183,11 @@ impl Watch {
         self.slot.gone.store(INTACT, Ordering::Relaxed);
         self.slot.taken.store(false, Ordering::Release);
         self.slot = &UNGUARDED;
+    }
+
+    /// Whether this is a regular file's map, whose file size bounds the bytes that exist.
+    pub(crate) fn is_regular_file(&self) -> bool {
+        self.regular_file
     }
 
     /// The lowest user-view offset known to have vanished (`usize::MAX` while intact).

@@ -67,7 +67,7 @@ impl DynMmap {
         if touches_gone(&range, self.watch().gone_from()) {
             return Err(self.vanished(&range));
         }
-        if range.is_empty() || self.is_anonymous() {
+        if range.is_empty() || !self.watch().is_regular_file() {
             return Ok(());
         }
         if let Some(covered) = self.file_covers() {
@@ -103,10 +103,10 @@ impl DynMmap {
     #[inline(never)]
     fn vanished(&self, range: &Range<usize>) -> io::Error {
         let watch = self.watch();
-        let covered = if self.is_anonymous() {
-            None
-        } else {
+        let covered = if self.watch().is_regular_file() {
             self.file_covers()
+        } else {
+            None
         };
         if let Some(covered) = covered.filter(|&covered| covered < self.len() as u64) {
             watch.note_gone(covered as usize);

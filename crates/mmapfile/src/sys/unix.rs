@@ -285,8 +285,13 @@ impl MapInner {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        // Only files can shrink under a map; anonymous memory needs no guard.
-        let guard = if fd.is_some() {
+        // Only regular files can shrink under a map; anonymous memory and devices need no
+        // guard (and a device's size of 0 says nothing about what is mapped).
+        let regular = match fd {
+            Some(fd) => file_info(fd).is_ok_and(|info| info.kind == FileKind::Regular),
+            None => false,
+        };
+        let guard = if regular {
             let start = base.as_ptr() as usize;
             crate::guard::Watch::register(start, total, start + slack, mode.prot())
         } else {

@@ -4,11 +4,14 @@
 mod util;
 
 mod access;
+mod bad_input;
 mod bytes_api;
+mod durability;
 mod errors;
 mod file_api;
 mod mapping;
 mod model;
 mod ops;
 mod search;
+mod threads;
 mod truncation;

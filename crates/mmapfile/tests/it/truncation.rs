@@ -122,6 +122,14 @@ fn eight_threads_faulting_on_their_own_maps_of_one_file() {
     }
 }
 
+/// Faults handled on some threads while others create and drop maps: the registry must
+/// never confuse one map with another.
+#[test]
+fn faults_while_other_threads_create_and_drop_maps() {
+    let output = run_child("churn", "fd", &[]);
+    assert!(passed("churn", &output), "{}", describe(&output));
+}
+
 /// Without the guard the same access kills the process: proof that the guard is what saves
 /// the other children, and that the opt-out works.
 #[test]
@@ -182,6 +190,7 @@ fn child() {
     match case.as_str() {
         "threads-shared" => threads_shared(),
         "threads-own" => threads_own(),
+        "churn" => churn(),
         "foreign" => foreign_fault(),
         "chain-siginfo" | "chain-plain" | "chain-ignore" => chain(&case),
         access => one_access(access),
@@ -420,6 +429,42 @@ fn threads_own() {
         &expected[..new_len()]
     );
     println!("threads-own: {THREADS}/{THREADS} threads got the truncation errors");
+}
+
+/// Four threads map, truncate and fault 25 times each while four others churn through maps
+/// of intact files that must never report a truncation.
+fn churn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = page_size();
+    let barrier = Barrier::new(THREADS);
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (dir, barrier) = (dir.path(), &barrier);
+            scope.spawn(move || {
+                let path = dir.join(format!("file-{t}"));
+                let expected = contents();
+                barrier.wait();
+                for round in 0..25 {
+                    std::fs::write(&path, &expected).expect("write the file");
+                    let file = crate::util::open_ro(&path);
+                    // SAFETY: this thread's file; the truncation is the point of the test.
+                    let map = unsafe { Mmap::map(&file) }.expect("map").into_dyn();
+                    if t % 2 == 0 {
+                        truncate_here(&path, new_len() as u64);
+                        let at = (4 + round % 12) * page;
+                        expect_truncated(
+                            &format!("thread {t} round {round}"),
+                            map.copy_range(at..),
+                        );
+                        check_survivor(&map, &expected);
+                    } else {
+                        assert_eq!(map.copy_range(..).expect("an intact map"), expected);
+                    }
+                    map.close().expect("close");
+                }
+            });
+        }
+    });
 }
 
 /// A memmap2 map (not ours) of a truncated file: touching it must still kill the process.
