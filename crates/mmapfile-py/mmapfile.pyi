@@ -190,6 +190,8 @@ class mmap:
         """Always ``TypeError``: a map's length is fixed."""
     def __iter__(self) -> Iterator[bytes]:
         """The bytes of the map, each as a 1-byte ``bytes``."""
+    def __reversed__(self) -> Iterator[bytes]:
+        """The bytes of the map from the last to the first, each as a 1-byte ``bytes``."""
     def __contains__(self, item: object) -> bool:
         """``item in m`` compares ``item`` with each 1-byte ``bytes`` of the map."""
     def __buffer__(self, flags: int, /) -> memoryview: ...

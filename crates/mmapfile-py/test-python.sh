@@ -16,6 +16,7 @@ find_python() {
     command -v "python$version" || true
 }
 
+failed=()
 versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(3.11 3.13)
 for version in "${versions[@]}"; do
@@ -36,5 +37,11 @@ for version in "${versions[@]}"; do
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-build-isolation "$repo/crates/mmapfile-py"
     (cd "$repo/target" && "$venv/bin/python" -c "import mmapfile; print('import mmapfile:', mmapfile.__file__)")
-    "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs "$repo/crates/mmapfile-py/tests"
+    if ! "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs "$repo/crates/mmapfile-py/tests"; then
+        failed+=("$version")
+    fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "== Python tests FAILED under: ${failed[*]}"
+    exit 1
+fi

@@ -53,9 +53,9 @@ pub(crate) fn from_io(err: io::Error) -> PyErr {
     }
     match err.kind() {
         io::ErrorKind::PermissionDenied => os_error(libc::EACCES),
-        io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof | io::ErrorKind::WriteZero => {
-            PyValueError::new_err(err.to_string())
-        }
+        io::ErrorKind::InvalidInput => PyValueError::new_err(err.to_string()),
+        // Among them UnexpectedEof: the file was truncated under the map (CPython dies of
+        // SIGBUS there). It is a failure of the file, so OSError, i.e. `mmap.error`.
         _ => PyOSError::new_err(err.to_string()),
     }
 }

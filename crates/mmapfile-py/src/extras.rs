@@ -1,6 +1,7 @@
 //! What CPython's mmap lacks, from the core's scans: `count`, `lines()` and `finditer`.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
@@ -72,7 +73,16 @@ impl LineIter {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // The state stays locked while a batch is read with the GIL released, so a second
+        // thread calling next() meanwhile must not wait for it (it would hold the GIL that
+        // the first one needs back): it gets the error generators give in that case.
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(poison)) => poison.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(errors::value_error("lines() iterator already executing"))
+            }
+        };
         if state.ready.is_empty() && !state.done {
             let pos = state.pos;
             let (lines, next) = self
@@ -132,7 +142,7 @@ pub(crate) fn find_spans(map: &PyMmap, py: Python<'_>, re: Regex) -> PyResult<Ve
 pub struct MatchIter {
     map: Py<PyMmap>,
     spans: Vec<(usize, usize)>,
-    next: Mutex<usize>,
+    next: AtomicUsize,
 }
 
 impl MatchIter {
@@ -140,7 +150,7 @@ impl MatchIter {
         Self {
             map,
             spans,
-            next: Mutex::new(0),
+            next: AtomicUsize::new(0),
         }
     }
 }
@@ -152,11 +162,10 @@ impl MatchIter {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Match>> {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(&(start, end)) = self.spans.get(*next) else {
+        let index = self.next.fetch_add(1, Ordering::SeqCst);
+        let Some(&(start, end)) = self.spans.get(index) else {
             return Ok(None);
         };
-        *next += 1;
         // The bytes are copied now: a match is a snapshot, as `re` results on a map are.
         let bytes = self
             .map

@@ -1,5 +1,5 @@
-//! The iterator behind `iter(m)` and `list(m)`: 1-byte `bytes`, as CPython's sequence slot
-//! gives them (while `m[i]` is an int).
+//! The iterators behind `iter(m)`, `list(m)` and `reversed(m)`: 1-byte `bytes`, as CPython's
+//! sequence slot gives them (while `m[i]` is an int).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -13,14 +13,26 @@ use crate::object::PyMmap;
 #[pyclass(module = "mmap", frozen)]
 pub struct MmapIter {
     map: Py<PyMmap>,
-    next: AtomicUsize,
+    /// How many items were handed out (or asked for past the end).
+    taken: AtomicUsize,
+    /// For `reversed(m)`: the length when iteration started; items go from `len - 1` down.
+    reverse_from: Option<usize>,
 }
 
 impl MmapIter {
     pub(crate) fn new(map: Py<PyMmap>) -> Self {
         Self {
             map,
-            next: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
+            reverse_from: None,
+        }
+    }
+
+    pub(crate) fn reversed(map: Py<PyMmap>, len: usize) -> Self {
+        Self {
+            map,
+            taken: AtomicUsize::new(0),
+            reverse_from: Some(len),
         }
     }
 }
@@ -32,7 +44,13 @@ impl MmapIter {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let index = self.next.fetch_add(1, Ordering::SeqCst);
+        let taken = self.taken.fetch_add(1, Ordering::SeqCst);
+        let index = match self.reverse_from {
+            None => taken,
+            Some(len) if taken < len => len - 1 - taken,
+            Some(_) => return Ok(None),
+        };
+        // An index past a map that shrank meanwhile ends the iteration, as in CPython.
         self.map.get().item_bytes(py, index)
     }
 }

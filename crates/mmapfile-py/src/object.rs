@@ -826,6 +826,12 @@ impl PyMmap {
         Ok(crate::iter::MmapIter::new(slf.unbind()))
     }
 
+    /// `reversed(m)`: the 1-byte `bytes` from the last to the first.
+    fn __reversed__(slf: Bound<'_, Self>) -> PyResult<crate::iter::MmapIter> {
+        let len = slf.get().len_checked()?;
+        Ok(crate::iter::MmapIter::reversed(slf.unbind(), len))
+    }
+
     /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
     fn __contains__(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
         self.check_valid()?;

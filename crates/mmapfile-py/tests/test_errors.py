@@ -166,6 +166,8 @@ def test_at_most_six_positional_arguments(mod):
 # ----- methods -----
 
 def test_methods_take_no_keyword_arguments(mod, m):
+    if mod is builtin_mmap and sys.version_info < (3, 11):
+        pytest.skip("the builtin mmap says 'find()', not 'mmap.find()', before 3.11")
     raises(TypeError, "mmap.find() takes no keyword arguments", lambda: m.find(b"a", start=1))
     raises(TypeError, "mmap.write() takes no keyword arguments", lambda: m.write(data=b"a"))
 
@@ -321,6 +323,8 @@ def test_closed_map(mod, rw):
 
 
 def test_closed_by_index_callback(mod, rw):
+    if mod is builtin_mmap and sys.version_info < (3, 11):
+        pytest.skip("the builtin mmap crashes here before 3.11 (gh-103987)")
     m = mod.mmap(rw.fileno(), 0)
 
     class Closer:
@@ -350,6 +354,7 @@ def test_error_is_oserror(mod):
 
 def test_sequence_protocol(mod, m):
     assert list(m)[:3] == [b"L", b"o", b"r"]
+    assert list(reversed(m))[:3] == [b"\n", b"e", b"n"]
     assert b"L" in m and b"Lo" not in m and b"\xff" not in m
     assert m[0] == ord("L")
     assert m[0:5:2] == b"Lrm"

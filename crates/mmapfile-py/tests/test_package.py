@@ -20,7 +20,7 @@ def test_stub_and_py_typed_are_installed():
 def test_stub_names_match_the_module():
     tree = ast.parse(stub_path().read_text())
     names = set()
-    methods = set()
+    classes = {}
     for node in tree.body:
         if isinstance(node, ast.AnnAssign):
             names.add(node.target.id)
@@ -28,7 +28,7 @@ def test_stub_names_match_the_module():
             names.update(t.id for t in node.targets)
         elif isinstance(node, ast.ClassDef):
             names.add(node.name)
-            methods.update(n.name for n in node.body if isinstance(n, ast.FunctionDef))
+            classes[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)}
     # The package re-exports its compiled submodule, which is not part of the API.
     public = {
         name
@@ -36,11 +36,14 @@ def test_stub_names_match_the_module():
         if not name.startswith("_") and not isinstance(getattr(mmapfile, name), types.ModuleType)
     }
     assert names == public
-    class_public = {name for name in dir(mmapfile.mmap) if not name.startswith("_")}
-    assert class_public <= methods
-    # Every documented dunder exists, except the PEP 688 names (the slot is there instead).
-    for name in methods - {"__buffer__", "__release_buffer__"}:
-        assert hasattr(mmapfile.mmap, name), name
+    for class_name, methods in classes.items():
+        cls = getattr(mmapfile, class_name)
+        assert {name for name in dir(cls) if not name.startswith("_")} == {
+            name for name in methods if not name.startswith("_")
+        }, class_name
+        # Every documented dunder exists, except the PEP 688 names (the slot is there instead).
+        for name in methods - {"__buffer__", "__release_buffer__"}:
+            assert hasattr(cls, name), (class_name, name)
 
 
 def test_import_mmapfile_as_mmap():
