@@ -20,9 +20,10 @@ What it does:
 
 Methods: mmapfile (Rust) and raw memmap2 + memchr (scan_bench), a std read() loop,
 CPython's `mmap` and `re` (the interpreter given by --python), the mmapfile Python module
-(the interpreter given by --mmapfile-python, by default .bench-venv/bin/python; install it
-there with `python -m venv .bench-venv && .bench-venv/bin/pip install ./crates/mmapfile-py`;
-when the module or one of its methods is missing the table says so), `rg -c -F` and
+(the interpreter given by --mmapfile-python, by default target/bench-venv/bin/python;
+`--install-module` makes that venv from the --python interpreter and runs
+`pip install ./crates/mmapfile-py` in it; when the module or one of its methods is missing
+the table says so), `rg -c -F` and
 `grep -c -F` (`apt-get install ripgrep` if rg is missing).
 
 The file is also run by the worker interpreters: `compare.py --worker KIND FILE OP...`
@@ -341,6 +342,19 @@ def py_version(python):
         return ""
 
 
+def install_module(python, venv):
+    """Makes `venv` from `python` and builds the mmapfile module into it (release mode)."""
+    print(f"+ {python} -m venv {venv}; pip install ./crates/mmapfile-py", file=sys.stderr)
+    subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+           "--disable-pip-version-check"]
+    subprocess.run(pip + ["maturin"], check=True)
+    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
+               CARGO_TARGET_DIR=str(ROOT / "target" / "py-bench"))
+    subprocess.run(pip + ["--no-build-isolation", str(ROOT / "crates" / "mmapfile-py")],
+                   check=True, env=env)
+
+
 def find_python(version):
     found = sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python3")))
     return found[-1] if found else None
@@ -365,8 +379,12 @@ def main():
     parser.add_argument("--python", default=None,
                         help="CPython for the mmap/re baselines (default: the newest "
                              "~/.pyenv 3.13, else this interpreter)")
-    parser.add_argument("--mmapfile-python", default=str(ROOT / ".bench-venv/bin/python"),
-                        help="interpreter with the mmapfile module installed")
+    parser.add_argument("--mmapfile-python", default=str(ROOT / "target/bench-venv/bin/python"),
+                        help="interpreter with the mmapfile module installed "
+                             "(default target/bench-venv/bin/python)")
+    parser.add_argument("--install-module", action="store_true",
+                        help="first (re)make target/bench-venv from --python and pip install "
+                             "./crates/mmapfile-py into it")
     parser.add_argument("--extra-python", action="append", default=None,
                         help="more CPythons for the mmap baselines (default: ~/.pyenv 3.11)")
     parser.add_argument("--skip", action="append", default=[],
@@ -396,6 +414,8 @@ def main():
     start_at, end_at = needle_offsets(size)
 
     cpython = args.python or find_python("3.13") or sys.executable
+    if args.install_module:
+        install_module(cpython, Path(args.mmapfile_python).parent.parent)
     extra_pythons = args.extra_python if args.extra_python is not None else [
         p for p in [find_python("3.11")] if p and p != cpython]
     mmpy = args.mmapfile_python
@@ -404,8 +424,7 @@ def main():
     if mm_methods is None:
         bench.notes.append(
             f"The mmapfile Python module was not importable from `{mmpy}`: its rows are "
-            "skipped. Install it with `python -m venv .bench-venv && "
-            ".bench-venv/bin/pip install ./crates/mmapfile-py`.")
+            "skipped. Run with `--install-module` to build it into target/bench-venv.")
         mm_methods = set()
     else:
         missing = [m for m in wanted if m not in mm_methods]
