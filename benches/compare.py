@@ -502,10 +502,22 @@ def main():
 
     samples = {}  # (op, label) -> [seconds]
     results = {}  # (op, label) -> result
+    failed = set()
     for round_no in range(args.rounds):
         shift = round_no % len(groups)
         for label, run in groups[shift:] + groups[:shift]:
-            for op, seconds, result in run():
+            if label in failed:
+                continue
+            try:
+                measured = run()
+            except (RuntimeError, OSError, json.JSONDecodeError) as err:
+                # A method that breaks is reported and left out; the others go on.
+                failed.add(label)
+                bench.notes.append(f"{label} failed and was left out: "
+                                   f"{str(err).strip().splitlines()[-1][:300]}")
+                print(f"{label} failed: {err}", file=sys.stderr)
+                continue
+            for op, seconds, result in measured:
                 samples.setdefault((op, label), []).append(seconds)
                 results[(op, label)] = result
         print(f"warm round {round_no + 1}/{args.rounds} done", file=sys.stderr)
