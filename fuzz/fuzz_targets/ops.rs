@@ -186,7 +186,10 @@ fn check<T: PartialEq + std::fmt::Debug>(
             false
         }
         (Verdict::Either, Ok(value)) => {
-            assert!(plausible(value), "{what}: implausible {value:?} after truncation");
+            assert!(
+                plausible(value),
+                "{what}: implausible {value:?} after truncation"
+            );
             true
         }
     }
@@ -196,7 +199,11 @@ fuzz_target!(|input: Input| {
     let page = mmapfile::page_size();
     let len = usize::from(input.len) % (5 * page) + 1;
     let mut state = input.seed | 1;
-    let offset = if input.kind == Kind::Anon { 0 } else { usize::from(input.offset) % (3 * page) };
+    let offset = if input.kind == Kind::Anon {
+        0
+    } else {
+        usize::from(input.offset) % (3 * page)
+    };
     let original: Vec<u8> = (0..offset + len)
         .map(|_| {
             state ^= state << 13;
@@ -208,10 +215,17 @@ fuzz_target!(|input: Input| {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("data");
     std::fs::write(&path, &original).expect("write the file");
-    let file = OpenOptions::new().read(true).write(true).open(&path).expect("open");
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
     let (access, mut map): (Access, DynMmap) = match input.kind {
         Kind::Anon => {
-            let map = MmapOptions::new().len(len).map_anon_dyn(Access::Copy).expect("anon map");
+            let map = MmapOptions::new()
+                .len(len)
+                .map_anon_dyn(Access::Copy)
+                .expect("anon map");
             (Access::Copy, map)
         }
         kind => {
@@ -223,14 +237,21 @@ fuzz_target!(|input: Input| {
             // SAFETY: only this target touches the file; its truncation is what the guard
             // is for, and no plain slice of the map is held across it.
             let map = unsafe {
-                MmapOptions::new().offset(offset as u64).len(len).map_dyn(Some(&file), access)
+                MmapOptions::new()
+                    .offset(offset as u64)
+                    .len(len)
+                    .map_dyn(Some(&file), access)
             }
             .expect("file map");
             (access, map)
         }
     };
     let mut model = Model {
-        data: if input.kind == Kind::Anon { vec![0; len] } else { original[offset..].to_vec() },
+        data: if input.kind == Kind::Anon {
+            vec![0; len]
+        } else {
+            original[offset..].to_vec()
+        },
         pos: 0,
         writable: access.is_writable(),
         resizable: matches!(input.kind, Kind::Anon | Kind::FileWrite),
@@ -246,8 +267,16 @@ fuzz_target!(|input: Input| {
         match op {
             Op::Seek(whence, delta) => {
                 let (target, base, delta) = match whence % 3 {
-                    0 => (SeekFrom::Start(*delta as u32 as u64), 0i128, *delta as u32 as i128),
-                    1 => (SeekFrom::Current(*delta as i64), model.pos as i128, *delta as i128),
+                    0 => (
+                        SeekFrom::Start(*delta as u32 as u64),
+                        0i128,
+                        *delta as u32 as i128,
+                    ),
+                    1 => (
+                        SeekFrom::Current(*delta as i64),
+                        model.pos as i128,
+                        *delta as i128,
+                    ),
                     _ => (SeekFrom::End(*delta as i64), len as i128, *delta as i128),
                 };
                 let want = base + delta;
@@ -270,7 +299,9 @@ fuzz_target!(|input: Input| {
                     map.read_into(&mut buf).map(|count| buf[..count].to_vec())
                 };
                 let expected = model.data[model.pos..end].to_vec();
-                if check("read", verdict, &got, &Some(expected.clone()), |v| *v == expected) {
+                if check("read", verdict, &got, &Some(expected.clone()), |v| {
+                    *v == expected
+                }) {
                     model.pos = end;
                 } else {
                     model.reveal();
@@ -279,12 +310,17 @@ fuzz_target!(|input: Input| {
             Op::ReadByte => {
                 let got = map.read_byte();
                 if model.pos >= len {
-                    assert_eq!(got.expect_err("read_byte at the end").kind(), ErrorKind::UnexpectedEof);
+                    assert_eq!(
+                        got.expect_err("read_byte at the end").kind(),
+                        ErrorKind::UnexpectedEof
+                    );
                     continue;
                 }
                 let verdict = model.verdict(model.pos, model.pos + 1, true);
                 let expected = model.data[model.pos];
-                if check("read_byte", verdict, &got, &Some(expected), |v| *v == expected) {
+                if check("read_byte", verdict, &got, &Some(expected), |v| {
+                    *v == expected
+                }) {
                     model.pos += 1;
                 } else {
                     model.reveal();
@@ -292,7 +328,10 @@ fuzz_target!(|input: Input| {
             }
             Op::Readline => {
                 let rest = &model.data[model.pos..];
-                let end = rest.iter().position(|&b| b == b'\n').map_or(len, |i| model.pos + i + 1);
+                let end = rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(len, |i| model.pos + i + 1);
                 // The scan reads up to the end of the map, whatever it finds.
                 let verdict = model.verdict(model.pos, len, false);
                 let got = map.readline();
@@ -317,12 +356,18 @@ fuzz_target!(|input: Input| {
                 };
                 let fits = at + bytes.len() <= len;
                 if !model.writable || !fits {
-                    assert!(got.is_err(), "write refused (writable {}, fits {fits})", model.writable);
+                    assert!(
+                        got.is_err(),
+                        "write refused (writable {}, fits {fits})",
+                        model.writable
+                    );
                     continue;
                 }
                 let verdict = model.verdict(at, at + bytes.len(), true);
                 let lands = model.write_lands(at, at + bytes.len());
-                let ok = check("write", verdict, &got, &Some(bytes.len()), |v| *v == bytes.len());
+                let ok = check("write", verdict, &got, &Some(bytes.len()), |v| {
+                    *v == bytes.len()
+                });
                 if lands {
                     model.apply(at, bytes);
                 }
@@ -376,7 +421,9 @@ fuzz_target!(|input: Input| {
                 }
                 let verdict = model.verdict(at, at + 1, true);
                 let expected = model.data[at];
-                if !check("get_byte", verdict, &got, &Some(expected), |v| *v == expected) {
+                if !check("get_byte", verdict, &got, &Some(expected), |v| {
+                    *v == expected
+                }) {
                     model.reveal();
                 }
             }
@@ -389,12 +436,16 @@ fuzz_target!(|input: Input| {
                 }
                 let verdict = model.verdict(a, b, true);
                 let expected = model.data[a..b].to_vec();
-                if !check("copy_range", verdict, &got, &Some(expected.clone()), |v| *v == expected)
-                {
+                if !check("copy_range", verdict, &got, &Some(expected.clone()), |v| {
+                    *v == expected
+                }) {
                     model.reveal();
                 }
             }
-            Op::FindIn(needle, ..) | Op::RfindIn(needle, ..) | Op::Find(needle) | Op::Rfind(needle) => {
+            Op::FindIn(needle, ..)
+            | Op::RfindIn(needle, ..)
+            | Op::Find(needle)
+            | Op::Rfind(needle) => {
                 let needle = &needle[..needle.len().min(6)];
                 let (a, b) = match op {
                     Op::FindIn(_, a, b) | Op::RfindIn(_, a, b) => {
@@ -414,23 +465,33 @@ fuzz_target!(|input: Input| {
                     continue;
                 };
                 let hay = &model.data[s..e];
-                let expected = if reverse { rfind(hay, needle) } else { find(hay, needle) }
-                    .map(|i| s + i);
+                let expected = if reverse {
+                    rfind(hay, needle)
+                } else {
+                    find(hay, needle)
+                }
+                .map(|i| s + i);
                 let verdict = model.verdict(s, e, false);
                 let hard = model.cut.map_or(len, |cut| cut.hard);
                 let data = &model.data;
                 // Below the first vanished page every byte is modelled, so the answer is
-                // exact. Past it, a scan that did not fault either found a match in readable
-                // bytes, or read nothing at all (empty needle: exact; needle longer than the
-                // range: none).
-                let plausible = |v: &Option<usize>| match v {
-                    _ if e <= hard || needle.is_empty() => *v == expected,
-                    Some(i) => {
-                        *i >= s
-                            && i + needle.len() <= hard
-                            && data[*i..*i + needle.len()] == *needle
+                // exact. Past it, a scan that did not fault never read a vanished byte: it
+                // can only answer what the readable bytes settle, with the vanished ones as
+                // wildcards. A definite match must be the first (last, for rfind) of all
+                // possible ones; "none" needs every alignment ruled out by a readable byte.
+                let n = needle.len();
+                let possible = |i: usize| (0..n).all(|k| i + k >= hard || data[i + k] == needle[k]);
+                let definite = |i: usize| i + n <= hard && possible(i);
+                let alignments = if e - s >= n { s..e - n + 1 } else { s..s };
+                let plausible = |v: &Option<usize>| match *v {
+                    _ if e <= hard || n == 0 => *v == expected,
+                    Some(i) if reverse => {
+                        alignments.contains(&i)
+                            && definite(i)
+                            && !(i + 1..alignments.end).any(possible)
                     }
-                    None => needle.len() > e - s,
+                    Some(i) => alignments.contains(&i) && definite(i) && !(s..i).any(possible),
+                    None => !alignments.clone().any(possible),
                 };
                 if !check("find", verdict, &got, &Some(expected), plausible) {
                     model.reveal();
@@ -484,7 +545,10 @@ fuzz_target!(|input: Input| {
                 // The flush compares the file's size with the range: deterministic.
                 match model.cut {
                     Some(cut) if l > 0 && a + l > cut.end => {
-                        assert_eq!(got.expect_err("flush past the end").kind(), ErrorKind::UnexpectedEof);
+                        assert_eq!(
+                            got.expect_err("flush past the end").kind(),
+                            ErrorKind::UnexpectedEof
+                        );
                         model.reveal_by_size();
                     }
                     _ => got.expect("flush"),
@@ -509,7 +573,11 @@ fuzz_target!(|input: Input| {
                         *byte = 0;
                     }
                 }
-                model.cut = Some(Cut { end, hard, revealed: false });
+                model.cut = Some(Cut {
+                    end,
+                    hard,
+                    revealed: false,
+                });
             }
         }
         assert_eq!(map.len(), model.data.len());
@@ -522,7 +590,11 @@ fuzz_target!(|input: Input| {
     match (input.kind, model.cut) {
         (Kind::FileWrite, None) => {
             assert_eq!(&on_disk[..offset], &original[..offset]);
-            assert_eq!(&on_disk[offset..], &model.data[..], "write-through contents");
+            assert_eq!(
+                &on_disk[offset..],
+                &model.data[..],
+                "write-through contents"
+            );
             assert_eq!(on_disk.len(), offset + final_len);
         }
         (Kind::FileWrite, Some(cut)) => {
