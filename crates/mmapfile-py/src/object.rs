@@ -790,8 +790,8 @@ impl PyMmap {
             return Err(errors::type_error("mmap indices must be integers"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
-        let len = self.len_checked()?;
-        let bytes = self.with_map_detached(py, len, move |map| {
+        let (_, _, count) = adjust_slice(self.len_checked()?, start, stop, step);
+        let bytes = self.with_map_detached(py, count, move |map| {
             let (first, step, count) = adjust_slice(map.len(), start, stop, step);
             if count == 0 {
                 return Ok(Vec::new());
