@@ -159,29 +159,28 @@ pub(crate) fn adjust_slice(
     (start.max(0) as usize, step, count as usize)
 }
 
-/// `PyArg_ParseTuple` for a method called `method` taking `min..=max` positional arguments
+/// `PyArg_ParseTuple` for a method called `method` taking `min..=N` positional arguments
 /// and no keywords, with CPython's messages. Missing optional arguments are `None`.
-pub(crate) fn positional<'py>(
+pub(crate) fn positional<'py, const N: usize>(
     method: &str,
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
     min: usize,
-    max: usize,
-) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+) -> PyResult<[Option<Bound<'py, PyAny>>; N]> {
     no_kwargs(method, kwargs)?;
     let given = args.len();
-    if given < min || given > max {
-        let (how, count) = if min == max {
+    if given < min || given > N {
+        let (how, count) = if min == N {
             ("exactly", min)
         } else if given < min {
             ("at least", min)
         } else {
-            ("at most", max)
+            ("at most", N)
         };
         let noun = if count == 1 { "argument" } else { "arguments" };
         return Err(PyTypeError::new_err(format!(
             "{method}() takes {how} {count} {noun} ({given} given)"
         )));
     }
-    Ok((0..max).map(|i| args.get_item(i).ok()).collect())
+    Ok(std::array::from_fn(|i| args.get_item(i).ok()))
 }

@@ -149,7 +149,7 @@ impl PyMmap {
         reverse: bool,
     ) -> PyResult<isize> {
         self.check_valid()?;
-        let [sub, start, end] = args3(args::positional(method, args, kwargs, 1, 3)?);
+        let [sub, start, end] = args::positional::<3>(method, args, kwargs, 1)?;
         let needle = args::buffer_bytes(&required(sub)?)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
@@ -260,25 +260,8 @@ impl PyMmap {
     }
 }
 
-type Arg<'py> = Option<Bound<'py, PyAny>>;
-
-fn args1(v: Vec<Arg<'_>>) -> [Arg<'_>; 1] {
-    let mut v = v.into_iter();
-    [v.next().flatten()]
-}
-
-fn args2(v: Vec<Arg<'_>>) -> [Arg<'_>; 2] {
-    let mut v = v.into_iter();
-    [v.next().flatten(), v.next().flatten()]
-}
-
-fn args3(v: Vec<Arg<'_>>) -> [Arg<'_>; 3] {
-    let mut v = v.into_iter();
-    [v.next().flatten(), v.next().flatten(), v.next().flatten()]
-}
-
 /// A required argument, which `args::positional` has already checked is present.
-fn required(arg: Arg<'_>) -> PyResult<Bound<'_, PyAny>> {
+fn required(arg: Option<Bound<'_, PyAny>>) -> PyResult<Bound<'_, PyAny>> {
     arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
 }
 
@@ -477,7 +460,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let len = self.len_checked()? as isize;
-        let [offset, size] = args2(args::positional("flush", args, kwargs, 0, 2)?);
+        let [offset, size] = args::positional::<2>("flush", args, kwargs, 0)?;
         let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
         let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
         if size < 0 || offset < 0 || len - offset < size {
@@ -507,7 +490,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let len = self.len_checked()? as isize;
-        let [option, start, length] = args3(args::positional("madvise", args, kwargs, 1, 3)?);
+        let [option, start, length] = args::positional::<3>("madvise", args, kwargs, 1)?;
         let option = args::int(&required(option)?)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?.unwrap_or(0);
         let length = length.map(|l| args::ssize(&l)).transpose()?.unwrap_or(len);
@@ -547,7 +530,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         self.check_valid()?;
-        let [dest, src, count] = args3(args::positional("move", args, kwargs, 3, 3)?);
+        let [dest, src, count] = args::positional::<3>("move", args, kwargs, 3)?;
         let dest = args::ssize(&required(dest)?)?;
         let src = args::ssize(&required(src)?)?;
         let count = args::ssize(&required(count)?)?;
@@ -574,7 +557,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         self.check_valid()?;
-        let [n] = args1(args::positional("read", args, kwargs, 0, 1)?);
+        let [n] = args::positional::<1>("read", args, kwargs, 0)?;
         let n = match &n {
             Some(n) if !n.is_none() => args::ssize(n)?,
             _ => -1,
@@ -615,7 +598,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         self.check_valid()?;
-        let [new_size] = args1(args::positional("resize", args, kwargs, 1, 1)?);
+        let [new_size] = args::positional::<1>("resize", args, kwargs, 1)?;
         let new_size = args::ssize(&required(new_size)?)?;
         if self.exports.load(Ordering::SeqCst) > 0 {
             return Err(errors::buffer_error(
@@ -661,7 +644,7 @@ impl PyMmap {
     #[pyo3(signature = (*args, **kwargs))]
     fn seek(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<u64> {
         self.check_valid()?;
-        let [pos, whence] = args2(args::positional("seek", args, kwargs, 1, 2)?);
+        let [pos, whence] = args::positional::<2>("seek", args, kwargs, 1)?;
         let dist = args::ssize(&required(pos)?)?;
         let whence = whence.map(|w| args::int(&w)).transpose()?.unwrap_or(0);
         let target = match whence {
@@ -703,7 +686,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
         self.check_valid()?;
-        let [data] = args1(args::positional("write", args, kwargs, 1, 1)?);
+        let [data] = args::positional::<1>("write", args, kwargs, 1)?;
         let data = args::buffer_bytes(&required(data)?)?;
         self.require_writable()?;
         self.with_map_mut_detached(py, data.len(), move |map| {
@@ -722,7 +705,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         self.check_valid()?;
-        let [byte] = args1(args::positional("write_byte", args, kwargs, 1, 1)?);
+        let [byte] = args::positional::<1>("write_byte", args, kwargs, 1)?;
         let byte = args::unsigned_byte(&required(byte)?)?;
         self.require_writable()?;
         self.with_map_mut(|map| {
@@ -743,7 +726,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
         self.check_valid()?;
-        let [sub, start, end] = args3(args::positional("count", args, kwargs, 1, 3)?);
+        let [sub, start, end] = args::positional::<3>("count", args, kwargs, 1)?;
         let needle = args::buffer_bytes(&required(sub)?)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
