@@ -76,6 +76,11 @@ struct Model {
     /// private contents when the file is truncated.
     private_pages: std::collections::BTreeSet<usize>,
     copy_on_write: bool,
+    /// Write-through maps after a truncation: bytes written between the new end and the
+    /// page boundary sit in a page-cache page past the end of the file, whose tail the
+    /// kernel zeroes again at each writeback. Each such byte reads as written or as 0.
+    unsure: Vec<bool>,
+    shared_file: bool,
     offset: usize,
     page: usize,
 }
@@ -106,11 +111,29 @@ impl Model {
     /// Applies a write that landed.
     fn apply(&mut self, at: usize, bytes: &[u8]) {
         self.data[at..at + bytes.len()].copy_from_slice(bytes);
+        if let (true, Some(cut)) = (self.shared_file, self.cut) {
+            for p in at.max(cut.end)..(at + bytes.len()).min(cut.hard) {
+                self.unsure[p] = true;
+            }
+        }
         if self.copy_on_write && !bytes.is_empty() {
             let first = (self.offset + at) / self.page;
             let last = (self.offset + at + bytes.len() - 1) / self.page;
             self.private_pages.extend(first..=last);
         }
+    }
+
+    /// Whether the map may show `value` at `p`: the model's byte, or 0 for an unsure one.
+    fn may_read(&self, p: usize, value: u8) -> bool {
+        self.data[p] == value || (self.unsure[p] && value == 0)
+    }
+
+    /// Whether `bytes`, read from `at`, agree with the model.
+    fn consistent(&self, at: usize, bytes: &[u8]) -> bool {
+        bytes
+            .iter()
+            .enumerate()
+            .all(|(k, &v)| self.may_read(at + k, v))
     }
 
     /// An access failed with the truncation error. Before the truncation was revealed, only
@@ -257,6 +280,8 @@ fuzz_target!(|input: Input| {
         resizable: matches!(input.kind, Kind::Anon | Kind::FileWrite),
         cut: None,
         private_pages: Default::default(),
+        unsure: vec![false; len],
+        shared_file: input.kind == Kind::FileWrite,
         copy_on_write: input.kind == Kind::FileCopy,
         offset,
         page,
@@ -299,8 +324,9 @@ fuzz_target!(|input: Input| {
                     map.read_into(&mut buf).map(|count| buf[..count].to_vec())
                 };
                 let expected = model.data[model.pos..end].to_vec();
-                if check("read", verdict, &got, &Some(expected.clone()), |v| {
-                    *v == expected
+                let from = model.pos;
+                if check("read", verdict, &got, &Some(expected), |v| {
+                    v.len() == end - from && model.consistent(from, v)
                 }) {
                     model.pos = end;
                 } else {
@@ -319,7 +345,7 @@ fuzz_target!(|input: Input| {
                 let verdict = model.verdict(model.pos, model.pos + 1, true);
                 let expected = model.data[model.pos];
                 if check("read_byte", verdict, &got, &Some(expected), |v| {
-                    *v == expected
+                    model.may_read(model.pos, *v)
                 }) {
                     model.pos += 1;
                 } else {
@@ -337,10 +363,20 @@ fuzz_target!(|input: Input| {
                 let got = map.readline();
                 let expected = model.data[model.pos..end].to_vec();
                 let hard = model.cut.map_or(len, |cut| cut.hard);
-                if check("readline", verdict, &got, &Some(expected.clone()), |v| {
-                    *v == expected && end <= hard
-                }) {
-                    model.pos = end;
+                let from = model.pos;
+                // What the map showed must agree with the model, hold no newline before its
+                // last byte, and end at a newline or at the end of the map, below the first
+                // vanished page (the scan did not fault).
+                let plausible = |v: &Vec<u8>| {
+                    let stop = from + v.len();
+                    model.consistent(from, v)
+                        && !v[..v.len().saturating_sub(1)].contains(&b'\n')
+                        && (v.last() == Some(&b'\n') || stop == len)
+                        && stop <= hard
+                };
+                let result = check("readline", verdict, &got, &Some(expected), plausible);
+                if result {
+                    model.pos += got.as_ref().map_or(0, Vec::len);
                 } else {
                     model.reveal();
                 }
@@ -422,7 +458,7 @@ fuzz_target!(|input: Input| {
                 let verdict = model.verdict(at, at + 1, true);
                 let expected = model.data[at];
                 if !check("get_byte", verdict, &got, &Some(expected), |v| {
-                    *v == expected
+                    model.may_read(at, *v)
                 }) {
                     model.reveal();
                 }
@@ -436,8 +472,8 @@ fuzz_target!(|input: Input| {
                 }
                 let verdict = model.verdict(a, b, true);
                 let expected = model.data[a..b].to_vec();
-                if !check("copy_range", verdict, &got, &Some(expected.clone()), |v| {
-                    *v == expected
+                if !check("copy_range", verdict, &got, &Some(expected), |v| {
+                    v.len() == b - a && model.consistent(a, v)
                 }) {
                     model.reveal();
                 }
@@ -473,25 +509,31 @@ fuzz_target!(|input: Input| {
                 .map(|i| s + i);
                 let verdict = model.verdict(s, e, false);
                 let hard = model.cut.map_or(len, |cut| cut.hard);
-                let data = &model.data;
-                // Below the first vanished page every byte is modelled, so the answer is
-                // exact. Past it, a scan that did not fault never read a vanished byte: it
-                // can only answer what the readable bytes settle, with the vanished ones as
-                // wildcards. A definite match must be the first (last, for rfind) of all
-                // possible ones; "none" needs every alignment ruled out by a readable byte.
+                // A scan that did not fault read no vanished byte (from `hard` on): those are
+                // wildcards it cannot have ruled out. Readable bytes are the model's, unsure
+                // ones possibly 0. A match it reports must be one the bytes allow, and every
+                // alignment before it (after it, for rfind) must have been ruled out by a
+                // readable byte that can differ from the needle; "none" needs that for all.
                 let n = needle.len();
-                let possible = |i: usize| (0..n).all(|k| i + k >= hard || data[i + k] == needle[k]);
-                let definite = |i: usize| i + n <= hard && possible(i);
+                let m = &model;
+                let can_match =
+                    |i: usize| i + n <= hard && (0..n).all(|k| m.may_read(i + k, needle[k]));
+                let ruled_out = |j: usize| {
+                    (0..n).any(|k| {
+                        let p = j + k;
+                        p < hard && (m.data[p] != needle[k] || (m.unsure[p] && needle[k] != 0))
+                    })
+                };
                 let alignments = if e - s >= n { s..e - n + 1 } else { s..s };
                 let plausible = |v: &Option<usize>| match *v {
-                    _ if e <= hard || n == 0 => *v == expected,
+                    _ if n == 0 => *v == expected,
                     Some(i) if reverse => {
                         alignments.contains(&i)
-                            && definite(i)
-                            && !(i + 1..alignments.end).any(possible)
+                            && can_match(i)
+                            && (i + 1..alignments.end).all(ruled_out)
                     }
-                    Some(i) => alignments.contains(&i) && definite(i) && !(s..i).any(possible),
-                    None => !alignments.clone().any(possible),
+                    Some(i) => alignments.contains(&i) && can_match(i) && (s..i).all(ruled_out),
+                    None => alignments.clone().all(ruled_out),
                 };
                 if !check("find", verdict, &got, &Some(expected), plausible) {
                     model.reveal();
