@@ -55,10 +55,12 @@
 //! `readline`, `copy_range`, `with_bytes`, `get_byte`, `write`, `write_at`, `set_byte`, …)
 //! is an error, also from other threads and also for writes (whose bytes below the new end
 //! may have been written); `flush` compares the file's size with the range and reports the
-//! truncation even before any fault; `close` works as usual. Bytes between the new end and
-//! the next page boundary read as zeros without faulting, until a fault or a `flush` has
-//! revealed the truncation. Slices borrowed through `Deref`, `as_slice` or `remaining` are
-//! not checked: through them the vanished bytes read as zeros.
+//! truncation even before any fault; `close` works as usual. The one blind spot is the
+//! rest of the page that holds the new end: the OS keeps that page, so its bytes past the
+//! end read as zeros and take writes (which never reach the file) without a fault, until a
+//! fault elsewhere or a `flush` has revealed the truncation; from then on they are refused
+//! too. Slices borrowed through `Deref`, `as_slice` or `remaining` are not checked: through
+//! them the vanished bytes read as zeros.
 //!
 //! **What it costs.** Each method call that touches the memory reads the map's mark before
 //! and after the access: two relaxed atomic loads (plus a full fence for writes), nothing per
