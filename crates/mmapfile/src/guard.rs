@@ -4,17 +4,19 @@
 //! one raises `SIGBUS` (`BUS_ADRERR`), whose default action kills the process. This module
 //! is the only place in the crate that deals with signals. It
 //!
-//! 1. installs one process-wide `SIGBUS` handler, once, the first time a file is mapped
-//!    (`SA_SIGINFO | SA_ONSTACK | SA_NODEFER`), remembering the handler that was there before;
+//! 1. installs one process-wide `SIGBUS` handler, once, the first time a regular file is
+//!    mapped (`SA_SIGINFO | SA_ONSTACK | SA_NODEFER`), remembering the disposition that was
+//!    there before;
 //! 2. keeps a lock-free registry of the live file mappings ([`Slot`]s in chunks that are
 //!    never freed, so the handler can walk them without locks or allocation);
 //! 3. in the handler, looks the faulting address up; if it lies in one of our mappings, it
-//!    records the lowest vanished offset on that mapping ([`Slot::gone`]), maps an anonymous
-//!    zero page over the faulting page with `MAP_FIXED` (same protection, so the faulting
+//!    records the lowest vanished offset on that mapping (`Slot::gone`, before anything else,
+//!    so a thread that reads the zero page already sees the mark), maps an anonymous zero
+//!    page over the faulting page with `MAP_FIXED` (same protection, so the faulting
 //!    instruction can complete) and returns; otherwise it hands the signal to the previous
-//!    handler: a `SA_SIGINFO` or plain handler is called, `SIG_DFL` is restored and the signal
-//!    re-raised (so the process dies as it would have), `SIG_IGN` ignores a signal someone sent
-//!    and lets a real fault kill the process.
+//!    disposition: a `SA_SIGINFO` or plain handler is called; for `SIG_DFL` the default is
+//!    restored, so a real fault repeats and kills the process as it would have and a sent
+//!    signal is raised again; `SIG_IGN` ignores a sent signal and lets a real fault kill.
 //!
 //! The crate's door to mapped memory (`mem.rs`) reads [`Watch::gone_from`] before and after
 //! each access: one relaxed atomic load each, nothing per byte.
