@@ -145,7 +145,8 @@ pub(crate) fn line_ends(haystack: &[u8], pos: usize, out: &mut Vec<usize>, limit
 ///
 /// Lines average ~140 bytes in text, so a `memchr` call per line spends much of its time
 /// starting up; instead each 64-byte block becomes a bit mask of its newlines (four SSE2
-/// compares), and the set bits are walked. About 1.4x the line rate of `memchr_iter` here.
+/// compares), and the set bits are walked. About 1.4x the line rate of `memchr_iter` here,
+/// and 1.2x more with the prefetch (see [`prefetch_ahead`]).
 fn push_newline_ends(hay: &[u8], offset: usize, out: &mut Vec<usize>, limit: usize) -> usize {
     let mut next = offset;
     let mut left = limit;
@@ -157,6 +158,7 @@ fn push_newline_ends(hay: &[u8], offset: usize, out: &mut Vec<usize>, limit: usi
         let Ok(block) = <&[u8; 64]>::try_from(block) else {
             break;
         };
+        prefetch_ahead(block);
         let mut mask = newline_mask(block);
         while mask != 0 {
             next = offset + base + mask.trailing_zeros() as usize + 1;
@@ -175,6 +177,30 @@ fn push_newline_ends(hay: &[u8], offset: usize, out: &mut Vec<usize>, limit: usi
     }
     next
 }
+
+/// How far ahead of the block being scanned [`prefetch_ahead`] asks for memory. A cold
+/// line of a big map is a cache miss, and the hardware prefetcher stops at every 4 KiB page
+/// edge; asking for the line 8 KiB ahead keeps the misses in flight across page edges.
+/// Measured on a warm 1 GiB map: 46 M lines/s without, 57-60 M lines/s with 4-16 KiB.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_DISTANCE: usize = 8192;
+
+/// Hints the CPU to fetch the cache line `PREFETCH_DISTANCE` bytes past `block`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn prefetch_ahead(block: &[u8; 64]) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let ahead = block.as_ptr().wrapping_add(PREFETCH_DISTANCE);
+    // SAFETY: a prefetch is only a hint: it never faults and is not a memory access in
+    // Rust's sense, so an address past the end of the slice (or of the mapping) is fine;
+    // `wrapping_add` keeps the address computation itself defined. SSE is part of the
+    // x86_64 baseline.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(ahead.cast::<i8>()) }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn prefetch_ahead(_block: &[u8; 64]) {}
 
 /// Bit `i` is set when `block[i]` is `\n`.
 #[cfg(target_arch = "x86_64")]
