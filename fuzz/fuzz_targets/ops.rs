@@ -125,7 +125,11 @@ impl Model {
 
     /// Whether the map may show `value` at `p`: the model's byte, or 0 for an unsure one.
     fn may_read(&self, p: usize, value: u8) -> bool {
-        self.data[p] == value || (self.unsure[p] && value == 0)
+        self.data[p] == value || (self.is_unsure(p) && value == 0)
+    }
+
+    fn is_unsure(&self, p: usize) -> bool {
+        self.unsure.get(p).copied().unwrap_or(false)
     }
 
     /// Whether `bytes`, read from `at`, agree with the model.
@@ -280,7 +284,7 @@ fuzz_target!(|input: Input| {
         resizable: matches!(input.kind, Kind::Anon | Kind::FileWrite),
         cut: None,
         private_pages: Default::default(),
-        unsure: vec![false; len],
+        unsure: Vec::new(),
         shared_file: input.kind == Kind::FileWrite,
         copy_on_write: input.kind == Kind::FileCopy,
         offset,
@@ -521,7 +525,7 @@ fuzz_target!(|input: Input| {
                 let ruled_out = |j: usize| {
                     (0..n).any(|k| {
                         let p = j + k;
-                        p < hard && (m.data[p] != needle[k] || (m.unsure[p] && needle[k] != 0))
+                        p < hard && (m.data[p] != needle[k] || (m.is_unsure(p) && needle[k] != 0))
                     })
                 };
                 let alignments = if e - s >= n { s..e - n + 1 } else { s..s };
@@ -615,6 +619,8 @@ fuzz_target!(|input: Input| {
                         *byte = 0;
                     }
                 }
+                // Sized now: the map's length no longer changes (no resize after a cut).
+                model.unsure = vec![false; len];
                 model.cut = Some(Cut {
                     end,
                     hard,
