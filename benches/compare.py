@@ -181,8 +181,10 @@ def warm(path):
 # ----------------------------------------------------------------------------- workers
 
 
-def worker(kind, path, length, ops):
-    """Times each op inside this interpreter: open + map + scan + close."""
+def worker(kind, path, length, ops, hot=False):
+    """Times each op inside this interpreter: open + map + scan + close. With `hot`, the map
+    is opened and touched (a find of a needle that is not there reads every page) before
+    the clock starts, and only the op itself is timed."""
     if kind == "cpython":
         import mmap as module
     else:
@@ -191,15 +193,20 @@ def worker(kind, path, length, ops):
         name, _, arg = op.partition(":")
         needle = arg.encode()
         result = None
-        start = time.perf_counter()
         if name == "fileiter":
             # Not a map at all: Python's buffered binary file iteration.
+            start = time.perf_counter()
             with open(path, "rb") as f:
                 result = sum(1 for _ in f)
+            seconds = time.perf_counter() - start
         else:
+            start = time.perf_counter()
             with open(path, "rb") as f:
                 m = module.mmap(f.fileno(), length, access=module.ACCESS_READ)
                 try:
+                    if hot:
+                        m.find(b"\0never in the text\0")
+                        start = time.perf_counter()
                     if name == "find":
                         result = m.find(needle)
                     elif name == "rfind":
@@ -220,9 +227,12 @@ def worker(kind, path, length, ops):
                         result = sum(1 for _ in m.finditer(SEED_RUST.encode()))
                     else:
                         raise ValueError(f"unknown op {op!r}")
+                    if hot:
+                        seconds = time.perf_counter() - start
                 finally:
                     m.close()
-        seconds = time.perf_counter() - start
+            if not hot:
+                seconds = time.perf_counter() - start
         print(json.dumps({"method": kind, "op": op, "seconds": seconds, "result": result}))
         sys.stdout.flush()
 
@@ -266,8 +276,9 @@ class Bench:
         cmd = [self.scan_bench, "--method", method, "--len", str(length), *extra, path, *ops]
         return self.run_json(list(map(str, cmd)))
 
-    def python(self, kind, python, path, ops, length=0):
-        cmd = [python, __file__, "--worker", kind, "--len", str(length), path, *ops]
+    def python(self, kind, python, path, ops, length=0, hot=False):
+        cmd = [python, __file__, "--worker", kind, "--len", str(length),
+               *(["--hot"] if hot else []), path, *ops]
         return self.run_json(list(map(str, cmd)))
 
     def external(self, cmd):
@@ -364,6 +375,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--len", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--hot", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=parse_size, default=parse_size("1G"),
                         help="size of the test file (default 1G; K, M, G suffixes)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/mmapfile-bench"),
@@ -396,7 +408,7 @@ def main():
     args = parser.parse_args()
 
     if args.worker:
-        worker(args.worker, args.paths[0], args.len, args.paths[1:])
+        worker(args.worker, args.paths[0], args.len, args.paths[1:], args.hot)
         return
 
     command = "python3 benches/compare.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -449,10 +461,10 @@ def main():
                     for r in bench.rust(method, path, ops, length, extra)]
         groups.append((label, run))
 
-    def py_group(label, kind, python, ops, length=0):
+    def py_group(label, kind, python, ops, length=0, hot=False):
         def run():
             return [(r["op"], r["seconds"], r["result"])
-                    for r in bench.python(kind, python, path, ops, length)]
+                    for r in bench.python(kind, python, path, ops, length, hot)]
         groups.append((label, run))
 
     def tool_group(label, cmds):
@@ -474,6 +486,8 @@ def main():
                                                  "lines"])
     cp_label = f"CPython {py_version(cpython)} mmap"
     py_group(cp_label, "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}", "readline"])
+    py_group(cp_label + ", hot map", "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}"],
+             hot=True)
     py_group(f"CPython {py_version(cpython)} file iteration", "cpython", cpython, ["fileiter"])
     py_group(f"CPython {py_version(cpython)} re on mmap", "cpython", cpython, ["regex"],
              regex_len)
@@ -487,6 +501,9 @@ def main():
     mm_label = f"mmapfile Python ({py_version(mmpy)})" if mm_ops or "finditer" in mm_methods else None
     if mm_ops:
         py_group(mm_label, "mmapfile", mmpy, mm_ops)
+        hot_ops = [op for op in mm_ops if op.startswith(("find:", "rfind:"))]
+        if hot_ops:
+            py_group(mm_label + ", hot map", "mmapfile", mmpy, hot_ops, hot=True)
     if "finditer" in mm_methods:
         py_group(mm_label + " finditer", "mmapfile", mmpy, ["regex"], regex_len)
     else:
@@ -602,6 +619,15 @@ def main():
                   (RF, mm_label), (RF, cp_label))
         py_target(f"Python rfind vs {cp_label}.rfind (absent)", 6,
                   (f"rfind:{A}", mm_label), (f"rfind:{A}", cp_label))
+        cp_hot, mm_hot = cp_label + ", hot map", mm_label + ", hot map"
+        py_target(f"Python find vs {cp_label}.find, hot map (needle near the end)", 6,
+                  (F, mm_hot), (F, cp_hot))
+        py_target(f"Python find vs {cp_label}.find, hot map (absent)", 6,
+                  (f"find:{A}", mm_hot), (f"find:{A}", cp_hot))
+        py_target(f"Python rfind vs {cp_label}.rfind, hot map (needle near the start)", 6,
+                  (RF, mm_hot), (RF, cp_hot))
+        py_target(f"Python rfind vs {cp_label}.rfind, hot map (absent)", 6,
+                  (f"rfind:{A}", mm_hot), (f"rfind:{A}", cp_hot))
         py_target(f"Python readline() loop vs {cp_label} readline() loop", 1,
                   ("readline", mm_label), ("readline", cp_label))
         py_target(f"Python lines() vs {cp_label} readline() loop", 3,
@@ -645,10 +671,12 @@ def main():
         for label in labels:
             t = med(op, label)
             python_row = label.startswith(("CPython", "mmapfile Python"))
-            if python_row:
-                ref = med(*py_ref) if py_ref else None
-            else:
-                ref = med(op, rust_ref) if rust_ref else None
+            ref_op, ref_label = (py_ref or (None, None)) if python_row else (op, rust_ref)
+            # Hot-map rows are compared with the reference's hot-map row when there is one.
+            if ref_label and label.endswith(", hot map") and \
+                    (ref_op, ref_label + ", hot map") in samples:
+                ref_label += ", hot map"
+            ref = med(ref_op, ref_label) if ref_label else None
             res = results[(op, label)]
             extra = ""
             if op in ("lines", "readline", "fileiter") and isinstance(res, int) and t:
@@ -660,7 +688,8 @@ def main():
     out.append("")
     out.append(
         "\"vs reference\" is speed relative to memmap2 + memchr for the Rust scans (the same "
-        "operation), regex::bytes for the Rust regex, and for Python rows CPython's mmap doing "
+        "operation; hot-map rows against its hot-map row), regex::bytes for the Rust regex, "
+        "and for Python rows CPython's mmap doing "
         f"the same thing ({cp_label}; its readline() loop for lines() and file iteration) or "
         "CPython's `re` for finditer. \"result\" is what each "
         "method found (offset, count, line count; rg and grep print matching-line counts), so "
