@@ -735,6 +735,23 @@ def main():
                    f"{args.rounds} rounds; cold rows: {args.cold_rounds} rounds, the file "
                    "evicted with posix_fadvise(DONTNEED) before each.\n")
 
+        helpful = []
+        for key, what in [(("warm", f"find:{A}"), "warm find"), (("warm", "lines"), "warm lines"),
+                          (("cold", f"find:{A}"), "cold find")]:
+            for name, _ in choices[1:]:
+                t = median(mad.get((*key, name), []))
+                if t and base[(*key, "none")] / t >= 1.05:
+                    helpful.append(f"{name} for {what} ({base[(*key, 'none')] / t:.2f}×)")
+        out.append(
+            "Advice that beat no advice by 5% or more in this run: "
+            + (", ".join(helpful) if helpful else "none") + ". "
+            "What the crate does: its scans (`find`, `count`, `lines`, ...) give no advice of "
+            "their own. Advice is a property of the whole map, which the caller may have set "
+            "for reasons of its own; Sequential also tells the kernel that pages are used once, "
+            "so a file that will be scanned again is evicted sooner. A caller about to scan a "
+            "whole map can ask for MAP_POPULATE with `MmapOptions::populate()`, or advise the "
+            "map itself with `advise()`.\n")
+
     # ------------------------------------------------------------------ cold
     if "cold" not in args.skip:
         cold_methods = [
