@@ -126,6 +126,10 @@ impl DynMmap {
     /// given is a plain memory read, like reading through `Deref`: if the file is truncated
     /// while you hold a line, the vanished pages read as zeros rather than as an error.
     ///
+    /// Like every scan, it gives the kernel no paging advice of its own (measured: none
+    /// helps enough to override the caller's). To scan a whole warm file once, mapping it
+    /// with [`MmapOptions::populate`](crate::MmapOptions::populate) saves some page faults.
+    ///
     /// ```
     /// use mmapfile::{Access, MmapOptions};
     /// let mut map = MmapOptions::new().len(9).map_anon_dyn(Access::Write)?;
