@@ -184,6 +184,9 @@ class mmap:
     def __exit__(self, *args: object) -> None:
         """Closes the map."""
     def __len__(self) -> int: ...
+    def __bytes__(self) -> bytes:
+        """A copy of the whole map; raises ``OSError`` if the file was truncated under it
+        (the buffer protocol, which CPython's ``bytes(m)`` uses, cannot report that)."""
     def __getitem__(self, key: Union[int, slice]) -> Union[int, bytes]: ...
     def __setitem__(self, key: Union[int, slice], value: Union[int, _Buffer]) -> None: ...
     def __delitem__(self, key: Union[int, slice]) -> NoReturn:

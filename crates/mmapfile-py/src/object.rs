@@ -754,6 +754,17 @@ impl PyMmap {
         self.len_checked()
     }
 
+    /// `bytes(m)`: a copy of the whole map. CPython's mmap leaves this to the buffer protocol,
+    /// which cannot report an error; going through the core's guarded copy instead makes a
+    /// copy of a truncated map raise rather than return zeros for the vanished bytes.
+    fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.check_valid()?;
+        let len = self.len_checked()?;
+        let bytes =
+            self.with_map_detached(py, len, |map| map.copy_range(..).map_err(errors::from_io))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
         self.check_valid()?;
