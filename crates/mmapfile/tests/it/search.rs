@@ -304,3 +304,20 @@ fn truncation_during_lines_is_an_error_not_a_crash() {
     assert!(lines.next().is_none());
     assert!(map.count(b"lorem").is_err());
 }
+
+#[test]
+fn truncation_under_a_threaded_search_is_an_error_not_a_crash() {
+    // 40 MiB takes the threaded path of find/rfind (32 MiB and more): the pages that vanish
+    // are read by the helper threads as well as by the calling one.
+    let text = vec![b'x'; 40 << 20];
+    let (_dir, path) = temp_file(&text);
+    let file = open_rw(&path);
+    // SAFETY: the test truncates the file on purpose, to check that the searches report it;
+    // no slice of the map is held across the truncation.
+    let map = unsafe { MmapOptions::new().map(&file).unwrap() };
+    assert_eq!(map.find_in(b"needle", ..).unwrap(), None);
+    assert_eq!(map.rfind_in(b"needle", ..).unwrap(), None);
+    file.set_len(1 << 20).unwrap();
+    assert!(map.find_in(b"needle", ..).is_err());
+    assert!(map.rfind_in(b"needle", ..).is_err());
+}
