@@ -138,7 +138,9 @@ class mmap:
     def read_byte(self) -> int:
         """The byte at the position, as an int; advances. ``ValueError`` at the end."""
     def readline(self) -> bytes:
-        """The bytes up to and including the next ``\\n`` (or the end); ``b''`` at the end."""
+        """The bytes up to and including the next ``\\n`` (or the end); ``b''`` at the end.
+        Keeps the GIL for lines shorter than 64 KiB (as CPython does); a longer line is
+        found and copied with the GIL released."""
     def resize(self, newsize: int, /) -> None:
         """Changes the length of the map, growing or shrinking the file (to
         ``offset + newsize``) for file maps. Only ACCESS_WRITE/ACCESS_DEFAULT maps; refused
@@ -167,8 +169,11 @@ class mmap:
     def lines(self) -> Iterator[bytes]:
         """mmapfile extra: an iterator over the lines of the whole map, each ``bytes`` with
         its ``\n`` (the last line may lack it; an empty map has none). Ignores and keeps the
-        position. Lines are copied out in batches, so changes made while iterating show from
-        the next batch; a map closed meanwhile raises ``ValueError``."""
+        position. Lines are copied out in batches of up to 256 lines (at most 32 KiB of the
+        map, or one longer line, which is copied with the GIL released) and handed out by an
+        ``itertools.chain`` over the batches, so changes made while iterating show from the
+        next batch; a map closed meanwhile raises ``ValueError`` (at the latest when the
+        iterator reaches the end), a file truncated under the map ``OSError``."""
     def finditer(self, pattern: Union[bytes, str], /) -> Iterator["Match"]:
         """mmapfile extra: the non-overlapping matches of ``pattern`` in the whole map, left
         to right, as ``Match`` objects.

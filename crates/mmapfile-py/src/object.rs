@@ -36,7 +36,7 @@ pub(crate) const ACCESS_COPY: i32 = 3;
 
 /// Work on at least this many bytes runs with the GIL released; below it the cost of
 /// releasing and re-taking the GIL outweighs what other threads would gain.
-const DETACH_MIN: usize = 64 * 1024;
+pub(crate) const DETACH_MIN: usize = 64 * 1024;
 
 /// A memory-mapped file or anonymous memory, with CPython's `mmap.mmap` interface.
 #[pyclass(name = "mmap", module = "mmap", subclass, weakref, frozen)]
@@ -81,7 +81,7 @@ impl PyMmap {
     }
 
     /// Runs `f` on the open map under the read lock (GIL held; keep `f` short).
-    fn with_map<R>(&self, f: impl FnOnce(&DynMmap) -> PyResult<R>) -> PyResult<R> {
+    pub(crate) fn with_map<R>(&self, f: impl FnOnce(&DynMmap) -> PyResult<R>) -> PyResult<R> {
         match &*self.read_lock() {
             Some(map) => f(map),
             None => Err(closed()),
@@ -118,7 +118,7 @@ impl PyMmap {
     }
 
     /// CPython's `CHECK_VALID`.
-    fn check_valid(&self) -> PyResult<()> {
+    pub(crate) fn check_valid(&self) -> PyResult<()> {
         self.with_map(|_| Ok(()))
     }
 
@@ -583,10 +583,39 @@ impl PyMmap {
         })
     }
 
+    /// The common case (a line shorter than `DETACH_MIN`) takes the lock once, keeps the GIL
+    /// and builds the `bytes` straight from the mapped line inside the guarded access (no
+    /// intermediate copy); only a longer line is found and copied with the GIL released.
     fn readline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let len = self.len_checked()?;
-        let line =
-            self.with_map_mut_detached(py, len, |map| map.readline().map_err(errors::from_io))?;
+        {
+            let mut guard = self.write_lock();
+            let Some(map) = guard.as_mut() else {
+                return Err(closed());
+            };
+            let len = map.len();
+            let pos = (map.tell() as usize).min(len);
+            let window_end = len.min(pos.saturating_add(DETACH_MIN));
+            let found = map
+                .with_bytes(pos..window_end, |window| {
+                    let end = match memchr::memchr(b'\n', window) {
+                        Some(i) => i + 1,
+                        None if window_end == len => window.len(),
+                        None => return None,
+                    };
+                    // A fault while copying (file truncated meanwhile) is reported by
+                    // `with_bytes` after this returns, and the `bytes` is dropped.
+                    Some((end, PyBytes::new(py, &window[..end])))
+                })
+                .map_err(errors::from_io)?;
+            if let Some((end, line)) = found {
+                map.advance(end);
+                return Ok(line);
+            }
+        }
+        // No newline within DETACH_MIN bytes: a long line, found and copied without the GIL.
+        let line = self.with_map_mut_detached(py, usize::MAX, |map| {
+            map.readline().map_err(errors::from_io)
+        })?;
         Ok(PyBytes::new(py, &line))
     }
 
@@ -734,9 +763,8 @@ impl PyMmap {
     }
 
     /// mmapfile extra: an iterator over the lines of the whole map, as `bytes`.
-    fn lines(slf: Bound<'_, Self>) -> PyResult<crate::extras::LineIter> {
-        slf.get().check_valid()?;
-        Ok(crate::extras::LineIter::new(slf.unbind()))
+    fn lines(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
+        crate::extras::lines(slf)
     }
 
     /// mmapfile extra: an iterator over the matches of a Rust-syntax regex in the whole map.

@@ -86,3 +86,127 @@ def test_finditer_errors():
         assert repr(next(m.finditer(b"ipsum"))) == "<mmapfile.Match span=(6, 11), match=b'ipsum'>"
     with pytest.raises(ValueError, match="mmap closed or invalid"):
         m.finditer(b"a")
+
+
+# ----- lines() and readline() fast paths: batches, windows, long lines -----
+
+# Lines of many lengths: short ones, ones that straddle the 32 KiB scan window and the 256-line
+# batch of lines(), and lines longer than the 64 KiB the fast paths look at with the GIL held.
+MIXED = b"".join(
+    [b"%d\n" % i for i in range(700)]
+    + [b"x" * 40000 + b"\n", b"y" * 70000 + b"\n", b"\n", b"z" * 32767 + b"\n", b"w" * 32768 + b"\n"]
+    + [b"%d\n" % i for i in range(300)]
+    + [b"t" * 100000]
+)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [MIXED, MIXED[:-100000], b"x" * 200000, b"\n" * 70000, b"a" * 65536 + b"\n" + b"b" * 65535],
+)
+def test_lines_and_readline_across_batches_windows_and_long_lines(data):
+    with anon(data) as m:
+        lines = list(m.lines())
+        assert lines == io.BytesIO(data).readlines()
+        assert all(type(line) is bytes for line in lines)
+        got = []
+        while line := m.readline():
+            got.append(line)
+        assert got == lines
+        assert m.tell() == len(data) and m.readline() == b""
+
+
+def test_readline_after_the_map_shrank():
+    m = mmapfile.mmap(-1, 100)
+    with m:
+        m[:] = b"ab\n" * 33 + b"c"
+        m.seek(90)
+        m.resize(50)
+        # The cursor was clamped to the new end: nothing is left to read.
+        assert m.readline() == b""
+        m.seek(48)
+        assert m.readline() == b"ab"  # the map now ends after b"...\nab"
+
+
+def test_readline_of_a_closed_map():
+    m = anon(b"a\nb\n")
+    m.close()
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        m.readline()
+
+
+def test_lines_sees_a_close_even_when_the_batch_held_every_line():
+    # The first batch holds both lines; the call that would find the end sees the close.
+    m = anon(b"a\nb\n")
+    lines = m.lines()
+    assert next(lines) == b"a\n"
+    m.close()
+    with pytest.raises(ValueError, match="mmap closed or invalid"):
+        list(lines)
+
+
+def test_lines_shows_changes_from_the_next_batch():
+    data = b"".join(b"%04d\n" % i for i in range(2000))
+    with anon(data) as m:
+        lines = m.lines()
+        first = next(lines)
+        m[:] = data.replace(b"0", b"9")
+        rest = list(lines)
+        assert first == b"0000\n"
+        assert len(rest) == 1999
+        # Lines of the first batch were copied before the change, the last ones after it.
+        assert rest[0] == b"0001\n" and rest[-1] == b"1999\n".replace(b"0", b"9")
+
+
+def test_lines_while_another_thread_resizes_and_closes():
+    import threading
+
+    data = b"".join(b"line %d\n" % i for i in range(200000))
+    for _ in range(5):
+        m = anon(data)
+        errors = []
+
+        def change():
+            try:
+                m.resize(len(data) // 2)
+                m.close()
+            except BufferError as exc:  # pragma: no cover - no buffers are exported here
+                errors.append(exc)
+
+        other = threading.Thread(target=change)
+        lines = m.lines()
+        other.start()
+        try:
+            for line in lines:
+                assert line.endswith(b"\n") and line.startswith(b"line ")
+        except ValueError as exc:
+            assert "mmap closed or invalid" in str(exc)
+        other.join()
+        assert errors == [] and m.closed
+
+
+def test_lines_of_a_truncated_file_raise_oserror(tmp_path):
+    from test_sigbus_guard import PRELUDE, run
+
+    script = PRELUDE + "\n".join(
+        [
+            "m = mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_READ)",
+            "truncate()",
+            "assert expect_oserror('lines', lambda: list(m.lines()))",
+            "assert expect_oserror('lines again', lambda: list(m.lines()))",
+            "survivor(m)",
+            "print('ALIVE lines')",
+        ]
+    )
+    done = run(script, tmp_path, "fd")
+    assert done.returncode == 0 and "ALIVE lines" in done.stdout, done.stdout + done.stderr
+
+
+def test_finditer_long_match_and_group_is_a_copy():
+    data = b"-" + b"a" * 100000 + b"-" + b"aa"
+    with anon(data) as m:
+        found = list(m.finditer(rb"a+"))
+        assert [x.span() for x in found] == [(1, 100001), (100002, 100004)]
+        assert found[0].group() == b"a" * 100000
+        m[1:3] = b"bb"
+        assert found[0].group() == b"a" * 100000  # a snapshot, not a view of the map
