@@ -182,5 +182,13 @@ pub(crate) fn positional<'py, const N: usize>(
             "{method}() takes {how} {count} {noun} ({given} given)"
         )));
     }
-    Ok(std::array::from_fn(|i| args.get_item(i).ok()))
+    // Only the given ones are looked up: asking the tuple for a missing index would raise
+    // (and build) an IndexError just to throw it away, which costs more than the call.
+    Ok(std::array::from_fn(|i| {
+        if i < given {
+            args.get_item(i).ok()
+        } else {
+            None
+        }
+    }))
 }

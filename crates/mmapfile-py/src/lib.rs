@@ -74,6 +74,7 @@ fn constants() -> Vec<(&'static str, i64)> {
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<object::PyMmap>()?;
+    object::install_readline(&m.py().get_type::<object::PyMmap>())?;
     m.add_class::<extras::Match>()?;
     // `mmap.error` has been an alias of OSError since Python 3.3.
     m.add("error", m.py().get_type::<pyo3::exceptions::PyOSError>())?;

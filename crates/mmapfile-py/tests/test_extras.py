@@ -210,3 +210,25 @@ def test_finditer_long_match_and_group_is_a_copy():
         assert found[0].group() == b"a" * 100000
         m[1:3] = b"bb"
         assert found[0].group() == b"a" * 100000  # a snapshot, not a view of the map
+
+
+def test_readline_is_a_method_descriptor_like_cpythons():
+    import mmap as builtin
+
+    def message(call):
+        with pytest.raises(TypeError) as info:
+            call()
+        return str(info.value)
+
+    ours, theirs = mmapfile.mmap(-1, 4), builtin.mmap(-1, 4)
+    assert message(lambda: ours.readline(1)) == message(lambda: theirs.readline(1))
+    assert message(lambda: ours.readline(x=1)) == message(lambda: theirs.readline(x=1))
+    wrong_self = message(lambda: mmapfile.mmap.readline(b"x"))
+    assert wrong_self == message(lambda: builtin.mmap.readline(b"x"))
+
+    class Sub(mmapfile.mmap):
+        pass
+
+    with Sub(-1, 3) as sub:
+        sub[:] = b"a\nb"
+        assert (sub.readline(), sub.readline(), sub.readline()) == (b"a\n", b"b", b"")
