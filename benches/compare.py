@@ -510,10 +510,10 @@ def main():
         mm_label = mm_label or "mmapfile Python"
     tools = []
     if rg:
-        tools.append(("rg -c -F", [(F, ["rg", "-c", "-F", NEEDLE_END, path]),
-                                   (f"find:{A}", ["rg", "-c", "-F", NEEDLE_ABSENT, path])]))
-    tools.append(("grep -c -F", [(F, ["grep", "-c", "-F", NEEDLE_END, path]),
-                                 (f"find:{A}", ["grep", "-c", "-F", NEEDLE_ABSENT, path])]))
+        tools.append(("rg -c -F", [(F, ["rg", "-c", "-F", NEEDLE_END.decode(), path]),
+                                   (f"find:{A}", ["rg", "-c", "-F", NEEDLE_ABSENT.decode(), path])]))
+    tools.append(("grep -c -F", [(F, ["grep", "-c", "-F", NEEDLE_END.decode(), path]),
+                                 (f"find:{A}", ["grep", "-c", "-F", NEEDLE_ABSENT.decode(), path])]))
     for label, cmds in tools:
         tool_group(label, [(op, list(map(str, cmd))) for op, cmd in cmds])
 
