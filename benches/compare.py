@@ -539,6 +539,23 @@ def main():
                 results[(op, label)] = result
         print(f"warm round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
+    # The methods must agree on what they found, or their times compare different work.
+    tool_labels = {label for label, _ in tools}
+    by_op = {}
+    for (op, label), result in results.items():
+        if label in tool_labels:
+            expected = "1" if op == F else "0"
+            if (str(result).strip() or "0") != expected:
+                bench.notes.append(f"**{label} on {op} printed {result!r}, expected a matching-"
+                                   f"line count of {expected}.**")
+        elif isinstance(result, int):
+            same = {"readline": "lines", "fileiter": "lines"}.get(op, op.split(":")[0]
+                                                                  if op.startswith("regex") else op)
+            by_op.setdefault(same, {})[label] = result
+    for op, found in by_op.items():
+        if len(set(found.values())) > 1:
+            bench.notes.append(f"**The methods disagree on {op}: {found}.**")
+
     def med(op, label):
         return median(samples.get((op, label), []))
 
