@@ -438,7 +438,7 @@ impl DynMmap {
     /// indices, bounds past the end clamp to `len()`; an empty range (start > end) finds
     /// nothing. An empty needle is found at the start of the range.
     ///
-    /// A range of 32 MiB or more whose first 8 MiB hold no match is searched by up to four
+    /// A range of 64 MiB or more whose first 8 MiB hold no match is searched by up to four
     /// threads, one per available core: a long scan is bound by how fast one core reads
     /// memory (see BENCHMARKS.md). `rfind_in` does the same from the end.
     ///

@@ -307,9 +307,9 @@ fn truncation_during_lines_is_an_error_not_a_crash() {
 
 #[test]
 fn truncation_under_a_threaded_search_is_an_error_not_a_crash() {
-    // 40 MiB takes the threaded path of find/rfind (32 MiB and more): the pages that vanish
+    // 72 MiB takes the threaded path of find/rfind (64 MiB and more): the pages that vanish
     // are read by the helper threads as well as by the calling one.
-    let text = vec![b'x'; 40 << 20];
+    let text = vec![b'x'; 72 << 20];
     let (_dir, path) = temp_file(&text);
     let file = open_rw(&path);
     // SAFETY: the test truncates the file on purpose, to check that the searches report it;
