@@ -573,7 +573,10 @@ def main():
         "comes from that run. Times are medians over the rounds; each Rust or Python run opens "
         "the file, maps it, scans it and unmaps it (\"hot map\" rows time a second scan of an "
         "already-faulted map instead), so page-table set-up is part of the time, as it is for "
-        "a program that maps a file to search it once.\n")
+        "a program that maps a file to search it once. mmapfile's `find` and `rfind` search "
+        f"ranges of 64 MiB and more with one thread per core ({os.cpu_count()} here, at most "
+        "4), after searching the first 8 MiB alone; `count`, `lines` and the regex iterator "
+        "run on the calling thread, as do all the other methods.\n")
     out.append("## Machine and command\n")
     out.append(table(["", ""], machine() + [
         ("CPython (baseline)", f"{py_version(cpython)} ({cpython})"),
