@@ -83,13 +83,18 @@ pub(crate) fn line_batch<'py>(
     }
     // No newline in the whole window: one line longer than it.
     let line = map.with_map_detached(py, usize::MAX, |map| {
+        // The map may have shrunk since the window was scanned (the lock was let go).
+        let pos = pos.min(map.len());
         let end = match map.find_in(b"\n", pos..).map_err(errors::from_io)? {
             Some(newline) => newline + 1,
             None => map.len(),
         };
         Ok((map.copy_range(pos..end).map_err(errors::from_io)?, end))
     })?;
-    Ok((vec![PyBytes::new(py, &line.0)], line.1))
+    match line {
+        (bytes, _) if bytes.is_empty() => Ok((Vec::new(), next)),
+        (bytes, end) => Ok((vec![PyBytes::new(py, &bytes)], end)),
+    }
 }
 
 /// The batches behind `m.lines()`: each `next()` is a list of up to `LINE_BATCH` lines from

@@ -158,10 +158,12 @@ def test_lines_shows_changes_from_the_next_batch():
         assert rest[0] == b"0001\n" and rest[-1] == b"1999\n".replace(b"0", b"9")
 
 
-def test_lines_while_another_thread_resizes_and_closes():
+@pytest.mark.parametrize("pad", [0, 40000])
+def test_lines_while_another_thread_resizes_and_closes(pad):
     import threading
 
-    data = b"".join(b"line %d\n" % i for i in range(200000))
+    # pad=40000: every line is longer than the window, so each is read with the GIL released.
+    data = b"".join(b"line %d%s\n" % (i, b"." * pad) for i in range(200000 if pad == 0 else 200))
     for _ in range(5):
         m = anon(data)
         errors = []
