@@ -12,12 +12,14 @@
 //! The scans give the kernel no `madvise` advice of their own. Advice is a property of the
 //! whole map, which the caller may have set for reasons of its own, and `MADV_SEQUENTIAL`
 //! also tells the kernel that the pages are used once, so a file the program will scan again
-//! is evicted sooner. Measured by `benches/compare.py` on a 1 GiB file (BENCHMARKS.md):
-//! on a warm file Sequential, WillNeed and HugePage left a map-and-scan within a few percent
-//! of no advice, and on a cold file none of them beat the kernel's default readahead, which
-//! already keeps the scan level with `dd`. What did help a warm whole-map scan was setting
-//! the page tables up in one call, [`MmapOptions::populate`](crate::MmapOptions::populate)
-//! (about 10% off a 1 GiB `find`): callers about to scan a whole map can ask for it.
+//! is evicted sooner. Measured by `benches/compare.py` on a 1 GiB file (BENCHMARKS.md, and
+//! three earlier runs of the same script): on a warm file, Sequential, WillNeed and HugePage
+//! left a map-and-scan within 5% of no advice; on a cold file no advice helped consistently
+//! (explicit `MADV_NORMAL`, which changes nothing, came out between 0.87x and 1.20x of no
+//! advice across runs, which is the noise of the shared disk), and Sequential was never
+//! faster (0.55x to 1.00x). Mapping with [`MmapOptions::populate`](crate::MmapOptions::populate)
+//! took 6-11% off a warm 1 GiB `find` but added 7-11% to `lines`, so that too is left to
+//! the caller.
 //!
 //! # Ranges
 //!
@@ -126,9 +128,8 @@ impl DynMmap {
     /// given is a plain memory read, like reading through `Deref`: if the file is truncated
     /// while you hold a line, the vanished pages read as zeros rather than as an error.
     ///
-    /// Like every scan, it gives the kernel no paging advice of its own (measured: none
-    /// helps enough to override the caller's). To scan a whole warm file once, mapping it
-    /// with [`MmapOptions::populate`](crate::MmapOptions::populate) saves some page faults.
+    /// Like every scan, it gives the kernel no paging advice of its own: none measured
+    /// helps enough to override what the caller chose (see BENCHMARKS.md).
     ///
     /// ```
     /// use mmapfile::{Access, MmapOptions};
