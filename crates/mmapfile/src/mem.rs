@@ -103,7 +103,7 @@ impl DynMmap {
     #[inline(never)]
     fn vanished(&self, range: &Range<usize>) -> io::Error {
         let watch = self.watch();
-        let covered = if self.watch().is_regular_file() {
+        let covered = if watch.is_regular_file() {
             self.file_covers()
         } else {
             None
