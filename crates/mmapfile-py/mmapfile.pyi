@@ -140,7 +140,8 @@ class mmap:
     def readline(self) -> bytes:
         """The bytes up to and including the next ``\\n`` (or the end); ``b''`` at the end.
         Keeps the GIL for lines shorter than 64 KiB (as CPython does); a longer line is
-        found and copied with the GIL released."""
+        found and copied with the GIL released. Like ``lines()``, reuses the ``bytes`` of an
+        earlier line once nothing but the map holds it."""
     def resize(self, newsize: int, /) -> None:
         """Changes the length of the map, growing or shrinking the file (to
         ``offset + newsize``) for file maps. Only ACCESS_WRITE/ACCESS_DEFAULT maps; refused
@@ -169,11 +170,12 @@ class mmap:
     def lines(self) -> Iterator[bytes]:
         """mmapfile extra: an iterator over the lines of the whole map, each ``bytes`` with
         its ``\n`` (the last line may lack it; an empty map has none). Ignores and keeps the
-        position. Lines are copied out in batches of up to 256 lines (at most 32 KiB of the
-        map, or one longer line, which is copied with the GIL released) and handed out by an
-        ``itertools.chain`` over the batches, so changes made while iterating show from the
-        next batch; a map closed meanwhile raises ``ValueError`` (at the latest when the
-        iterator reaches the end), a file truncated under the map ``OSError``."""
+        position. The map is read ahead 64 KiB of whole lines at a time (a longer line is
+        copied on its own, with the GIL released), so changes made while iterating show
+        from the next chunk on, as with a buffered file. Once the map is closed ``next()``
+        raises ``ValueError``; a file truncated under the map raises ``OSError``. A line's
+        ``bytes`` object is refilled with a later line once nothing but the iterator holds
+        it (as ``zip`` reuses its tuples): lines you keep never change."""
     def finditer(self, pattern: Union[bytes, str], /) -> Iterator["Match"]:
         """mmapfile extra: the non-overlapping matches of ``pattern`` in the whole map, left
         to right, as ``Match`` objects.

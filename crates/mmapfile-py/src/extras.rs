@@ -1,24 +1,14 @@
-//! What CPython's mmap lacks, from the core's scans: `count`, `lines()` and `finditer`.
+//! What CPython's mmap lacks, from the core's scans: `count` and `finditer` (`lines()` is in
+//! `lines.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 use regex::bytes::Regex;
 
 use crate::errors;
 use crate::object::{PyMmap, DETACH_MIN};
-
-/// A batch of `lines()` stops after this many lines or at the end of a window of this many
-/// bytes, whichever comes first. Each batch is built with the GIL held, so it must stay
-/// short (a 32 KiB scan and copy take microseconds); a few hundred lines amortise taking the
-/// lock and the call into Rust. On a 256 MiB file of 137-byte lines, batches of 32 to 4096
-/// lines and windows of 8 KiB to 256 KiB timed the same within noise: the per-line cost is
-/// Python's (allocating and freeing each `bytes`, and the consumer's loop).
-const LINE_BATCH: usize = 256;
-const LINE_WINDOW: usize = 32 * 1024;
 
 /// `count(sub[, start[, end]])`: non-overlapping occurrences in `start..end`, which clamp
 /// like slice indices (the whole map by default, as `bytes.count`; the cursor is ignored).
@@ -40,125 +30,6 @@ pub(crate) fn count(
         let end = end.map_or(len as usize, clamp);
         map.count_in(&needle, start..end).map_err(errors::from_io)
     })
-}
-
-/// The lines of the map from `pos`: up to `max_lines` `bytes` objects (each with its `\n`,
-/// the last line of the map may lack it) and the offset just past them. Empty at the end.
-///
-/// The common case scans a window of at most `LINE_WINDOW` bytes with the GIL held and
-/// builds the `bytes` objects straight from the mapped memory, all inside one guarded access
-/// (a file truncated meanwhile is reported after the copies, which are then dropped). A line
-/// longer than the window is found and copied with the GIL released.
-pub(crate) fn line_batch<'py>(
-    map: &PyMmap,
-    py: Python<'py>,
-    pos: usize,
-    max_lines: usize,
-) -> PyResult<(Vec<Bound<'py, PyBytes>>, usize)> {
-    let (lines, next) = map.with_map(|map| {
-        let len = map.len();
-        let pos = pos.min(len);
-        let window_end = len.min(pos.saturating_add(LINE_WINDOW));
-        map.with_bytes(pos..window_end, |window| {
-            let mut lines = Vec::with_capacity(max_lines.min(window.len() / 32 + 1));
-            let mut start = 0;
-            for newline in memchr::memchr_iter(b'\n', window) {
-                if lines.len() == max_lines {
-                    break;
-                }
-                lines.push(PyBytes::new(py, &window[start..=newline]));
-                start = newline + 1;
-            }
-            // The rest of the map is one last line without a newline.
-            if window_end == len && start < window.len() && lines.len() < max_lines {
-                lines.push(PyBytes::new(py, &window[start..]));
-                start = window.len();
-            }
-            (lines, pos + start)
-        })
-        .map_err(errors::from_io)
-    })?;
-    if !lines.is_empty() || next >= map.len_checked()? {
-        return Ok((lines, next));
-    }
-    // No newline in the whole window: one line longer than it.
-    let line = map.with_map_detached(py, usize::MAX, |map| {
-        // The map may have shrunk since the window was scanned (the lock was let go).
-        let pos = pos.min(map.len());
-        let end = match map.find_in(b"\n", pos..).map_err(errors::from_io)? {
-            Some(newline) => newline + 1,
-            None => map.len(),
-        };
-        Ok((map.copy_range(pos..end).map_err(errors::from_io)?, end))
-    })?;
-    match line {
-        (bytes, _) if bytes.is_empty() => Ok((Vec::new(), next)),
-        (bytes, end) => Ok((vec![PyBytes::new(py, &bytes)], end)),
-    }
-}
-
-/// The batches behind `m.lines()`: each `next()` is a list of up to `LINE_BATCH` lines from
-/// [`line_batch`]. `lines()` flattens them with `itertools.chain.from_iterable`, so handing
-/// out a line costs no call into Rust. The cursor is not used.
-#[pyclass(module = "mmap", frozen)]
-pub struct LineBatches {
-    map: Py<PyMmap>,
-    /// Where the next batch starts in the map; `usize::MAX` once the end was reached.
-    pos: Mutex<usize>,
-}
-
-impl LineBatches {
-    pub(crate) fn new(map: Py<PyMmap>) -> Self {
-        Self {
-            map,
-            pos: Mutex::new(0),
-        }
-    }
-}
-
-#[pymethods]
-impl LineBatches {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
-        // The position stays locked while a long line is read with the GIL released, so a
-        // second thread calling next() meanwhile must not wait for it (it would hold the GIL
-        // that the first one needs back): it gets the error generators give in that case.
-        let mut pos = match self.pos.try_lock() {
-            Ok(pos) => pos,
-            Err(std::sync::TryLockError::Poisoned(poison)) => poison.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(errors::value_error("lines() iterator already executing"))
-            }
-        };
-        if *pos == usize::MAX {
-            return Ok(None);
-        }
-        let (lines, next) = line_batch(self.map.get(), py, *pos, LINE_BATCH)?;
-        if lines.is_empty() {
-            *pos = usize::MAX;
-            return Ok(None);
-        }
-        *pos = next;
-        Ok(Some(PyList::new(py, lines)?))
-    }
-}
-
-/// `m.lines()`: `itertools.chain.from_iterable` over the map's [`LineBatches`].
-pub(crate) fn lines<'py>(map: Bound<'py, PyMmap>) -> PyResult<Bound<'py, PyAny>> {
-    let py = map.py();
-    map.get().check_valid()?;
-    let batches = Bound::new(py, LineBatches::new(map.unbind()))?;
-    static FROM_ITERABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let from_iterable = FROM_ITERABLE.get_or_try_init(py, || {
-        py.import("itertools")?
-            .getattr("chain")?
-            .getattr("from_iterable")
-            .map(Bound::unbind)
-    })?;
-    from_iterable.bind(py).call1((batches,))
 }
 
 /// Compiles a `finditer` pattern: `bytes` (UTF-8) or `str`, in Rust regex syntax.

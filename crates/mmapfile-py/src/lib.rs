@@ -13,7 +13,9 @@ mod args;
 mod errors;
 mod extras;
 mod iter;
+mod lines;
 mod object;
+mod recycle;
 
 use object::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
 
@@ -75,6 +77,7 @@ fn constants() -> Vec<(&'static str, i64)> {
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<object::PyMmap>()?;
     object::install_readline(&m.py().get_type::<object::PyMmap>())?;
+    lines::install(&m.py().get_type::<lines::LinesIter>());
     m.add_class::<extras::Match>()?;
     // `mmap.error` has been an alias of OSError since Python 3.3.
     m.add("error", m.py().get_type::<pyo3::exceptions::PyOSError>())?;

@@ -90,11 +90,13 @@ def test_finditer_errors():
 
 # ----- lines() and readline() fast paths: batches, windows, long lines -----
 
-# Lines of many lengths: short ones, ones that straddle the 32 KiB scan window and the 256-line
-# batch of lines(), and lines longer than the 64 KiB the fast paths look at with the GIL held.
+# Lines of many lengths: short ones, ones that straddle the 64 KiB chunks lines() reads ahead,
+# lines of exactly a chunk and one byte either side of it, and lines longer than the 64 KiB
+# the fast paths look at with the GIL held.
 MIXED = b"".join(
     [b"%d\n" % i for i in range(700)]
     + [b"x" * 40000 + b"\n", b"y" * 70000 + b"\n", b"\n", b"z" * 32767 + b"\n", b"w" * 32768 + b"\n"]
+    + [b"v" * 65535 + b"\n", b"u" * 65534 + b"\n", b"s" * 65536 + b"\n", b"r\n"]
     + [b"%d\n" % i for i in range(300)]
     + [b"t" * 100000]
 )
@@ -136,7 +138,7 @@ def test_readline_of_a_closed_map():
 
 
 def test_lines_sees_a_close_even_when_the_batch_held_every_line():
-    # The first batch holds both lines; the call that would find the end sees the close.
+    # The first chunk read ahead holds both lines; the next line handed out sees the close.
     m = anon(b"a\nb\n")
     lines = m.lines()
     assert next(lines) == b"a\n"
@@ -145,17 +147,18 @@ def test_lines_sees_a_close_even_when_the_batch_held_every_line():
         list(lines)
 
 
-def test_lines_shows_changes_from_the_next_batch():
-    data = b"".join(b"%04d\n" % i for i in range(2000))
+def test_lines_shows_changes_from_the_next_chunk():
+    # 180 KB of lines: the iterator reads ahead 64 KiB at a time.
+    data = b"".join(b"%05d\n" % i for i in range(30000))
     with anon(data) as m:
         lines = m.lines()
         first = next(lines)
-        m[:] = data.replace(b"0", b"9")
+        m[:] = data.replace(b"0", b"8")
         rest = list(lines)
-        assert first == b"0000\n"
-        assert len(rest) == 1999
-        # Lines of the first batch were copied before the change, the last ones after it.
-        assert rest[0] == b"0001\n" and rest[-1] == b"1999\n".replace(b"0", b"9")
+        assert first == b"00000\n"
+        assert len(rest) == 29999
+        # Lines of the first chunk were copied before the change, the last ones after it.
+        assert rest[0] == b"00001\n" and rest[-1] == b"29999\n".replace(b"0", b"8")
 
 
 @pytest.mark.parametrize("pad", [0, 40000])
@@ -178,12 +181,18 @@ def test_lines_while_another_thread_resizes_and_closes(pad):
         other = threading.Thread(target=change)
         lines = m.lines()
         other.start()
+        seen = []
         try:
             for line in lines:
-                assert line.endswith(b"\n") and line.startswith(b"line ")
+                seen.append(line)
         except ValueError as exc:
             assert "mmap closed or invalid" in str(exc)
         other.join()
+        # Whole lines of the data, in order; only the last one may be cut, where the resize
+        # put the new end of the map.
+        assert b"".join(seen) == data[: len(b"".join(seen))]
+        assert all(line.endswith(b"\n") for line in seen[:-1])
+        assert all(line.startswith(b"line ") for line in seen)
         assert errors == [] and m.closed
 
 
