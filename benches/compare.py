@@ -173,9 +173,35 @@ def resident(path):
 
 
 def warm(path):
+    """Puts the whole file in the page cache in one known state: evicted, then read back with
+    8 MiB read()s, as a fresh sequential read leaves it. How the cached pages are grouped
+    (4 KiB pages or up to 2 MiB folios, which the kernel can map with one page-table entry)
+    depends on how they were read, and changes what mapping the file costs by a third;
+    pages already cached by earlier runs could be in any grouping."""
+    evict(path)
     with open(path, "rb") as f:
         while f.read(8 << 20):
             pass
+
+
+def huge_mapped(bench, path):
+    """How many 2 MiB blocks of the file one map of it took with a single page-table entry
+    (/proc/vmstat thp_file_mapped around one mmapfile find), and how many there are."""
+    def counter():
+        try:
+            with open("/proc/vmstat") as f:
+                for line in f:
+                    if line.startswith("thp_file_mapped "):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+    before = counter()
+    if before is None:
+        return None
+    bench.rust("mmapfile", path, [f"find:{NEEDLE_ABSENT.decode()}"], 0, ["--repeat", "1"])
+    after = counter()
+    return after - before, (path.stat().st_size + (2 << 20) - 1) // (2 << 20)
 
 
 # ----------------------------------------------------------------------------- workers
@@ -218,8 +244,15 @@ def worker(kind, path, length, ops, hot=False):
                         readline = m.readline
                         while readline():
                             result += 1
+                    elif name == "readline_for":
+                        # The same for loop as "lines", over readline() calls.
+                        result = 0
+                        for _ in iter(m.readline, b""):
+                            result += 1
                     elif name == "lines":
-                        result = sum(1 for _ in m.lines())
+                        result = 0
+                        for _ in m.lines():
+                            result += 1
                     elif name == "regex" and kind == "cpython":
                         pattern = re.compile(SEED_PY, re.DOTALL | re.IGNORECASE | re.MULTILINE)
                         result = sum(1 for _ in pattern.finditer(m))
@@ -451,6 +484,7 @@ def main():
 
     # ------------------------------------------------------------------ warm, interleaved
     warm(path)
+    huge = huge_mapped(bench, path)
     F, RF, A = f"find:{NEEDLE_END.decode()}", f"rfind:{NEEDLE_START.decode()}", NEEDLE_ABSENT.decode()
     rust_ops = [F, f"find:{A}", RF, f"rfind:{A}", f"count:{COMMON.decode()}", "lines"]
     groups = []  # (method label, callable returning [(op, seconds, result)])
@@ -485,7 +519,8 @@ def main():
     rust_group("std read() 1 MiB loop", "read", [F, f"find:{A}", f"count:{COMMON.decode()}",
                                                  "lines"])
     cp_label = f"CPython {py_version(cpython)} mmap"
-    py_group(cp_label, "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}", "readline"])
+    py_group(cp_label, "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}", "readline",
+                                            "readline_for"])
     py_group(cp_label + ", hot map", "cpython", cpython, [F, f"find:{A}", RF, f"rfind:{A}"],
              hot=True)
     py_group(f"CPython {py_version(cpython)} file iteration", "cpython", cpython, ["fileiter"])
@@ -496,6 +531,7 @@ def main():
                  [F, f"find:{A}", RF, f"rfind:{A}", "readline"])
     mm_ops = [op for op, m in [(F, "find"), (f"find:{A}", "find"), (RF, "rfind"),
                                (f"rfind:{A}", "rfind"), ("readline", "readline"),
+                               ("readline_for", "readline"),
                                (f"count:{COMMON.decode()}", "count"), ("lines", "lines")]
               if m in mm_methods]
     mm_label = f"mmapfile Python ({py_version(mmpy)})" if mm_ops or "finditer" in mm_methods else None
@@ -549,7 +585,7 @@ def main():
                 bench.notes.append(f"**{label} on {op} printed {result!r}, expected a matching-"
                                    f"line count of {expected}.**")
         elif isinstance(result, int):
-            same = {"readline": "lines", "fileiter": "lines"}.get(op, op.split(":")[0]
+            same = {"readline": "lines", "readline_for": "lines", "fileiter": "lines"}.get(op, op.split(":")[0]
                                                                   if op.startswith("regex") else op)
             by_op.setdefault(same, {})[label] = result
     for op, found in by_op.items():
@@ -576,13 +612,20 @@ def main():
         "a program that maps a file to search it once. mmapfile's `find` and `rfind` search "
         f"ranges of 64 MiB and more with one thread per core ({os.cpu_count()} here, at most "
         "4), after searching the first 8 MiB alone; `count`, `lines` and the regex iterator "
-        "run on the calling thread, as do all the other methods.\n")
+        "run on the calling thread, as do all the other methods. Python loops count lines "
+        "in their body (`result += 1`): `while m.readline(): ...` for the readline() loop, "
+        "`for line in m.lines(): ...` for lines(), and `for line in iter(m.readline, b''): "
+        "...` for readline() in the same for loop as lines().\n")
     out.append("## Machine and command\n")
     out.append(table(["", ""], machine() + [
         ("CPython (baseline)", f"{py_version(cpython)} ({cpython})"),
         ("Python for the mmapfile module", f"{py_version(mmpy) or 'absent'} ({mmpy})"),
         ("Started", started.strftime("%Y-%m-%d %H:%M UTC")),
         ("Load average at start", " ".join(f"{x:.2f}" for x in load_before)),
+        ("Test file in the page cache", "evicted, then read back with 8 MiB read()s before "
+         "the warm runs" + (f"; a map of it took {huge[0]} of its {huge[1]} 2 MiB blocks "
+                            "with one page-table entry each (/proc/vmstat thp_file_mapped)"
+                            if huge else "")),
     ]))
     out.append("")
     out.append(f"Command (from the repository root): `{command}`\n")
@@ -652,6 +695,8 @@ def main():
                   ("readline", mm_label), ("readline", cp_label))
         py_target(f"Python lines() vs {cp_label} readline() loop", 3,
                   ("lines", mm_label), ("readline", cp_label))
+        py_target(f"Python lines() vs {cp_label} readline() in the same for loop", 3,
+                  ("lines", mm_label), ("readline_for", cp_label))
         py_target(f"Python finditer vs re.finditer on {cp_label}", 15,
                   ("regex", mm_label + " finditer"), ("regex", re_cp))
     else:
@@ -678,6 +723,8 @@ def main():
         ("lines", "lines (Rust: iterate all lines; Python: lines())", size, "memmap2 + memchr",
          ("readline", cp_label)),
         ("readline", "readline() loop", size, None, ("readline", cp_label)),
+        ("readline_for", "`for line in iter(m.readline, b'')`", size, None,
+         ("readline_for", cp_label)),
         ("fileiter", "`for line in open(path, 'rb')`", size, None, ("readline", cp_label)),
         (f"regex:{SEED_RUST}", f"regex (first {human(regex_len)})", regex_len,
          "memmap2 + regex::bytes", None),
@@ -699,7 +746,7 @@ def main():
             ref = med(ref_op, ref_label) if ref_label else None
             res = results[(op, label)]
             extra = ""
-            if op in ("lines", "readline", "fileiter") and isinstance(res, int) and t:
+            if op in ("lines", "readline", "readline_for", "fileiter") and isinstance(res, int) and t:
                 extra = f"{res / t / 1e6:.1f} M lines/s"
             rows.append((title, label, fmt_time(t), fmt_rate(nbytes, t), extra,
                          f"{ref / t:.2f}×" if ref and t else "", str(res)))
