@@ -898,10 +898,11 @@ def main():
     out.append("## Notes\n")
     notes = list(bench.notes)
     notes.append(
-        f"Load average at start {load_before[0]:.2f}, at the end {load_after[0]:.2f} (1-minute). "
-        "The machine was shared: other processes (compilers, tests) may have been running "
-        "during the run, which shows as noise in the absolute figures; the ratios are taken "
-        "from interleaved rounds of the same run.")
+        f"Load average at start {load_before[0]:.2f}, at the end {load_after[0]:.2f} (1-minute); "
+        "it counts the benchmark's own processes (find and rfind run on every core). Nothing "
+        "else is stopped for the run: other work on the machine (or on the host of a virtual "
+        "machine) shows as noise in the absolute figures; the ratios come from interleaved "
+        "rounds of the same run.")
     out.extend(f"- {n}" for n in notes)
     out.append("")
     text = "\n".join(out)
