@@ -1,9 +1,9 @@
 //! Walking the non-overlapping occurrences of a needle through a map, forwards or backwards,
-//! with the crate's `find_in`/`rfind_in`. Shared by `find` and `replace`.
+//! with the crate's `find_iter_in`/`rfind_in`. Shared by `find` and `replace`.
 
 use std::io;
 
-use mmapfile::DynMmap;
+use mmapfile::{DynMmap, FindIter};
 
 use crate::progress::Progress;
 
@@ -22,6 +22,10 @@ pub struct Occurrences<'a> {
     reverse: bool,
     chunk: usize,
     progress: Option<&'a Progress>,
+    /// Forwards: the occurrences of the window being walked (one search, in batches, for
+    /// all of a window's matches, where a `find_in` per match would set up the searcher
+    /// again each time), and where the occurrences it may report must start before.
+    window: Option<(FindIter<'a, 'a>, usize)>,
 }
 
 impl<'a> Occurrences<'a> {
@@ -51,6 +55,7 @@ impl<'a> Occurrences<'a> {
             reverse,
             chunk: chunk.max(1),
             progress: None,
+            window: None,
         })
     }
 
@@ -100,19 +105,46 @@ impl<'a> Occurrences<'a> {
                     self.hi - self.chunk
                 };
             } else {
-                let to = self.lo.saturating_add(span).min(self.hi);
-                if let Some(at) = self.map.find_in(self.needle, self.lo..to)? {
-                    self.lo = at + n;
+                if let Some(at) = self.next_in_window()? {
                     return Ok(Some(at));
                 }
-                self.lo = if to == self.hi {
+                if self.hi - self.lo < n {
+                    break;
+                }
+                let to = self.lo.saturating_add(span).min(self.hi);
+                let starts_before = if to == self.hi {
                     self.hi
                 } else {
                     self.lo + self.chunk
                 };
+                let matches = self.map.find_iter_in(self.needle, self.lo..to);
+                self.window = Some((matches, starts_before));
             }
         }
         Ok(None)
+    }
+
+    /// The next occurrence of the current forward window; at its end, moves `lo` past it.
+    fn next_in_window(&mut self) -> io::Result<Option<usize>> {
+        let Some((matches, starts_before)) = &mut self.window else {
+            return Ok(None);
+        };
+        let starts_before = *starts_before;
+        match matches.next().transpose()? {
+            Some(at) if at < starts_before => {
+                // The window's matches are non-overlapping left to right: the next starts
+                // at or after this one's end.
+                self.lo = at + self.needle.len();
+                Ok(Some(at))
+            }
+            // Matches from `starts_before` on belong to the next window, which starts there
+            // (or after the last match reported, if that ran past it).
+            _ => {
+                self.window = None;
+                self.lo = self.lo.max(starts_before);
+                Ok(None)
+            }
+        }
     }
 }
 
@@ -196,6 +228,30 @@ mod tests {
                         "needle {needle:?} reverse {reverse} chunk {chunk}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn random_texts_and_windows_find_what_the_obvious_walk_finds() {
+        // Small alphabets make dense and self-overlapping matches, which cross window edges.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        for _ in 0..400 {
+            let text: Vec<u8> = (0..1 + next(200)).map(|_| b"ab"[next(2)]).collect();
+            let needle: Vec<u8> = (0..1 + next(4)).map(|_| b"ab"[next(2)]).collect();
+            let chunk = 1 + next(40);
+            for reverse in [false, true] {
+                assert_eq!(
+                    walk(&text, &needle, reverse, chunk),
+                    expected(&text, &needle, reverse),
+                    "text {text:?} needle {needle:?} reverse {reverse} chunk {chunk}"
+                );
             }
         }
     }
