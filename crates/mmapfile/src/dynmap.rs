@@ -2,9 +2,11 @@
 
 use std::fmt;
 use std::io::{self, SeekFrom};
+use std::num::NonZeroUsize;
 use std::ops::{Bound, Range, RangeBounds};
 
 use crate::error::{self, past_end};
+use crate::search::Plan;
 use crate::sys::{self, MapInner, OwnedDesc};
 use crate::{Access, Advice};
 
@@ -61,6 +63,9 @@ pub struct DynMmap {
     offset: u64,
     /// The file-like cursor, always `<= len()`.
     pos: usize,
+    /// At most this many threads for one `find_in`/`rfind_in` (`MmapOptions::search_threads`);
+    /// `None`: one per core, at most four.
+    pub(crate) search_threads: Option<NonZeroUsize>,
 }
 
 impl fmt::Debug for DynMmap {
@@ -83,6 +88,7 @@ impl DynMmap {
             backing,
             offset,
             pos: 0,
+            search_threads: None,
         }
     }
 
@@ -441,6 +447,8 @@ impl DynMmap {
     /// A range of 64 MiB or more whose first 8 MiB hold no match is searched by up to four
     /// threads, one per available core: a long scan is bound by how fast one core reads
     /// memory (see BENCHMARKS.md). `rfind_in` does the same from the end.
+    /// [`MmapOptions::search_threads`](crate::MmapOptions::search_threads) sets another
+    /// limit (1: the calling thread only).
     ///
     /// ```
     /// let mut map = mmapfile::MmapOptions::new().len(7).map_anon_dyn(mmapfile::Access::Copy)?;
@@ -461,8 +469,9 @@ impl DynMmap {
             return Ok(None);
         };
         let start = range.start;
+        let plan = Plan::with_limit(self.search_threads);
         self.load(range, |hay| {
-            crate::search::find(hay, needle).map(|i| start + i)
+            crate::search::find_with(hay, needle, plan).map(|i| start + i)
         })
     }
 
@@ -477,8 +486,9 @@ impl DynMmap {
             return Ok(None);
         };
         let start = range.start;
+        let plan = Plan::with_limit(self.search_threads);
         self.load(range, |hay| {
-            crate::search::rfind(hay, needle).map(|i| start + i)
+            crate::search::rfind_with(hay, needle, plan).map(|i| start + i)
         })
     }
 

@@ -1,6 +1,7 @@
 //! The [`MmapOptions`] builder and the small enums that describe a mapping.
 
 use std::io;
+use std::num::NonZeroUsize;
 
 use crate::dynmap::Backing;
 use crate::error;
@@ -78,6 +79,7 @@ pub struct MmapOptions {
     keep_file: bool,
     protection: Option<Protection>,
     raw_flags: i32,
+    search_threads: Option<usize>,
 }
 
 impl Default for MmapOptions {
@@ -97,6 +99,7 @@ impl MmapOptions {
             keep_file: true,
             protection: None,
             raw_flags: 0,
+            search_threads: None,
         }
     }
 
@@ -149,6 +152,27 @@ impl MmapOptions {
     /// the file's size or resize the file (Python's `trackfd=False`).
     pub fn keep_file(&mut self, keep: bool) -> &mut Self {
         self.keep_file = keep;
+        self
+    }
+
+    /// At most how many threads one `find_in` or `rfind_in` on the map may use, the calling
+    /// thread included; 1 keeps every search on the calling thread. By default long searches
+    /// (64 MiB and more) use one thread per available core, at most four. 0 is refused when
+    /// the map is made.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new()
+    ///     .len(1 << 20)
+    ///     .search_threads(1)
+    ///     .map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write_at(1000, b"needle")?;
+    /// assert_eq!(map.find_in(b"needle", ..)?, Some(1000));
+    /// let err = mmapfile::MmapOptions::new().len(1).search_threads(0).map_anon().unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn search_threads(&mut self, threads: usize) -> &mut Self {
+        self.search_threads = Some(threads);
         self
     }
 
@@ -269,6 +293,32 @@ impl MmapOptions {
             extra_flags: self.raw_flags,
         };
         mode.validate(access.is_writable())?;
+        let search_threads = match self.search_threads {
+            None => None,
+            Some(threads) => Some(NonZeroUsize::new(threads).ok_or_else(|| {
+                error::invalid_input(
+                    "search_threads(0): a search needs at least 1 thread (1 searches on the \
+                     calling thread only)"
+                        .to_string(),
+                )
+            })?),
+        };
+        // SAFETY: forwarded contract.
+        let mut map = unsafe { self.map_parts(file, access, mode) }?;
+        map.search_threads = search_threads;
+        Ok(map)
+    }
+
+    /// Makes the mapping itself, for [`map_dyn`](Self::map_dyn).
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::map`].
+    unsafe fn map_parts<F: AsDesc + ?Sized>(
+        &self,
+        file: Option<&F>,
+        access: Access,
+        mode: MapMode,
+    ) -> io::Result<DynMmap> {
         let Some(file) = file else {
             let len = self.len.ok_or_else(|| {
                 error::invalid_input("an anonymous map needs a non-zero length".to_string())

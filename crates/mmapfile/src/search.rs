@@ -12,6 +12,7 @@
 //! Both directions split long haystacks between threads ([`Plan`]): a scan of a big warm map
 //! is bound by how fast one core reads memory, and two cores read nearly twice as fast.
 
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -46,13 +47,20 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The plan for this machine: one thread per available core, at most four. A single
-    /// core reads memory at ~9-10 GB/s on the test machine, two read at ~19 GB/s (1 GiB
-    /// warm map; BENCHMARKS.md), so long scans are memory-bound per core, not per machine.
-    fn for_machine() -> Self {
+    /// The plan for a map: at most `limit` threads (the map's `search_threads` option),
+    /// else one per available core, at most four. A single core reads memory at ~9-10 GB/s
+    /// on the test machine, two read at ~19 GB/s (1 GiB warm map; BENCHMARKS.md), so long
+    /// scans are memory-bound per core, not per machine.
+    pub(crate) fn with_limit(limit: Option<NonZeroUsize>) -> Self {
         static THREADS: OnceLock<usize> = OnceLock::new();
-        let threads = *THREADS
-            .get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
+        let threads = limit.map_or_else(
+            || {
+                *THREADS.get_or_init(|| {
+                    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+                })
+            },
+            NonZeroUsize::get,
+        );
         Plan {
             min_len: 64 << 20,
             head: 8 << 20,
@@ -64,12 +72,8 @@ impl Plan {
 
 /// The first index of `needle` in `haystack`; an empty needle is found at 0.
 ///
-/// Haystacks of 64 MiB and more are searched by up to four threads once the first 8 MiB
-/// hold no match (see [`Plan`]).
-pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    find_with(haystack, needle, Plan::for_machine())
-}
-
+/// Haystacks of 64 MiB and more are searched by up to `plan.threads` threads once the first
+/// 8 MiB hold no match (see [`Plan`]).
 pub(crate) fn find_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<usize> {
     let m = needle.len();
     if plan.threads < 2 || m == 0 || haystack.len() < plan.min_len {
@@ -87,11 +91,7 @@ pub(crate) fn find_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<us
 
 /// The last index of `needle` in `haystack`; an empty needle is found at `haystack.len()`.
 ///
-/// Long haystacks are split between threads as in [`find`].
-pub(crate) fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    rfind_with(haystack, needle, Plan::for_machine())
-}
-
+/// Long haystacks are split between threads as in [`find_with`].
 pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<usize> {
     match needle.len() {
         0 => Some(haystack.len()),
@@ -426,6 +426,21 @@ pub(crate) fn regex_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        find_with(haystack, needle, Plan::with_limit(None))
+    }
+
+    #[test]
+    fn a_thread_limit_sets_the_plan() {
+        assert_eq!(Plan::with_limit(NonZeroUsize::new(1)).threads, 1);
+        assert_eq!(Plan::with_limit(NonZeroUsize::new(7)).threads, 7);
+        assert!((1..=4).contains(&Plan::with_limit(None).threads));
+    }
+
+    fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+        rfind_with(haystack, needle, Plan::with_limit(None))
+    }
     use proptest::prelude::*;
 
     /// The definition: the greatest `i` with `haystack[i..i + m] == needle`.

@@ -321,3 +321,42 @@ fn truncation_under_a_threaded_search_is_an_error_not_a_crash() {
     assert!(map.find_in(b"needle", ..).is_err());
     assert!(map.rfind_in(b"needle", ..).is_err());
 }
+
+#[test]
+fn a_search_thread_limit_changes_no_result() {
+    // 72 MiB: long enough for the threaded path, which a limit of 1 turns off.
+    let mut text = vec![b'x'; 72 << 20];
+    text[70 << 20..(70 << 20) + 6].copy_from_slice(b"needle");
+    text[5..11].copy_from_slice(b"needle");
+    let (_dir, path) = temp_file(&text);
+    let file = open_ro(&path);
+    for threads in [1, 2, 3, 8] {
+        // SAFETY: the test owns the file and nothing changes it while mapped.
+        let map = unsafe {
+            MmapOptions::new()
+                .search_threads(threads)
+                .map(&file)
+                .unwrap()
+        };
+        assert_eq!(
+            map.find_in(b"needle", 6..).unwrap(),
+            Some(70 << 20),
+            "{threads}"
+        );
+        assert_eq!(
+            map.rfind_in(b"needle", ..).unwrap(),
+            Some(70 << 20),
+            "{threads}"
+        );
+        assert_eq!(
+            map.rfind_in(b"needle", ..70 << 20).unwrap(),
+            Some(5),
+            "{threads}"
+        );
+        assert_eq!(map.find_in(b"absent", ..).unwrap(), None, "{threads}");
+    }
+    // SAFETY: as above.
+    let err = unsafe { MmapOptions::new().search_threads(0).map(&file) }.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("search_threads(0)"), "{err}");
+}
