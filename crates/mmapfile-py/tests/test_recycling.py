@@ -130,3 +130,18 @@ def test_bytesio_agrees_on_every_line_of_a_random_map():
     with anon(data) as m:
         for got, expected in zip(m.lines(), io.BytesIO(data)):
             assert got == expected
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_across_chunk_edges_match_bytesio(seed):
+    # Line lengths around the 64 KiB read-ahead chunk and the 64 KiB GIL-release threshold,
+    # in random order, with or without a newline at the very end.
+    rng = random.Random(seed)
+    sizes = [1, 2, 137, 4095, 65534, 65535, 65536, 65537, 131071, 131072, 200001]
+    lines = [bytes([97 + i % 26]) * (rng.choice(sizes) - 1) + b"\n" for i in range(rng.randrange(1, 40))]
+    data = b"".join(lines)
+    if seed % 2:
+        data = data[:-1]
+    with anon(data) as m:
+        assert list(m.lines()) == io.BytesIO(data).readlines()
+        assert list(iter(m.readline, b"")) == io.BytesIO(data).readlines()
