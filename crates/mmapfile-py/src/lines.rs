@@ -88,14 +88,25 @@ impl LinesIter {
                     return Ok(None);
                 };
                 ahead.line = 0;
-                ahead.next = self.read_ahead(py, pos, &mut ahead.chunk, &mut ahead.ends)?;
+                match self.read_ahead(py, pos, &mut ahead.chunk, &mut ahead.ends) {
+                    Ok(next) => ahead.next = next,
+                    Err(err) => {
+                        // Nothing of a chunk that failed is handed out (its ends may be there
+                        // without its bytes, or its bytes may be the guard's zeros); the next
+                        // call reads it again, and fails again if the file is still short.
+                        ahead.chunk.clear();
+                        ahead.ends.clear();
+                        return Err(err);
+                    }
+                }
             })
             .unwrap_or_else(|| Err(errors::value_error("lines() iterator already executing")))
     }
 
     /// Fills `chunk` with the whole lines that start at `pos` and `ends` with where each
     /// ends in `chunk`, and returns where the lines after them start (`None` when they reach
-    /// the end of the map; both are left empty when `pos` is already there).
+    /// the end of the map; both are left empty when `pos` is already there). On an error
+    /// both may hold part of the chunk: the caller empties them.
     fn read_ahead(
         &self,
         py: Python<'_>,
@@ -103,6 +114,10 @@ impl LinesIter {
         chunk: &mut Vec<u8>,
         ends: &mut Vec<usize>,
     ) -> PyResult<Option<usize>> {
+        if chunk.capacity() > 2 * CHUNK {
+            // The room a long line needed is not kept for the short ones after it.
+            *chunk = Vec::new();
+        }
         chunk.clear();
         ends.clear();
         let map = self.map.get();
@@ -143,6 +158,10 @@ impl LinesIter {
                     let line = map.copy_range(pos..end).map_err(errors::from_io)?;
                     Ok((line, end, end == map.len()))
                 })?;
+                if line.is_empty() {
+                    // The map shrank to `pos` or below meanwhile: no line is left.
+                    return Ok(None);
+                }
                 ends.push(line.len());
                 *chunk = line;
                 (next, at_end)
@@ -172,6 +191,9 @@ pub(crate) fn lines(map: Bound<'_, PyMmap>) -> PyResult<Bound<'_, LinesIter>> {
 
 /// `tp_iternext` of [`LinesIter`]: the next line as a new reference, or NULL at the end
 /// (no exception set) or on error (exception set).
+///
+/// Unlike PyO3's trampoline it does not apply reference drops that PyO3 deferred from
+/// threads without the GIL; the next call through PyO3 does, so they are only delayed.
 ///
 /// # Safety
 ///
@@ -216,7 +238,9 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) {
 /// State mutated by one thread at a time, with the GIL held: a `RefCell` that is `Sync`
 /// because the GIL is what keeps threads apart. `with` refuses (returns `None`) while it is
 /// already running, so a thread that enters while another has released the GIL inside it
-/// (a long line) gets an error instead of a second `&mut`.
+/// (a long line) gets an error instead of a second `&mut`, as a generator running in
+/// another thread does. On free-threaded CPython a mutex stands in for the GIL, and any
+/// two threads calling at once get that error, not only during a long line.
 struct GilCell<T> {
     busy: Cell<bool>,
     value: UnsafeCell<T>,

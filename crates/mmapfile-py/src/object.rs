@@ -328,10 +328,11 @@ impl PyMmap {
 /// `mmap.readline` as a plain `METH_NOARGS` C function, installed on the class by
 /// [`install_readline`]. A `readline()` loop is the one call Python code makes millions of
 /// times in a row, and PyO3's method trampoline cost about 6 ns of each call (readline at
-/// the end of a map: 40 ns through PyO3, 34 ns so, 28 ns for CPython's mmap; with lines
-/// of 137 bytes, a whole loop runs at 1.1-1.2x CPython's now that the `bytes` are reused). The method
-/// descriptor already checks that `slf` is an instance of the class, so all that is left to
-/// do here is the work itself.
+/// the end of a map: 40 ns through PyO3, 34 ns so, 28 ns for CPython's mmap; with lines of
+/// 137 bytes a whole loop runs at 1.1-1.2x CPython's, now that the `bytes` are reused). The
+/// method descriptor already checks that `slf` is an instance of the class, so all that is
+/// left to do here is the work itself. (Reference drops PyO3 deferred from threads without
+/// the GIL are applied by the next call through PyO3 instead of this one.)
 ///
 /// # Safety
 ///

@@ -12,9 +12,10 @@
 //! whose value never changes while anything can see it.
 //!
 //! Each object is made with room for a longer line than the one it first holds, so that it
-//! fits the lines that follow; `len()` and the contents are always those of the current line
-//! (the spare room only shows in `sys.getsizeof`). Lines of 0 or 1 byte come from CPython's
-//! own shared objects and lines longer than [`MAX_RECYCLED`] are made as usual.
+//! fits the lines that follow; `len()`, `sys.getsizeof` and the contents are always those of
+//! the current line (the spare room only shows to memory tracers such as `tracemalloc`).
+//! Lines of 0 or 1 byte come from CPython's own shared objects and lines longer than
+//! [`MAX_RECYCLED`] are made as usual.
 //!
 //! Free-threaded CPython (`Py_GIL_DISABLED`) lets another thread take a new reference while
 //! the count is read, so there the ring only ever makes new objects.

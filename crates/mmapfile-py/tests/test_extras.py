@@ -3,6 +3,8 @@ Python computes on the same bytes."""
 
 import io
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -211,6 +213,65 @@ def test_lines_of_a_truncated_file_raise_oserror(tmp_path):
     )
     done = run(script, tmp_path, "fd")
     assert done.returncode == 0 and "ALIVE lines" in done.stdout, done.stdout + done.stderr
+
+
+LINES_AFTER_A_TRUNCATION = """
+import os, sys
+import mmapfile
+
+path = sys.argv[1]
+lines = [b"%099d\\n" % i for i in range(20000)]  # 2 MB of 100-byte lines
+with open(path, "wb") as f:
+    f.write(b"".join(lines))
+f = open(path, "rb")
+m = mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_READ)
+it = m.lines()
+got = [next(it)]  # the first chunk is read before the file shrinks, the next ones after
+os.truncate(path, 100 * 1024)
+errors = 0
+while errors < 4:
+    try:
+        got.append(next(it))
+    except OSError as exc:
+        assert "truncated while mapped" in str(exc), exc
+        errors += 1
+# Every line handed out is a whole line of the file as it was: none is made of the zeros
+# the guard maps over vanished pages.
+assert got == lines[: len(got)], len(got)
+m.close()
+print("ALIVE", len(got))
+"""
+
+
+def test_lines_go_on_raising_oserror_after_a_truncation(tmp_path):
+    # The chunk that failed is not handed out, and asking again fails again (no stale line
+    # ends, no panic).
+    done = subprocess.run(
+        [sys.executable, "-c", LINES_AFTER_A_TRUNCATION, str(tmp_path / "data.bin")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "ALIVE" in done.stdout, done.stdout + done.stderr
+
+
+def test_lines_through_dunder_next_and_mixed_with_readline():
+    data = b"".join(b"line %d\n" % i for i in range(30000))
+    want = io.BytesIO(data).readlines()
+    with anon(data) as m:
+        it = m.lines()
+        assert it.__next__() == want[0] and next(it) == want[1]
+        assert [a + b for a, b in zip(it, it)][:3] == [want[2] + want[3], want[4] + want[5], want[6] + want[7]]
+        # lines() ignores and keeps the cursor; readline() goes on from it meanwhile.
+        m.seek(0)
+        fresh = m.lines()
+        mixed = []
+        for line in fresh:
+            mixed.append((line, m.readline()))
+        assert [line for line, _ in mixed] == want
+        assert [other for _, other in mixed] == want
+        with pytest.raises(StopIteration):
+            it.__next__()
 
 
 def test_finditer_long_match_and_group_is_a_copy():
