@@ -113,7 +113,15 @@ pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<u
             if let Some(found) = search(head, positions) {
                 return Some(found);
             }
-            parallel(0..head, plan, true, &search)
+            // Past the head a match is no longer expected soon: each piece is one window,
+            // searched forwards in one pass like `find` does, without the growing windows
+            // that find a match near the end quickly (each window is a jump backwards that
+            // the prefetcher must follow; 1.03-1.04x slower than `find` with them, within
+            // 1-2% without, on a 1 GiB map).
+            let piece_search = |lo: usize, hi: usize| {
+                rfind_windows(&finder, &haystack[lo..hi + m - 1], hi - lo, hi - lo).map(|i| lo + i)
+            };
+            parallel(0..head, plan, true, &piece_search)
         }
     }
 }
