@@ -509,7 +509,21 @@ impl PyMmap {
                 // the core reports a truncated file instead of crashing.
                 unsafe {
                     let fd = BorrowedFd::borrow_raw(fileno);
-                    options.map_dyn(Some(&fd), core_access)
+                    if access == ACCESS_DEFAULT && core_access == Access::Copy {
+                        // CPython resizes an ACCESS_DEFAULT map with MAP_PRIVATE: it sets the
+                        // file's size and remaps, privately. The core does that for maps it
+                        // may write the file for, so such a map is one (its MAP_PRIVATE flag
+                        // still keeps every store out of the file) when the descriptor is
+                        // writable; a read-only descriptor gets a copy-on-write map.
+                        match options.map_dyn(Some(&fd), Access::Write) {
+                            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                                options.map_dyn(Some(&fd), Access::Copy)
+                            }
+                            mapped => mapped,
+                        }
+                    } else {
+                        options.map_dyn(Some(&fd), core_access)
+                    }
                 }
             }
         });
@@ -739,6 +753,7 @@ impl PyMmap {
             return Err(errors::value_error("new size out of range"));
         }
         let exports = &self.exports;
+        let has_fd = self.has_fd;
         // Remapping copies or moves memory and ftruncate may write: release the GIL. The write
         // lock makes every other operation wait until the memory is in its new place.
         py.detach(move || {
@@ -752,6 +767,11 @@ impl PyMmap {
             let Some(map) = guard.map.as_mut() else {
                 return Err(closed());
             };
+            if has_fd && map.access() == Access::Copy {
+                // ACCESS_DEFAULT with MAP_PRIVATE over a read-only descriptor: CPython's
+                // ftruncate fails there with EINVAL.
+                return Err(errors::os_error(libc::EINVAL));
+            }
             if map
                 .offset()
                 .checked_add(new_size as u64)

@@ -225,6 +225,30 @@ def test_resize_read_or_copy(mod, rw, ro):
         raises(TypeError, msg, m.resize, 100)
 
 
+def test_resize_private_default_map(mod, rw, path):
+    # ACCESS_DEFAULT with MAP_PRIVATE: resize sets the file's size and remaps, and what was
+    # written stays private, before and after.
+    m = mod.mmap(rw.fileno(), 0, flags=mod.MAP_PRIVATE)
+    m[:5] = b"HELLO"
+    m.resize(len(TEXT) + 100)
+    assert len(m) == len(TEXT) + 100 and os.path.getsize(path) == len(TEXT) + 100
+    assert m[:5] == b"HELLO" and m[len(TEXT):] == b"\0" * 100
+    m[-1:] = b"!"
+    m.flush()
+    assert path.read_bytes() == TEXT + b"\0" * 100
+    m.resize(10)
+    assert os.path.getsize(path) == 10 and m[:] == b"HELLO" + TEXT[5:10]
+    m.close()
+
+
+def test_resize_private_default_map_on_a_read_only_fd(mod, ro, path):
+    m = mod.mmap(ro.fileno(), 0, flags=mod.MAP_PRIVATE)
+    m[:3] = b"XYZ"
+    raises_errno(errno.EINVAL, m.resize, 100)
+    assert len(m) == len(TEXT) and m[:3] == b"XYZ" and path.read_bytes() == TEXT
+    m.close()
+
+
 def test_resize_negative(mod, m):
     raises(ValueError, "new size out of range", m.resize, -1)
 
