@@ -674,23 +674,13 @@ def main():
             target(name, ratio(med(*theirs), med(*ours)), goal,
                    f"{fmt_time(med(*ours))} vs {fmt_time(med(*theirs))}")
         re_cp = f"CPython {py_version(cpython)} re on mmap"
-        py_target(f"Python find vs {cp_label}.find (needle near the end)", 6,
-                  (F, mm_label), (F, cp_label))
-        py_target(f"Python find vs {cp_label}.find (absent)", 6,
-                  (f"find:{A}", mm_label), (f"find:{A}", cp_label))
-        py_target(f"Python rfind vs {cp_label}.rfind (needle near the start)", 6,
-                  (RF, mm_label), (RF, cp_label))
-        py_target(f"Python rfind vs {cp_label}.rfind (absent)", 6,
-                  (f"rfind:{A}", mm_label), (f"rfind:{A}", cp_label))
-        cp_hot, mm_hot = cp_label + ", hot map", mm_label + ", hot map"
-        py_target(f"Python find vs {cp_label}.find, hot map (needle near the end)", 6,
-                  (F, mm_hot), (F, cp_hot))
-        py_target(f"Python find vs {cp_label}.find, hot map (absent)", 6,
-                  (f"find:{A}", mm_hot), (f"find:{A}", cp_hot))
-        py_target(f"Python rfind vs {cp_label}.rfind, hot map (needle near the start)", 6,
-                  (RF, mm_hot), (RF, cp_hot))
-        py_target(f"Python rfind vs {cp_label}.rfind, hot map (absent)", 6,
-                  (f"rfind:{A}", mm_hot), (f"rfind:{A}", cp_hot))
+        for hot in ("", ", hot map"):
+            for op, method, which in [(F, "find", "needle near the end"),
+                                      (f"find:{A}", "find", "absent"),
+                                      (RF, "rfind", "needle near the start"),
+                                      (f"rfind:{A}", "rfind", "absent")]:
+                py_target(f"Python {method} vs {cp_label}.{method}{hot} ({which})", 6,
+                          (op, mm_label + hot), (op, cp_label + hot))
         py_target(f"Python readline() loop vs {cp_label} readline() loop", 1,
                   ("readline", mm_label), ("readline", cp_label))
         py_target(f"Python lines() vs {cp_label} readline() loop", 3,
