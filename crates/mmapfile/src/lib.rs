@@ -91,12 +91,14 @@ mod scan;
 mod search;
 pub(crate) mod sys;
 mod typed;
+mod walk;
 
 pub use dynmap::DynMmap;
 pub use options::{Access, Advice, MmapOptions};
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
+pub use walk::WalkStep;
 
 /// Whether the fault guard protects this process's file maps (see
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first

@@ -76,6 +76,9 @@ impl DynMmap {
         let Some(range) = self.slice_range(range) else {
             return Ok(0);
         };
+        if let Some(counted) = self.count_threaded(needle, range.clone()) {
+            return counted;
+        }
         self.load(range, |hay| search::count(hay, needle))
     }
 
@@ -204,7 +207,7 @@ impl DynMmap {
 
     /// `range` resolved like a Python slice with non-negative indices; `None` when it
     /// selects nothing because its start lies past its (clamped) end.
-    fn slice_range(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
+    pub(crate) fn slice_range(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
         let len = self.len();
         let (start, end) = bounds(&range, len);
         let end = end.min(len as u128);

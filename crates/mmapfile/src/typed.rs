@@ -285,6 +285,18 @@ macro_rules! shared_api {
                 self.map.find_iter_in(needle, range)
             }
 
+            /// Walks the non-overlapping occurrences of `needle` in `range`, forwards or
+            /// backwards, with threads on long ranges; see [`DynMmap::walk_in`].
+            pub fn walk_in(
+                &self,
+                needle: &[u8],
+                range: impl RangeBounds<usize>,
+                reverse: bool,
+                visit: impl FnMut(crate::WalkStep) -> std::ops::ControlFlow<()>,
+            ) -> io::Result<()> {
+                self.map.walk_in(needle, range, reverse, visit)
+            }
+
             /// The lines of the whole map, zero-copy, each with its `\n`; see
             /// [`DynMmap::lines`].
             pub fn lines(&self) -> crate::Lines<'_> {
