@@ -107,6 +107,9 @@ mod tests {
     fn an_empty_needle_is_refused() {
         let map = map_of(b"abc");
         let off = Progress::new(0, 0, "testing");
-        assert!(walk(&map, b"", false, &off, |_| Ok::<_, ()>(ControlFlow::Continue(()))).is_err());
+        assert!(walk(&map, b"", false, &off, |_| Ok::<_, ()>(
+            ControlFlow::Continue(())
+        ))
+        .is_err());
     }
 }

@@ -94,6 +94,7 @@ mod typed;
 mod walk;
 
 pub use dynmap::DynMmap;
+pub use error::{is_truncated, Truncated};
 pub use options::{Access, Advice, MmapOptions};
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;

@@ -82,7 +82,11 @@ impl DynMmap {
         };
         if needle.is_empty() {
             for k in 0..=range.len() {
-                let at = if reverse { range.end - k } else { range.start + k };
+                let at = if reverse {
+                    range.end - k
+                } else {
+                    range.start + k
+                };
                 if visit(WalkStep::Found(at)).is_break() {
                     return Ok(());
                 }
@@ -90,7 +94,13 @@ impl DynMmap {
             let _ = visit(WalkStep::Progress(range.len()));
             return Ok(());
         }
-        self.walk_with(needle, range, reverse, Plan::with_limit(self.search_threads), visit)
+        self.walk_with(
+            needle,
+            range,
+            reverse,
+            Plan::with_limit(self.search_threads),
+            visit,
+        )
     }
 
     /// [`walk_in`](Self::walk_in) over a resolved, non-empty-needle `range`, by `plan`.
@@ -419,7 +429,10 @@ mod tests {
         let mut found = Vec::new();
         if reverse {
             let mut hi = range.end;
-            while let Some(i) = (range.start..(hi + 1).saturating_sub(m)).rev().find(|&i| at(i)) {
+            while let Some(i) = (range.start..(hi + 1).saturating_sub(m))
+                .rev()
+                .find(|&i| at(i))
+            {
                 found.push(i);
                 hi = i;
             }
@@ -484,7 +497,12 @@ mod tests {
     #[test]
     fn self_overlapping_needles_are_picked_per_direction() {
         let map = map_of(b"aaaaa");
-        let plan = Plan { min_len: 0, head: 0, piece: 1, threads: 3 };
+        let plan = Plan {
+            min_len: 0,
+            head: 0,
+            piece: 1,
+            threads: 3,
+        };
         assert_eq!(walk(&map, b"aa", 0..5, false, plan).0, [0, 2]);
         assert_eq!(walk(&map, b"aa", 0..5, true, plan).0, [3, 1]);
         assert!(overlaps_itself(b"abca"));
@@ -495,7 +513,12 @@ mod tests {
     #[test]
     fn a_visitor_that_breaks_stops_the_walk() {
         let map = map_of(&b"ab".repeat(500));
-        let plan = Plan { min_len: 0, head: 0, piece: 7, threads: 2 };
+        let plan = Plan {
+            min_len: 0,
+            head: 0,
+            piece: 7,
+            threads: 2,
+        };
         let mut seen = Vec::new();
         map.walk_with(b"b", 0..1000, true, plan, |step| {
             if let WalkStep::Found(at) = step {
@@ -530,10 +553,19 @@ mod tests {
         let mut text = b"abab aab ".repeat(20_000);
         text.extend_from_slice(b"aaaa");
         let map = map_of(&text);
-        let plan = Plan { min_len: 0, head: 0, piece: 333, threads: 3 };
+        let plan = Plan {
+            min_len: 0,
+            head: 0,
+            piece: 333,
+            threads: 3,
+        };
         for needle in [&b"ab"[..], b"aa", b"a", b" ", b"zz"] {
             let (found, _) = walk(&map, needle, 0..text.len(), false, plan);
-            assert_eq!(found.len(), crate::search::count(&text, needle), "{needle:?}");
+            assert_eq!(
+                found.len(),
+                crate::search::count(&text, needle),
+                "{needle:?}"
+            );
         }
     }
 }

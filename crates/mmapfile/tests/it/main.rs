@@ -15,3 +15,4 @@ mod ops;
 mod search;
 mod threads;
 mod truncation;
+mod walk;
