@@ -6,7 +6,7 @@ use std::io;
 /// error's kind is [`UnexpectedEof`](io::ErrorKind::UnexpectedEof) and its message says what
 /// vanished, and this payload lets a caller tell a truncation apart without reading the
 /// message. Test for it with [`is_truncated`], or reach the details through
-/// [`io::Error::get_ref`] and [`downcast_ref`](std::error::Error::downcast_ref).
+/// [`io::Error::get_ref`] and `downcast_ref`.
 ///
 /// ```
 /// use mmapfile::{is_truncated, Truncated};
