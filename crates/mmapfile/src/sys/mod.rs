@@ -16,3 +16,10 @@ mod windows;
 pub use windows::AsDesc;
 #[cfg(windows)]
 pub(crate) use windows::*;
+
+/// Huge page sizes on Windows: not asked yet (`GetLargePageMinimum` would give the one
+/// large page size, usable only with the lock-pages privilege), so none are reported.
+#[cfg(windows)]
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    Vec::new()
+}

@@ -13,6 +13,7 @@ mod mapping;
 mod model;
 mod ops;
 mod search;
+mod sizes;
 mod threads;
 mod truncation;
 mod walk;
