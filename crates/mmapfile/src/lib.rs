@@ -87,6 +87,7 @@ mod error;
 mod guard;
 mod mem;
 mod options;
+mod records;
 mod scan;
 mod search;
 pub(crate) mod sys;
@@ -100,6 +101,8 @@ pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
 pub use walk::WalkStep;
+/// The traits that say which types [`DynMmap::records`] can view a map as.
+pub use zerocopy;
 
 /// Whether the fault guard protects this process's file maps (see
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first

@@ -12,6 +12,7 @@ mod file_api;
 mod mapping;
 mod model;
 mod ops;
+mod records;
 mod search;
 mod sizes;
 mod threads;
