@@ -1,13 +1,20 @@
 //! Walking every occurrence of a needle through a range of a map with several threads:
 //! [`DynMmap::walk_in`], and the threaded path of [`DynMmap::count_in`].
 //!
-//! The range is cut into pieces of [`Plan::piece`] start positions. Worker threads take the
-//! pieces in order, each collecting every occurrence that starts in its piece (overlapping
-//! ones included) under the fault guard; the calling thread takes the pieces' results back in
+//! The range is cut into pieces of [`Plan::piece`] start positions, and the pieces into
+//! stripes of up to [`STRIPE`] bytes. Each worker thread claims the next stripe and searches
+//! its pieces in order, collecting every occurrence that starts in a piece (overlapping ones
+//! included) under the fault guard; the calling thread takes the pieces' results back in
 //! order, picks the non-overlapping occurrences in the walk's direction, and hands them to
-//! the caller's visitor. Workers stay at most a few pieces ahead of the calling thread, so a
-//! walk holds a bounded amount of results whatever the file's size, and a visitor that stops
-//! early stops the workers too.
+//! the caller's visitor.
+//!
+//! Stripes, rather than handing out single pieces, give each thread a long sequential run
+//! of its own, as `find_in`'s contiguous parts do: on a cold file each thread's faults then
+//! drive their own readahead, which keeps more reads in flight than threads taking turns on
+//! one stream. A thread may run ahead of the calling thread by a few stripes, and stops
+//! while the results waiting to be taken back exceed [`MAX_WAITING`] offsets (unless it holds
+//! the piece the calling thread needs next), so a walk holds a bounded amount of results
+//! whatever the file, and a visitor that stops early stops the workers too.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -19,8 +26,25 @@ use memchr::memmem::Finder;
 use crate::search::Plan;
 use crate::DynMmap;
 
-/// Pieces each worker may run ahead of the calling thread.
-const AHEAD_PER_THREAD: usize = 2;
+/// Bytes per stripe: long enough that the threads' sequential runs are far apart (more
+/// than the kernel's readahead windows), short enough that a walk stopped early has not
+/// searched much in vain.
+const STRIPE: usize = 64 << 20;
+/// Occurrences (4 bytes each) the workers may leave waiting for the calling thread before
+/// they pause.
+const MAX_WAITING: usize = 4 << 20;
+
+/// How a threaded walk shares out its work; tests shrink both.
+#[derive(Debug, Clone, Copy)]
+struct Sharing {
+    stripe_bytes: usize,
+    max_waiting: usize,
+}
+
+const SHARING: Sharing = Sharing {
+    stripe_bytes: STRIPE,
+    max_waiting: MAX_WAITING,
+};
 
 /// What a walk reports to its visitor; see [`DynMmap::walk_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +136,20 @@ impl DynMmap {
         plan: Plan,
         mut visit: impl FnMut(WalkStep) -> ControlFlow<()>,
     ) -> io::Result<()> {
+        self.walk_sharing(needle, range, reverse, plan, SHARING, &mut visit)
+    }
+
+    fn walk_sharing(
+        &self,
+        needle: &[u8],
+        range: Range<usize>,
+        reverse: bool,
+        plan: Plan,
+        sharing: Sharing,
+        visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
+    ) -> io::Result<()> {
         let pieces = Pieces::new(range, needle.len(), reverse, plan);
-        Walker::new(self, needle, pieces).run(plan, &mut visit)
+        Walker::new(self, needle, pieces).run(plan, sharing, visit)
     }
 
     /// [`count_in`](Self::count_in) by a threaded walk, when the range is long enough for
@@ -224,14 +260,16 @@ fn overlaps_itself(needle: &[u8]) -> bool {
 
 /// The shared state of a threaded walk.
 struct Shared {
-    /// The next piece a worker may take.
-    next: usize,
-    /// Pieces the calling thread has taken back.
+    /// The next stripe a worker may claim.
+    next_stripe: usize,
+    /// Pieces the calling thread has taken back: the next one it needs.
     delivered: usize,
     /// Set when the walk is over early (visitor stop, error, panic): workers quit.
     stop: bool,
     /// Results waiting to be taken back, by piece; `Err` holds a worker's panic.
     done: BTreeMap<usize, std::thread::Result<io::Result<Vec<u32>>>>,
+    /// Occurrences in `done`.
+    waiting: usize,
 }
 
 struct Walker<'a> {
@@ -264,6 +302,7 @@ impl<'a> Walker<'a> {
     fn run(
         &self,
         plan: Plan,
+        sharing: Sharing,
         visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
     ) -> io::Result<()> {
         let count = self.pieces.count();
@@ -279,29 +318,55 @@ impl<'a> Walker<'a> {
             return Ok(());
         }
         let shared = Mutex::new(Shared {
-            next: 0,
+            next_stripe: 0,
             delivered: 0,
             stop: false,
             done: BTreeMap::new(),
+            waiting: 0,
         });
         let (work, ready) = (Condvar::new(), Condvar::new());
-        let ahead = plan.threads * AHEAD_PER_THREAD;
+        // Every thread gets a stripe even on a range shorter than `threads` full stripes.
+        let per_stripe =
+            (sharing.stripe_bytes / self.pieces.piece).clamp(1, count.div_ceil(plan.threads));
+        let stripes = count.div_ceil(per_stripe);
         let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
         let worker = || loop {
-            let i = {
+            let stripe = {
                 let mut state = lock();
-                while !state.stop && state.next < count && state.next >= state.delivered + ahead {
+                // At most `threads` stripes beyond the one the calling thread is in.
+                while !state.stop
+                    && state.next_stripe < stripes
+                    && state.next_stripe > state.delivered / per_stripe + plan.threads
+                {
                     state = wait(&work, state);
                 }
-                if state.stop || state.next >= count {
+                if state.stop || state.next_stripe >= stripes {
                     return;
                 }
-                state.next += 1;
-                state.next - 1
+                state.next_stripe += 1;
+                state.next_stripe - 1
             };
-            let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
-            lock().done.insert(i, found);
-            ready.notify_one();
+            for i in stripe * per_stripe..((stripe + 1) * per_stripe).min(count) {
+                {
+                    let mut state = lock();
+                    // The piece the calling thread needs next is always searched, so the
+                    // walk never waits on itself.
+                    while !state.stop && i != state.delivered && state.waiting > sharing.max_waiting
+                    {
+                        state = wait(&work, state);
+                    }
+                    if state.stop {
+                        return;
+                    }
+                }
+                let found =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
+                let mut state = lock();
+                state.waiting += found.as_ref().map_or(0, |r| r.as_ref().map_or(0, Vec::len));
+                state.done.insert(i, found);
+                drop(state);
+                ready.notify_one();
+            }
         };
         let stop = || {
             lock().stop = true;
@@ -327,6 +392,7 @@ impl<'a> Walker<'a> {
                         }
                         state = wait(&ready, state);
                     };
+                    state.waiting -= found.as_ref().map_or(0, |r| r.as_ref().map_or(0, Vec::len));
                     state.delivered = i + 1;
                     drop(state);
                     work.notify_all();
@@ -454,8 +520,19 @@ mod tests {
         reverse: bool,
         plan: Plan,
     ) -> (Vec<usize>, Vec<usize>) {
+        walk_shared(map, needle, range, reverse, plan, SHARING)
+    }
+
+    fn walk_shared(
+        map: &DynMmap,
+        needle: &[u8],
+        range: Range<usize>,
+        reverse: bool,
+        plan: Plan,
+        sharing: Sharing,
+    ) -> (Vec<usize>, Vec<usize>) {
         let (mut found, mut progress) = (Vec::new(), Vec::new());
-        map.walk_with(needle, range, reverse, plan, |step| {
+        map.walk_sharing(needle, range, reverse, plan, sharing, &mut |step| {
             match step {
                 WalkStep::Found(at) => found.push(at),
                 WalkStep::Progress(done) => progress.push(done),
@@ -481,13 +558,18 @@ mod tests {
             piece in 1usize..40,
             threads in 1usize..4,
             reverse in any::<bool>(),
+            stripe_pieces in 1usize..5,
+            max_waiting in 0usize..6,
         ) {
             let map = map_of(&hay);
             let (a, b) = (cut.0.min(hay.len()), cut.1.min(hay.len()));
             let range = a.min(b)..a.max(b);
             // Tiny pieces and no minimum length put short maps through the threaded path.
             let plan = Plan { min_len: 0, head: 0, piece, threads };
-            let (found, progress) = walk(&map, &needle, range.clone(), reverse, plan);
+            // Tiny stripes and a tiny wait limit exercise the claiming and the pausing.
+            let sharing = Sharing { stripe_bytes: stripe_pieces * piece, max_waiting };
+            let (found, progress) =
+                walk_shared(&map, &needle, range.clone(), reverse, plan, sharing);
             prop_assert_eq!(found, naive(&hay, &needle, range.clone(), reverse));
             prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
             prop_assert_eq!(progress.last().copied(), Some(range.len()));
