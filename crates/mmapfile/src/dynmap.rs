@@ -758,7 +758,7 @@ impl DynMmap {
 
     // ----- checks -----
 
-    fn require_writable(&self, operation: &str) -> io::Result<()> {
+    pub(crate) fn require_writable(&self, operation: &str) -> io::Result<()> {
         if self.access.is_writable() {
             Ok(())
         } else {
@@ -778,7 +778,7 @@ impl DynMmap {
     }
 
     /// A range the caller asked for, which must lie inside the map.
-    fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
+    pub(crate) fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
         let (start, end) = bounds(&range, self.len());
         if start > end {
             return Err(error::invalid_input(format!(

@@ -12,6 +12,7 @@ use std::io;
 use std::ops::Range;
 use std::sync::atomic::{fence, Ordering};
 
+use crate::error::Truncated;
 use crate::guard::Watch;
 use crate::DynMmap;
 
@@ -142,11 +143,15 @@ impl DynMmap {
         match covered {
             Some(covered) if covered < self.len() as u64 => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: it now ends {covered} bytes into \
-                     the {}-byte map, and the map's bytes from offset {gone} on are gone \
-                     ({access})",
-                    self.len()
+                Truncated::new(
+                    gone,
+                    Some(covered),
+                    format!(
+                        "the file was truncated while mapped: it now ends {covered} bytes \
+                         into the {}-byte map, and the map's bytes from offset {gone} on are \
+                         gone ({access})",
+                        self.len()
+                    ),
                 ),
             ),
             Some(_) => io::Error::other(format!(
@@ -155,9 +160,13 @@ impl DynMmap {
             )),
             None => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: the map's bytes from offset {gone} \
-                     on are gone ({access})"
+                Truncated::new(
+                    gone,
+                    None,
+                    format!(
+                        "the file was truncated while mapped: the map's bytes from offset \
+                         {gone} on are gone ({access})"
+                    ),
                 ),
             ),
         }
