@@ -65,8 +65,8 @@ def main():
 
     size, ram = args.size, ram_bytes()
     if size <= ram:
-        print(f"warning: {compare.human(size)} is not larger than RAM ({compare.human(ram)}); "
-              "the page cache can hold the file", file=sys.stderr)
+        print(f"warning: {compare.human(size)} is not larger than RAM "
+              f"({ram / (1 << 30):.1f} GiB); the page cache can hold the file", file=sys.stderr)
     free = shutil.disk_usage(args.dir.parent if not args.dir.exists() else args.dir).free
     path = args.dir / f"text-{size}.txt"
     if not path.exists() and free < size + (4 << 30):
@@ -134,7 +134,7 @@ def main():
                f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}` at "
                f"{started:%Y-%m-%d %H:%M} UTC. File: {compare.human(size)} ({size} bytes) of "
                f"generated text, the needle `{needle}` at offset {needle_at} (0.1% before the "
-               f"end); RAM {compare.human(ram)}, so most of the file cannot stay cached. "
+               f"end); RAM {ram / (1 << 30):.1f} GiB, so most of the file cannot stay cached. "
                f"{args.rounds} rounds, each method once per round in an order that rotates "
                "by round, each run after evicting the file with posix_fadvise(DONTNEED) "
                f"(fincore then saw at most {max(residents)} bytes resident). Every time is a "
