@@ -35,6 +35,7 @@ pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
 }
 
 /// Whether `obj` has `__index__` (`PyIndex_Check`).
+#[inline]
 pub(crate) fn is_index(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: `obj` is a live object; PyIndex_Check only reads its type.
     unsafe { ffi::PyIndex_Check(obj.as_ptr()) != 0 }
@@ -42,6 +43,7 @@ pub(crate) fn is_index(obj: &Bound<'_, PyAny>) -> bool {
 
 /// `PyNumber_AsSsize_t(obj, exc)`: with `overflow_as_index_error` a too-large value raises
 /// IndexError (item access), otherwise it is clamped (item values, then range-checked).
+#[inline]
 pub(crate) fn index_value(
     obj: &Bound<'_, PyAny>,
     overflow_as_index_error: bool,
@@ -127,6 +129,7 @@ pub(crate) fn adjust_slice(
 /// `PyArg_ParseTuple` for a method called `method` taking `min..=N` positional arguments,
 /// given as CPython passes them to a `METH_FASTCALL` function (keywords are refused by the
 /// method descriptor itself, with CPython's message). Missing optional arguments are `None`.
+#[inline]
 pub(crate) fn positional<'a, 'py, const N: usize>(
     method: &str,
     py: Python<'py>,
@@ -157,6 +160,7 @@ pub(crate) fn positional<'a, 'py, const N: usize>(
 /// Runs `f` over a copy of the contents of any object that exports a contiguous buffer (the
 /// `y*` format). The copy (on the stack when short) lets `f` write the map even when the
 /// object is a view of the map itself, and use the bytes with the GIL released.
+#[inline]
 pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
     const SHORT: usize = 256;
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
@@ -177,11 +181,15 @@ pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R)
         // view is released.
         unsafe { std::slice::from_raw_parts(view.buf.cast::<u8>(), len) }
     };
-    let mut short = [0u8; SHORT];
+    let mut short = std::mem::MaybeUninit::<[u8; SHORT]>::uninit();
     let long;
     let copy: &[u8] = if len <= SHORT {
-        short[..len].copy_from_slice(contents);
-        &short[..len]
+        // SAFETY: `len <= SHORT` bytes are copied into the array, and only they are read.
+        unsafe {
+            let short = short.as_mut_ptr().cast::<u8>();
+            std::ptr::copy_nonoverlapping(contents.as_ptr(), short, len);
+            std::slice::from_raw_parts(short, len)
+        }
     } else {
         long = contents.to_vec();
         &long

@@ -127,6 +127,7 @@ impl PyMmap {
 
     /// A new `bytes` with the bytes `select` picks from the open map (it may be called twice:
     /// once with the GIL held, and again under a lease for a big copy).
+    #[inline]
     fn copy_out<'py>(
         &self,
         py: Python<'py>,
@@ -160,10 +161,12 @@ impl PyMmap {
 
     // ----- the raw slots -----
 
+    #[inline]
     fn length(&self, py: Python<'_>) -> PyResult<usize> {
         self.handle.read(py, |map| Ok(map.len()))
     }
 
+    #[inline]
     fn subscript(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Object> {
         self.handle.check_open()?;
         if args::is_index(key) {
@@ -188,6 +191,7 @@ impl PyMmap {
     }
 
     /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
+    #[inline]
     fn assign(
         &self,
         py: Python<'_>,
@@ -264,6 +268,7 @@ impl PyMmap {
     }
 
     /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
+    #[inline]
     fn contains(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
         self.handle.check_open()?;
         if let Ok(bytes) = item.cast::<PyBytes>() {
@@ -302,6 +307,7 @@ impl PyMmap {
         }
     }
 
+    #[inline]
     fn get_buffer(&self, slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         // SAFETY: only called with the GIL held.
         let py = unsafe { Python::assume_attached() };
@@ -332,11 +338,13 @@ impl PyMmap {
 
     // ----- the methods -----
 
+    #[inline]
     fn close(&self, py: Python<'_>) -> PyResult<Object> {
         self.handle.close(py)?;
         Ok(none())
     }
 
+    #[inline]
     fn enter(&self, slf: Object) -> PyResult<Object> {
         self.handle.check_open()?;
         // SAFETY: `slf` is live; the reference is returned new.
@@ -344,6 +352,7 @@ impl PyMmap {
         Ok(slf)
     }
 
+    #[inline]
     fn search(
         &self,
         py: Python<'_>,
@@ -467,6 +476,7 @@ impl PyMmap {
         Ok(none())
     }
 
+    #[inline]
     fn move_(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [dest, src, count] = args::positional::<3>("move", py, args, 3)?;
@@ -495,6 +505,7 @@ impl PyMmap {
         Ok(none())
     }
 
+    #[inline]
     fn read(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [n] = args::positional::<1>("read", py, args, 0)?;
@@ -517,6 +528,7 @@ impl PyMmap {
         Ok(bytes.into_ptr())
     }
 
+    #[inline]
     fn read_byte(&self, py: Python<'_>) -> PyResult<Object> {
         let cursor = self.handle.cursor();
         let byte = self.handle.read(py, |map| {
@@ -533,6 +545,7 @@ impl PyMmap {
     /// straight from the mapped line inside the guarded access, reusing the object of an
     /// earlier line that the caller has let go of (`recycle.rs`); a longer line is found and
     /// copied with the GIL released.
+    #[inline]
     fn readline(&self, py: Python<'_>) -> PyResult<Object> {
         let cursor = self.handle.cursor();
         let short = self.handle.with_lines(py, |map, lines| {
@@ -622,6 +635,7 @@ impl PyMmap {
         Ok(none())
     }
 
+    #[inline]
     fn seek(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [pos, whence] = args::positional::<2>("seek", py, args, 1)?;
@@ -643,6 +657,7 @@ impl PyMmap {
         int(target as usize)
     }
 
+    #[inline]
     fn size(&self, py: Python<'_>) -> PyResult<Object> {
         self.handle.check_open()?;
         if !self.has_fd {
@@ -661,11 +676,13 @@ impl PyMmap {
         Ok(object)
     }
 
+    #[inline]
     fn tell(&self) -> PyResult<Object> {
         self.handle.check_open()?;
         int(self.handle.cursor())
     }
 
+    #[inline]
     fn write(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [data] = args::positional::<1>("write", py, args, 1)?;
@@ -690,6 +707,7 @@ impl PyMmap {
         })?
     }
 
+    #[inline]
     fn write_byte(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [byte] = args::positional::<1>("write_byte", py, args, 1)?;
