@@ -538,9 +538,9 @@ pub(crate) fn bytes_from_map<'py>(
     Ok(object)
 }
 
-/// A new, unfilled `bytes` object of `len >= 2` bytes (0 and 1 byte are shared objects).
+/// A new, unfilled `bytes` object of `len` bytes, not shared with anything (a NULL source
+/// never returns CPython's shared empty or 1-byte objects).
 pub(crate) fn new_bytes(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyBytes>> {
-    debug_assert!(len >= 2);
     // SAFETY: a NULL source asks for an uninitialised object of `len` bytes; a new reference
     // or NULL with an exception set comes back.
     let object = unsafe {
