@@ -571,7 +571,53 @@ mod tests {
         found
     }
 
-    /// What a walk reports: the occurrences, and the progress steps in order.
+    /// One walk's settings: what to search, where, and how the threads share it.
+    struct Setup<'m> {
+        map: &'m DynMmap,
+        needle: &'m [u8],
+        range: Range<usize>,
+        reverse: bool,
+        plan: Plan,
+        sharing: Sharing,
+    }
+
+    impl Setup<'_> {
+        fn run(
+            &self,
+            counting: bool,
+            visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
+        ) -> io::Result<usize> {
+            let pieces = Pieces::new(
+                self.range.clone(),
+                self.needle.len(),
+                self.reverse,
+                self.plan,
+            );
+            Walker::new(self.map, self.needle, pieces, counting).run(self.plan, self.sharing, visit)
+        }
+
+        /// What the walk reports: the occurrences, and the progress steps in order.
+        fn collect(&self) -> (Vec<usize>, Vec<usize>) {
+            let (mut found, mut progress) = (Vec::new(), Vec::new());
+            let picked = self
+                .run(false, &mut |step| {
+                    match step {
+                        WalkStep::Found(at) => found.push(at),
+                        WalkStep::Progress(done) => progress.push(done),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(picked, found.len());
+            (found, progress)
+        }
+
+        /// The occurrences a counting walk picks.
+        fn count(&self) -> usize {
+            self.run(true, &mut |_| ControlFlow::Continue(())).unwrap()
+        }
+    }
+
     fn walk(
         map: &DynMmap,
         needle: &[u8],
@@ -579,52 +625,16 @@ mod tests {
         reverse: bool,
         plan: Plan,
     ) -> (Vec<usize>, Vec<usize>) {
-        walk_shared(map, needle, range, reverse, plan, SHARING)
-    }
-
-    fn walk_shared(
-        map: &DynMmap,
-        needle: &[u8],
-        range: Range<usize>,
-        reverse: bool,
-        plan: Plan,
-        sharing: Sharing,
-    ) -> (Vec<usize>, Vec<usize>) {
-        let (mut found, mut progress) = (Vec::new(), Vec::new());
-        let picked = run(
+        let sharing = SHARING;
+        Setup {
             map,
             needle,
             range,
             reverse,
             plan,
             sharing,
-            false,
-            &mut |step| {
-                match step {
-                    WalkStep::Found(at) => found.push(at),
-                    WalkStep::Progress(done) => progress.push(done),
-                }
-                ControlFlow::Continue(())
-            },
-        )
-        .unwrap();
-        assert_eq!(picked, found.len());
-        (found, progress)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        map: &DynMmap,
-        needle: &[u8],
-        range: Range<usize>,
-        reverse: bool,
-        plan: Plan,
-        sharing: Sharing,
-        counting: bool,
-        visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
-    ) -> io::Result<usize> {
-        let pieces = Pieces::new(range, needle.len(), reverse, plan);
-        Walker::new(map, needle, pieces, counting).run(plan, sharing, visit)
+        }
+        .collect()
     }
 
     fn bytes_over(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -652,17 +662,13 @@ mod tests {
             let plan = Plan { min_len: 0, head: 0, piece, threads };
             // Tiny stripes and a tiny wait limit exercise the claiming and the pausing.
             let sharing = Sharing { stripe_bytes: stripe_pieces * piece, max_waiting };
-            let (found, progress) =
-                walk_shared(&map, &needle, range.clone(), reverse, plan, sharing);
-            let expected = naive(&hay, &needle, range.clone(), reverse);
+            let setup = Setup { map: &map, needle: &needle, range, reverse, plan, sharing };
+            let (found, progress) = setup.collect();
+            let expected = naive(&hay, &needle, setup.range.clone(), reverse);
             prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
-            prop_assert_eq!(progress.last().copied(), Some(range.len()));
-            let counted =
-                run(&map, &needle, range, false, plan, sharing, true, &mut |_| {
-                    ControlFlow::Continue(())
-                });
+            prop_assert_eq!(progress.last().copied(), Some(setup.range.len()));
             if !reverse {
-                prop_assert_eq!(counted.unwrap(), expected.len());
+                prop_assert_eq!(setup.count(), expected.len());
             }
             prop_assert_eq!(found, expected);
         }
@@ -694,15 +700,16 @@ mod tests {
             threads: 2,
         };
         let mut seen = Vec::new();
-        run(
-            &map,
-            b"b",
-            0..1000,
-            true,
+        let setup = Setup {
+            map: &map,
+            needle: b"b",
+            range: 0..1000,
+            reverse: true,
             plan,
-            SHARING,
-            false,
-            &mut |step| {
+            sharing: SHARING,
+        };
+        setup
+            .run(false, &mut |step| {
                 if let WalkStep::Found(at) = step {
                     seen.push(at);
                 }
@@ -711,9 +718,8 @@ mod tests {
                 } else {
                     ControlFlow::Continue(())
                 }
-            },
-        )
-        .unwrap();
+            })
+            .unwrap();
         assert_eq!(seen, [999, 997, 995]);
     }
 
@@ -744,17 +750,16 @@ mod tests {
         };
         for needle in [&b"ab"[..], b"aa", b"a", b" ", b"zz"] {
             let (found, _) = walk(&map, needle, 0..text.len(), false, plan);
-            let counted = run(
-                &map,
+            let counted = Setup {
+                map: &map,
                 needle,
-                0..text.len(),
-                false,
+                range: 0..text.len(),
+                reverse: false,
                 plan,
-                SHARING,
-                true,
-                &mut |_| ControlFlow::Continue(()),
-            );
-            assert_eq!(counted.unwrap(), found.len(), "{needle:?}");
+                sharing: SHARING,
+            }
+            .count();
+            assert_eq!(counted, found.len(), "{needle:?}");
             assert_eq!(
                 found.len(),
                 crate::search::count(&text, needle),
