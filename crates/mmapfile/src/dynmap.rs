@@ -172,15 +172,17 @@ impl DynMmap {
     ///
     /// If the file is truncated while `f` runs, `f` may see bytes turn to zeros mid-call; a
     /// panic of `f` that follows (a library's broken assumption) is then reported as the
-    /// truncation error instead, without its message on stderr. Any other panic of `f`
-    /// unwinds as usual.
+    /// truncation error instead, without its message on stderr: when the guard saw bytes of
+    /// the range vanish, or the file is now shorter than the range. Any other panic of `f`
+    /// unwinds as usual. (The crate's own [`regex_find_iter`](Self::regex_find_iter) turns
+    /// every panic of the regex engine into an error.)
     pub fn with_bytes<R>(
         &self,
         range: impl RangeBounds<usize>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> io::Result<R> {
         let range = self.checked_range(range)?;
-        self.load_foreign(range, f)
+        self.load_foreign(range, false, f)
     }
 
     /// Runs `f` over `range` of the map mutably; an error on a read-only map.

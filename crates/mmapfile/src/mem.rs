@@ -35,16 +35,20 @@ impl DynMmap {
     }
 
     /// [`load`](Self::load) for code the crate does not control: a regex engine, a caller's
-    /// closure. Such code may trust what it read a moment ago, and the guard's zero pages
-    /// can break that trust mid-call: regex-automata, for one, asserts that a match found
+    /// closure. Such code may trust what it read a moment ago, and bytes that change under
+    /// it break that trust mid-call: regex-automata, for one, asserts that a match found
     /// forwards is found again backwards, and panics when a truncation zeroed the bytes in
-    /// between. So a panic out of `f` is caught, and if the map's mark shows that bytes of
-    /// `range` vanished, it becomes the truncation error (and the panic message is kept off
-    /// stderr); any other panic goes on unwinding. (Built with `panic = "abort"`, such a
-    /// panic still aborts.)
+    /// between. So a panic out of `f` is caught: if the guard saw bytes of `range` vanish,
+    /// or the file is now shorter than `range`, it becomes the truncation error; if
+    /// `trusted` (a library the crate calls, whose only way to panic is bytes that changed
+    /// under it, such as regex), it becomes an error saying the file changed while mapped;
+    /// otherwise (a caller's own bug) it goes on unwinding. The message of a panic that
+    /// becomes an error is kept off stderr. (Built with `panic = "abort"`, such a panic
+    /// still aborts.)
     pub(crate) fn load_foreign<R>(
         &self,
         range: Range<usize>,
+        trusted: bool,
         f: impl FnOnce(&[u8]) -> R,
     ) -> io::Result<R> {
         debug_assert!(range.start <= range.end && range.end <= self.len());
@@ -53,7 +57,7 @@ impl DynMmap {
             return Err(self.vanished(&range));
         }
         let outcome = {
-            let _scan = quiet_panics::Scan::enter(watch, &range);
+            let _scan = quiet_panics::Scan::enter(self, &range, trusted);
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&self.as_slice()[range.clone()])
             }))
@@ -64,8 +68,34 @@ impl DynMmap {
         }
         match outcome {
             Ok(out) => Ok(out),
-            Err(payload) => std::panic::resume_unwind(payload),
+            Err(payload) => {
+                if self.shorter_than(&range) {
+                    return Err(self.vanished(&range));
+                }
+                if !trusted {
+                    std::panic::resume_unwind(payload);
+                }
+                let detail = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(io::Error::other(format!(
+                    "the file changed while mapped (truncated and extended again, or \
+                     rewritten) during a scan of bytes {}..{}: {detail}",
+                    range.start, range.end
+                )))
+            }
         }
+    }
+
+    /// Whether the file now ends before `range` does (only for maps that keep their
+    /// descriptor; an `fstat`, so not for hot paths).
+    fn shorter_than(&self, range: &Range<usize>) -> bool {
+        self.watch().is_regular_file()
+            && self
+                .file_covers()
+                .is_some_and(|covered| (range.end as u64) > covered)
     }
 
     /// Runs `f` over the bytes in `range` mutably; the caller has checked the range and that
@@ -181,29 +211,32 @@ mod quiet_panics {
     use std::ops::Range;
     use std::sync::Once;
 
-    use crate::guard::Watch;
+    use crate::DynMmap;
+
+    /// The innermost foreign scan of this thread: its map, range, and whether any panic in
+    /// it becomes an error.
+    type Current = Option<(*const DynMmap, usize, usize, bool)>;
 
     thread_local! {
-        /// The innermost foreign scan of this thread: its map's watch and range.
-        static CURRENT: Cell<Option<(*const Watch, usize, usize)>> = const { Cell::new(None) };
+        static CURRENT: Cell<Current> = const { Cell::new(None) };
     }
 
     static HOOK: Once = Once::new();
 
     /// Marks this thread as inside a foreign scan until dropped.
-    pub(super) struct Scan(Option<(*const Watch, usize, usize)>);
+    pub(super) struct Scan(Current);
 
     impl Scan {
-        pub(super) fn enter(watch: &Watch, range: &Range<usize>) -> Self {
+        pub(super) fn enter(map: &DynMmap, range: &Range<usize>, trusted: bool) -> Self {
             HOOK.call_once(|| {
                 let previous = std::panic::take_hook();
                 std::panic::set_hook(Box::new(move |info| {
-                    if !explained_by_the_guard() {
+                    if !becomes_an_error() {
                         previous(info);
                     }
                 }));
             });
-            let current = Some((watch as *const Watch, range.start, range.end));
+            let current = Some((map as *const DynMmap, range.start, range.end, trusted));
             Self(CURRENT.with(|cell| cell.replace(current)))
         }
     }
@@ -214,17 +247,21 @@ mod quiet_panics {
         }
     }
 
-    /// Whether this thread is inside a foreign scan whose bytes the guard saw vanish.
-    fn explained_by_the_guard() -> bool {
+    /// Whether this thread is inside a foreign scan whose panic `load_foreign` will turn
+    /// into an error (the same tests, in the same order).
+    fn becomes_an_error() -> bool {
         CURRENT
             .try_with(Cell::get)
             .ok()
             .flatten()
-            .is_some_and(|(watch, start, end)| {
-                // SAFETY: the pointer is set only while `load_foreign` borrows the map (and
-                // so its watch) on this thread, and cleared before that borrow ends.
-                let gone = unsafe { (*watch).gone_from() };
-                super::touches_gone(&(start..end), gone)
+            .is_some_and(|(map, start, end, trusted)| {
+                // SAFETY: the pointer is set only while `load_foreign` borrows the map on
+                // this thread, and cleared before that borrow ends.
+                let map = unsafe { &*map };
+                let range = start..end;
+                trusted
+                    || super::touches_gone(&range, map.watch().gone_from())
+                    || map.shorter_than(&range)
             })
     }
 }

@@ -13,5 +13,6 @@ mod mapping;
 mod model;
 mod ops;
 mod search;
+mod soak;
 mod threads;
 mod truncation;
