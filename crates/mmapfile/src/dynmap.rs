@@ -614,9 +614,14 @@ impl DynMmap {
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
     /// The cursor is clamped to the new length. On error the map and the file are unchanged.
-    /// Linux moves the mapping with `mremap`; other systems map afresh. Shared anonymous
-    /// memory is always copied into a fresh mapping (growing it in place would leave pages
-    /// that fault), so processes forked before the resize stop sharing it.
+    /// Linux grows the mapping with `mremap`; other systems map afresh; a shrink unmaps the
+    /// tail in place. Shared anonymous memory stays shared with processes forked before the
+    /// resize: on Linux it is a memory file (`memfd`) that grows with the map (and, so that
+    /// forked processes keep their pages, never shrinks); elsewhere a shrink works and
+    /// growing fails with [`io::ErrorKind::Unsupported`] rather than silently un-share it.
+    /// After a truncation the guard reported, a write-through map is mapped afresh from the
+    /// file (whose length the resize sets), and a private one cannot grow (the error says
+    /// the file was truncated).
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
