@@ -616,9 +616,10 @@ impl DynMmap {
     /// The cursor is clamped to the new length. On error the map and the file are unchanged.
     /// Linux grows the mapping with `mremap`; other systems map afresh; a shrink unmaps the
     /// tail in place. Shared anonymous memory stays shared with processes forked before the
-    /// resize: on Linux it is a memory file (`memfd`) that grows with the map (and, so that
-    /// forked processes keep their pages, never shrinks); elsewhere a shrink works and
-    /// growing fails with [`io::ErrorKind::Unsupported`] rather than silently un-share it.
+    /// resize: on Linux it is a memory file (`memfd`, one descriptor per map) that grows with
+    /// the map (and, so that forked processes keep their pages, never shrinks); elsewhere, or
+    /// when the process had no descriptor to spare, a shrink works and growing fails with
+    /// [`io::ErrorKind::Unsupported`] rather than silently un-share it.
     /// After a truncation the guard reported, a write-through map is mapped afresh from the
     /// file (whose length the resize sets), and a private one cannot grow (the error says
     /// the file was truncated).
