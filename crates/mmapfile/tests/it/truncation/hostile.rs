@@ -615,14 +615,22 @@ fn shared_anonymous_memory_stays_shared_with_a_child_forked_before_resizes() {
     assert!(pid >= 0, "fork");
     if pid == 0 {
         let mut step = 0u8;
-        // SAFETY: the pipes are ours; `at` is the child's mapping, 4 pages long.
+        // SAFETY: the pipes are ours; `at` is the child's mapping, 4 pages long. The child
+        // closes the ends it does not use, so that it sees EOF if the parent dies.
         unsafe {
+            libc::close(to_child[1]);
+            libc::close(to_parent[0]);
             while libc::read(to_child[0], (&mut step as *mut u8).cast(), 1) == 1 && step != 0 {
                 *(at as *mut u8) = step;
                 libc::write(to_parent[1], (&step as *const u8).cast(), 1);
             }
             libc::_exit(0);
         }
+    }
+    // SAFETY: the parent's unused ends.
+    unsafe {
+        libc::close(to_child[0]);
+        libc::close(to_parent[1]);
     }
     for (step, new_len) in [(1u8, page), (2, 8 * page), (3, 3 * page)] {
         map.resize(new_len).expect("resize");
