@@ -181,6 +181,7 @@ static UNGUARDED: Slot = Slot::new();
 
 /// Where a map lies and what the guard needs to know about it, for [`Watch::update`].
 #[derive(Clone, Copy)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct MapFacts {
     /// The OS mapping, if it is a live mapping of a regular file.
     #[cfg(unix)]
@@ -291,6 +292,7 @@ impl Watch {
 
     /// Whether a fault on this map was repaired with zero pages (or a vanished region was
     /// otherwise noted): the mapping no longer shows only the file.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn has_marks(&self) -> bool {
         self.gone_from() != INTACT
     }

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use mmapfile::{page_size, Mmap, MmapMut, MmapOptions};
 
 use super::{
-    check_survivor, contents, describe, expect_truncated, new_len, passed, run_child,
-    truncate_here, ACCESSES, THREADS,
+    contents, describe, expect_truncated, new_len, passed, run_child, truncate_here, ACCESSES,
+    THREADS,
 };
 
 /// Which foreign handler the child installs, and when.
@@ -314,6 +314,7 @@ fn sa_resethand_and_sig_dfl_below_the_guard_behave_as_without_it() {
 
 // ----- the mapping limit -----
 
+#[cfg(target_os = "linux")]
 /// Fills the process's mapping budget (`vm.max_map_count`) with one-page mappings of
 /// alternating protection cut from one reservation; returns it so it can be given back.
 fn exhaust_mappings() -> (usize, usize) {
@@ -350,6 +351,7 @@ fn exhaust_mappings() -> (usize, usize) {
     (base as usize, pages * page)
 }
 
+#[cfg(target_os = "linux")]
 fn map_limit() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("data.bin");
@@ -367,10 +369,11 @@ fn map_limit() {
     unsafe { libc::munmap(base as *mut libc::c_void, len) };
     expect_truncated("a fault at the mapping limit", result);
     expect_truncated("a second fault at the mapping limit", second);
-    check_survivor(&map, &expected);
+    super::check_survivor(&map, &expected);
     map.close().expect("close");
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_truncation_at_the_mapping_limit_is_an_error() {
     let output = run_child("map-limit", "fd", &[]);
@@ -539,6 +542,7 @@ fn a_failed_grow_leaves_the_file_as_it_was() {
 /// The scenarios of this module; true if `case` was one of them.
 pub(super) fn run_case(case: &str) -> bool {
     match case {
+        #[cfg(target_os = "linux")]
         "map-limit" => map_limit(),
         "resize-after-truncation" => resize_after_truncation(),
         "regex-race" => regex_race(),
@@ -550,6 +554,7 @@ pub(super) fn run_case(case: &str) -> bool {
 
 // ----- resize rollback and shared anonymous memory (no fault involved: in process) -----
 
+#[cfg(target_os = "linux")]
 /// A memory file sealed against shrinking: `ftruncate` to less fails with EPERM.
 fn sealed_memory_file(len: usize) -> std::fs::File {
     use std::os::fd::FromRawFd;
@@ -567,6 +572,7 @@ fn sealed_memory_file(len: usize) -> std::fs::File {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[test]
 fn a_resize_whose_truncation_fails_leaves_map_and_file_as_they_were() {
     let page = page_size();
