@@ -170,19 +170,43 @@ impl DynMmap {
 
     /// Runs `f` over `range` of the map; the fault guard reports a truncated file as an error.
     ///
-    /// If the file is truncated while `f` runs, `f` may see bytes turn to zeros mid-call; a
-    /// panic of `f` that follows (a library's broken assumption) is then reported as the
-    /// truncation error instead, without its message on stderr: when the guard saw bytes of
-    /// the range vanish, or the file is now shorter than the range. Any other panic of `f`
-    /// unwinds as usual. (The crate's own [`regex_find_iter`](Self::regex_find_iter) turns
-    /// every panic of the regex engine into an error.)
+    /// A panic of `f` unwinds as usual. For code that trusts what it read a moment ago (a
+    /// regex engine, a parser), which a truncation can make panic, use
+    /// [`scan_with`](Self::scan_with).
     pub fn with_bytes<R>(
         &self,
         range: impl RangeBounds<usize>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> io::Result<R> {
         let range = self.checked_range(range)?;
-        self.load_foreign(range, false, f)
+        self.load(range, f)
+    }
+
+    /// Runs `f` over `range` of the map, for code that trusts what it read a moment ago
+    /// (a regex engine, a parser). If the file is truncated while `f` runs, `f` sees bytes
+    /// turn to zeros mid-call, and such code may panic on its own broken assumption
+    /// (regex-automata asserts that a match found forwards is found again backwards). Here a
+    /// panic of `f` never unwinds out: it is the truncation error when the guard saw bytes of
+    /// `range` vanish or the file is now shorter than `range`, and otherwise an error of kind
+    /// [`Other`](io::ErrorKind::Other) saying that the file changed while mapped (truncated
+    /// and extended again, or rewritten), with the panic's message. Its message is kept off
+    /// stderr (the crate wraps the process's panic hook once to do so). So a bug of `f`
+    /// itself is reported the same way: use [`with_bytes`](Self::with_bytes) where a panic
+    /// should unwind. Built with `panic = "abort"`, a panic still aborts.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(8).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// let re = regex::bytes::Regex::new("[^a]").unwrap();
+    /// assert_eq!(map.scan_with(.., |hay| re.find_iter(hay).count())?, 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn scan_with<R>(
+        &self,
+        range: impl RangeBounds<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> io::Result<R> {
+        let range = self.checked_range(range)?;
+        self.load_foreign(range, f)
     }
 
     /// Runs `f` over `range` of the map mutably; an error on a read-only map.
@@ -770,7 +794,7 @@ impl DynMmap {
 
     // ----- checks -----
 
-    fn require_writable(&self, operation: &str) -> io::Result<()> {
+    pub(crate) fn require_writable(&self, operation: &str) -> io::Result<()> {
         if self.access.is_writable() {
             Ok(())
         } else {
@@ -790,7 +814,7 @@ impl DynMmap {
     }
 
     /// A range the caller asked for, which must lie inside the map.
-    fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
+    pub(crate) fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
         let (start, end) = bounds(&range, self.len());
         if start > end {
             return Err(error::invalid_input(format!(

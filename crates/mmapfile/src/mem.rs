@@ -12,6 +12,7 @@ use std::io;
 use std::ops::Range;
 use std::sync::atomic::{fence, Ordering};
 
+use crate::error::Truncated;
 use crate::guard::Watch;
 use crate::DynMmap;
 
@@ -34,21 +35,16 @@ impl DynMmap {
         Ok(out)
     }
 
-    /// [`load`](Self::load) for code the crate does not control: a regex engine, a caller's
-    /// closure. Such code may trust what it read a moment ago, and bytes that change under
-    /// it break that trust mid-call: regex-automata, for one, asserts that a match found
-    /// forwards is found again backwards, and panics when a truncation zeroed the bytes in
-    /// between. So a panic out of `f` is caught: if the guard saw bytes of `range` vanish,
-    /// or the file is now shorter than `range`, it becomes the truncation error; if
-    /// `trusted` (a library the crate calls, whose only way to panic is bytes that changed
-    /// under it, such as regex), it becomes an error saying the file changed while mapped;
-    /// otherwise (a caller's own bug) it goes on unwinding. The message of a panic that
-    /// becomes an error is kept off stderr. (Built with `panic = "abort"`, such a panic
-    /// still aborts.)
+    /// [`load`](Self::load) for code that trusts what it read a moment ago: a regex engine,
+    /// a parser. Bytes that change under it break that trust mid-call: regex-automata, for
+    /// one, asserts that a match found forwards is found again backwards, and panics when a
+    /// truncation zeroed the bytes in between. So a panic out of `f` is caught and becomes
+    /// an error: the truncation error if the guard saw bytes of `range` vanish or the file is
+    /// now shorter than `range`, else an error saying the file changed while mapped. The
+    /// panic's message is kept off stderr. (Built with `panic = "abort"`, a panic aborts.)
     pub(crate) fn load_foreign<R>(
         &self,
         range: Range<usize>,
-        trusted: bool,
         f: impl FnOnce(&[u8]) -> R,
     ) -> io::Result<R> {
         debug_assert!(range.start <= range.end && range.end <= self.len());
@@ -57,7 +53,7 @@ impl DynMmap {
             return Err(self.vanished(&range));
         }
         let outcome = {
-            let _scan = quiet_panics::Scan::enter(self, &range, trusted);
+            let _scan = quiet_panics::Scan::enter();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&self.as_slice()[range.clone()])
             }))
@@ -71,9 +67,6 @@ impl DynMmap {
             Err(payload) => {
                 if self.shorter_than(&range) {
                     return Err(self.vanished(&range));
-                }
-                if !trusted {
-                    std::panic::resume_unwind(payload);
                 }
                 let detail = payload
                     .downcast_ref::<&str>()
@@ -172,11 +165,15 @@ impl DynMmap {
         match covered {
             Some(covered) if covered < self.len() as u64 => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: it now ends {covered} bytes into \
-                     the {}-byte map, and the map's bytes from offset {gone} on are gone \
-                     ({access})",
-                    self.len()
+                Truncated::new(
+                    gone,
+                    Some(covered),
+                    format!(
+                        "the file was truncated while mapped: it now ends {covered} bytes \
+                         into the {}-byte map, and the map's bytes from offset {gone} on are \
+                         gone ({access})",
+                        self.len()
+                    ),
                 ),
             ),
             Some(_) => io::Error::other(format!(
@@ -185,9 +182,13 @@ impl DynMmap {
             )),
             None => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: the map's bytes from offset {gone} \
-                     on are gone ({access})"
+                Truncated::new(
+                    gone,
+                    None,
+                    format!(
+                        "the file was truncated while mapped: the map's bytes from offset \
+                         {gone} on are gone ({access})"
+                    ),
                 ),
             ),
         }
@@ -208,60 +209,37 @@ fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
 /// the error is returned all the same.)
 mod quiet_panics {
     use std::cell::Cell;
-    use std::ops::Range;
     use std::sync::Once;
 
-    use crate::DynMmap;
-
-    /// The innermost foreign scan of this thread: its map, range, and whether any panic in
-    /// it becomes an error.
-    type Current = Option<(*const DynMmap, usize, usize, bool)>;
-
     thread_local! {
-        static CURRENT: Cell<Current> = const { Cell::new(None) };
+        /// How many scans of `load_foreign` this thread is inside.
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
     }
 
     static HOOK: Once = Once::new();
 
-    /// Marks this thread as inside a foreign scan until dropped.
-    pub(super) struct Scan(Current);
+    /// Marks this thread as inside a scan until dropped.
+    pub(super) struct Scan;
 
     impl Scan {
-        pub(super) fn enter(map: &DynMmap, range: &Range<usize>, trusted: bool) -> Self {
+        pub(super) fn enter() -> Self {
             HOOK.call_once(|| {
                 let previous = std::panic::take_hook();
                 std::panic::set_hook(Box::new(move |info| {
-                    if !becomes_an_error() {
+                    let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
+                    if !scanning {
                         previous(info);
                     }
                 }));
             });
-            let current = Some((map as *const DynMmap, range.start, range.end, trusted));
-            Self(CURRENT.with(|cell| cell.replace(current)))
+            DEPTH.with(|depth| depth.set(depth.get() + 1));
+            Self
         }
     }
 
     impl Drop for Scan {
         fn drop(&mut self) {
-            CURRENT.with(|cell| cell.set(self.0));
+            DEPTH.with(|depth| depth.set(depth.get() - 1));
         }
-    }
-
-    /// Whether this thread is inside a foreign scan whose panic `load_foreign` will turn
-    /// into an error (the same tests, in the same order).
-    fn becomes_an_error() -> bool {
-        CURRENT
-            .try_with(Cell::get)
-            .ok()
-            .flatten()
-            .is_some_and(|(map, start, end, trusted)| {
-                // SAFETY: the pointer is set only while `load_foreign` borrows the map on
-                // this thread, and cleared before that borrow ends.
-                let map = unsafe { &*map };
-                let range = start..end;
-                trusted
-                    || super::touches_gone(&range, map.watch().gone_from())
-                    || map.shorter_than(&range)
-            })
     }
 }

@@ -49,3 +49,10 @@ pub enum Advice {
     /// Do not use transparent huge pages for the range (Linux; `MADV_NORMAL` elsewhere).
     NoHugePage,
 }
+
+/// Huge page sizes on Windows: not asked yet (`GetLargePageMinimum` would give the one
+/// large page size, usable only with the lock-pages privilege), so none are reported.
+#[cfg(windows)]
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    Vec::new()
+}

@@ -43,6 +43,32 @@ pub(crate) fn allocation_granularity() -> usize {
     page_size()
 }
 
+/// The huge page sizes the kernel offers, in bytes, ascending. Linux and Android list them
+/// as the directories `hugepages-<size>kB` of `/sys/kernel/mm/hugepages`; other Unix
+/// systems (macOS superpages, FreeBSD's `getpagesizes`) are not asked yet and give none.
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    if !cfg!(any(target_os = "linux", target_os = "android")) {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        // No sysfs (a container without it) or no huge page support compiled in.
+        return Vec::new();
+    };
+    let mut sizes: Vec<usize> = dir
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            let kib = name
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?;
+            kib.parse::<usize>().ok()?.checked_mul(1024)
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
 /// What `fstat` tells about a descriptor, reduced to what mapping needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FileInfo {

@@ -461,7 +461,7 @@ fn regex_race() {
                 let via_iter = map
                     .regex_find_iter(&re)
                     .try_fold(0usize, |n, m| m.map(|_| n + 1));
-                let via_bytes = map.with_bytes(.., |hay| re.find_iter(hay).count());
+                let via_bytes = map.scan_with(.., |hay| re.find_iter(hay).count());
                 (via_iter, via_bytes)
             });
             std::thread::sleep(std::time::Duration::from_millis(1 + attempt % 25));
