@@ -45,8 +45,18 @@ fn grep_over_a_file_truncated_mid_search_reports_the_truncation() {
         );
         match output.status.code() {
             Some(0) => {
+                // Finished before the cut, or started after it (a loaded machine): the
+                // matches of the whole file, or of its first page.
+                let whole = format!(":{}\n", letters.len() / 26);
+                let first_page = format!(
+                    ":{}\n",
+                    letters[..4096]
+                        .windows(4)
+                        .filter(|w| w.starts_with(b"xyz"))
+                        .count()
+                );
                 assert!(
-                    stdout.ends_with(&format!(":{}\n", letters.len() / 26)),
+                    stdout.ends_with(&whole) || stdout.ends_with(&first_page),
                     "{stdout}"
                 );
                 finished += 1;
