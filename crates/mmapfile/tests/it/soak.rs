@@ -38,18 +38,8 @@ fn soak_secs() -> u64 {
 
 #[test]
 fn threads_and_forks_against_a_truncating_process() {
-    let exe = env::current_exe().expect("the test binary");
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            "soak::child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE_VAR, "soak")
-        .env_remove("MMAPFILE_NO_FAULT_GUARD");
+    let mut command = child_command("soak");
+    command.env_remove("MMAPFILE_NO_FAULT_GUARD");
     let timeout = Duration::from_secs(soak_secs() + 50);
     let output = crate::truncation::output_within(command, timeout);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -62,6 +52,17 @@ fn threads_and_forks_against_a_truncating_process() {
     for line in stdout.lines().filter(|l| l.starts_with("soak:")) {
         println!("{line}");
     }
+}
+
+/// This test binary, to run `soak::child` in `role`.
+fn child_command(role: &str) -> Command {
+    let exe = env::current_exe().expect("the test binary");
+    let mut command = Command::new(exe);
+    command
+        .args(["--exact", "soak::child", "--ignored", "--nocapture"])
+        .arg("--test-threads=1")
+        .env(ROLE_VAR, role);
+    command
 }
 
 #[test]
@@ -153,16 +154,7 @@ fn soak() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path: PathBuf = dir.path().join("soak.bin");
     std::fs::write(&path, whole_file()).expect("write");
-    let exe = env::current_exe().expect("the test binary");
-    let mut truncator_process = Command::new(exe)
-        .args([
-            "--exact",
-            "soak::child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE_VAR, "truncator")
+    let mut truncator_process = child_command("truncator")
         .env(PATH_VAR, &path)
         .spawn()
         .expect("spawn the truncator");

@@ -112,6 +112,17 @@ fn mmapfile_opt_out() -> &'static str {
     "MMAPFILE_NO_FAULT_GUARD"
 }
 
+/// Asserts that the child was killed by `SIGBUS`, as a process without the guard is.
+#[track_caller]
+fn assert_died_of_sigbus(output: &Output) {
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGBUS),
+        "{}",
+        describe(output)
+    );
+}
+
 /// Whether the child ran `case` to its end and exited normally.
 fn passed(case: &str, output: &Output) -> bool {
     output.status.success() && String::from_utf8_lossy(&output.stdout).contains(&ok_marker(case))
@@ -187,12 +198,7 @@ fn faults_while_other_threads_create_and_drop_maps() {
 #[test]
 fn opting_out_brings_sigbus_back() {
     let output = run_child("read", "fd", &[(mmapfile_opt_out(), "1")]);
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGBUS),
-        "{}",
-        describe(&output)
-    );
+    assert_died_of_sigbus(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("guard active: false"));
 }
 
@@ -201,12 +207,7 @@ fn opting_out_brings_sigbus_back() {
 #[test]
 fn faults_outside_our_maps_still_kill() {
     let output = run_child("foreign", "fd", &[]);
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGBUS),
-        "{}",
-        describe(&output)
-    );
+    assert_died_of_sigbus(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("guard active: true"));
 }
 
