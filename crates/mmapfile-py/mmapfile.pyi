@@ -1,18 +1,42 @@
 """mmapfile: a drop-in replacement for CPython's ``mmap`` module (Linux).
 
 ``import mmapfile as mmap`` and existing code keeps working: the constructor, methods,
-constants, exceptions and messages are CPython 3.13's, on every CPython from 3.9.
+constants, results, exceptions and messages are those of the running interpreter's builtin
+``mmap``, on every CPython from 3.9. Searches (``find``/``rfind``), big reads, slices and
+copies, ``flush`` and ``resize`` run with the GIL released; ``close()`` or ``resize()`` from
+another thread waits for them instead of pulling the memory away.
 
-What differs, on purpose:
+Intended differences (each one where CPython crashes, corrupts memory or cannot do better;
+the differential test against the builtin skips exactly these):
 
-* searches (``find``/``rfind``), big reads, slices and copies, ``flush`` and ``resize``
-  run with the GIL released; ``close()`` or ``resize()`` from another thread waits for them
-  instead of pulling the memory away;
-* a file truncated under the map raises ``OSError`` instead of killing the interpreter
-  with SIGBUS;
-* a ``prot`` without ``PROT_READ`` (``PROT_NONE``, write-only) is mapped readable, so that
-  no Python code can fault on the map;
-* ``resize(0)`` of a file map leaves a consistent, empty map over an empty file.
+* [truncation] A file truncated under a map: CPython dies of SIGBUS at the next access;
+  mmapfile raises ``OSError``.
+* [prot-none] A ``prot`` without ``PROT_READ`` (``PROT_NONE``, ``PROT_EXEC`` or
+  ``PROT_WRITE`` alone) is mapped readable (and writable if asked), because reading a map
+  must never fault; CPython's ``PROT_NONE`` map kills the interpreter at the first access.
+* [map-fixed] ``flags`` with ``MAP_FIXED`` is refused (``ValueError``): without an address
+  to give, it would map over memory the process is using.
+* [resize-to-0] ``resize(0)`` of a file map raises ``OSError(EINVAL)`` as in CPython, but
+  the file keeps its size; CPython truncates it first and is left with a map past the end
+  of its file (SIGBUS at the next access).
+* [grow-shared-anonymous] Growing shared anonymous memory copies it into a new mapping
+  (processes forked earlier stop sharing it; bytes cut off by an earlier shrink read as
+  zeros); CPython's ``mremap`` leaves the new pages past the first mapping's last page
+  without memory behind them (SIGBUS when touched).
+* [socket-read] A read-only map of a TCP socket is refused (``ENODEV``); the kernel makes
+  one, but its pages only come from ``TCP_ZEROCOPY_RECEIVE`` and any access is SIGBUS.
+* [index-resizes] An ``__index__`` that shrinks or closes the map during ``m[i] = v`` gives
+  ``IndexError`` or ``ValueError``; CPython writes past the end of the shrunken map.
+* [newer-additions] What later CPythons added is offered on every version: ``trackfd``,
+  ``seekable()`` and ``seek()`` returning the position (3.13); ``flush(..., flags=)``, the
+  ``MS_*`` constants and ``set_name()`` (3.15); and mmapfile's extras (``count``,
+  ``lines``, ``finditer``). Where a newer CPython changed an older behaviour, the running
+  interpreter's is kept.
+* [bound-method-keywords] Keywords given to a method called through a bound method object
+  (``f = m.find; f(x=1)``) are refused with "mmap.find() takes no keyword arguments" from
+  3.11 on, where CPython says "find() ..." (a direct call ``m.find(x=1)`` words it the same
+  on both).
+* [iterator-type] ``iter(m)`` is mmapfile's own iterator type, not CPython's ``iterator``.
 
 Everything is implemented by the Rust crate ``mmapfile``; this module translates arguments
 and errors.
@@ -72,6 +96,13 @@ MADV_DONTDUMP: int
 MADV_DODUMP: int
 MADV_HWPOISON: int
 
+MS_SYNC: int
+"""``flush(flags=)``: write back and wait (the default)."""
+MS_ASYNC: int
+"""``flush(flags=)``: start writing back, do not wait."""
+MS_INVALIDATE: int
+"""``flush(flags=)``: also invalidate other mappings of the file."""
+
 error = OSError
 """An alias of ``OSError``, as in the ``mmap`` module."""
 
@@ -123,9 +154,11 @@ class mmap:
         GIL released on large maps."""
     def rfind(self, sub: _Buffer, start: int = ..., end: int = ..., /) -> int:
         """The highest index of ``sub`` in ``[start, end)``, or -1 (see ``find``)."""
-    def flush(self, offset: int = 0, size: int = ..., /) -> None:
+    def flush(self, offset: int = 0, size: int = ..., /, *, flags: int = ...) -> None:
         """Writes ``size`` bytes from ``offset`` (a multiple of ``PAGESIZE``) back to the
-        file and waits for the disk (msync MS_SYNC); nothing to do for ACCESS_READ and
+        file with ``msync(flags)``: by default ``MS_SYNC``, which waits for the disk;
+        ``MS_ASYNC`` only starts the write, ``MS_INVALIDATE`` may be added (``flags=`` is
+        CPython 3.15's, offered on every version). Nothing to do for ACCESS_READ and
         ACCESS_COPY maps. ``ValueError("flush values out of range")`` past the end."""
     def madvise(self, option: int, start: int = 0, length: int = ..., /) -> None:
         """Advises the kernel (``MADV_*``) about ``length`` bytes from ``start`` (a multiple
@@ -145,12 +178,20 @@ class mmap:
     def resize(self, newsize: int, /) -> None:
         """Changes the length of the map, growing or shrinking the file (to
         ``offset + newsize``) for file maps. Only ACCESS_WRITE/ACCESS_DEFAULT maps; refused
-        while buffers are exported. The position is clamped to the new length."""
+        while buffers are exported. The position is left as it is: after a shrink it may lie
+        past the end (reads give ``b''``) until the map grows again. ``resize(0)`` raises
+        ``OSError(EINVAL)`` (as CPython's ``mremap`` does) and leaves the file alone."""
     def seek(self, pos: int, whence: int = 0, /) -> int:
         """Moves the position (whence 0: from the start, 1: from the position, 2: from the
         end) and returns it. Seeking to exactly ``len(m)`` is allowed."""
     def seekable(self) -> bool:
         """Always True."""
+    def set_name(self, name: str, /) -> None:
+        """Names anonymous memory in ``/proc/<pid>/maps``, where it shows as
+        ``[anon:cpython:mmap:<name>]`` (CPython 3.15's method, offered on every version;
+        Linux 5.17+ built with ``CONFIG_ANON_VMA_NAME``). ``ValueError`` for a map of a file,
+        a name with a NUL, a name too long (66 bytes at most) or with characters the kernel
+        refuses; ``OSError`` where the kernel cannot name maps."""
     def size(self) -> int:
         """The size of the underlying file (which can differ from ``len(m)``).
         ``OSError(EBADF)`` for anonymous memory and ``trackfd=False``."""

@@ -37,6 +37,13 @@ pub(crate) const ACCESS_READ: i32 = 1;
 pub(crate) const ACCESS_WRITE: i32 = 2;
 pub(crate) const ACCESS_COPY: i32 = 3;
 
+/// The largest mapping a process can hold (Linux's `TASK_SIZE`): mremap(2) refuses longer
+/// ones with EINVAL, where a fresh mmap(2) would say ENOMEM.
+#[cfg(target_arch = "x86_64")]
+const ADDRESS_SPACE: u64 = (1 << 47) - 4096;
+#[cfg(not(target_arch = "x86_64"))]
+const ADDRESS_SPACE: u64 = 1 << 48;
+
 /// Work on at least this many bytes runs with the GIL released; below it the cost of
 /// releasing and re-taking the GIL outweighs what other threads would gain.
 pub(crate) const DETACH_MIN: usize = 64 * 1024;
@@ -59,6 +66,9 @@ pub struct PyMmap {
     /// (so `size()` is EBADF as in CPython).
     has_fd: bool,
     trackfd: bool,
+    /// The `offset=` the map was made with, which `repr()` shows (for anonymous memory too,
+    /// where the core's map reports 0).
+    offset: u64,
 }
 
 /// What the lock guards.
@@ -133,6 +143,13 @@ impl PyMmap {
         maybe_detach(py, bytes, || self.with_map_mut(f))
     }
 
+    /// Whether a duplicate of the file's descriptor is kept (not for anonymous memory or
+    /// `trackfd=False`).
+    #[cfg(Py_3_15)]
+    pub(crate) fn keeps_descriptor(&self) -> bool {
+        self.has_fd
+    }
+
     /// Whether the map is still open (not closed); see `open`.
     pub(crate) fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
@@ -169,6 +186,7 @@ impl PyMmap {
         kwargs: Option<&Bound<'_, PyDict>>,
         reverse: bool,
     ) -> PyResult<isize> {
+        args::no_kwargs(method, kwargs)?;
         // CPython's CHECK_VALID comes first; the length it reads only decides whether to
         // release the GIL (the search re-reads it under the lock, after the conversions,
         // which may run Python code that resizes or closes the map).
@@ -213,11 +231,16 @@ impl PyMmap {
             if !args::is_index(value) {
                 return Err(errors::type_error("mmap item value must be an int"));
             }
-            let byte = args::index_value(value, false)?;
+            let byte = args::item_value(value)?;
             let byte = u8::try_from(byte)
                 .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
-            return self
-                .with_map_mut(|map| map.set_byte(index as usize, byte).map_err(errors::from_io));
+            return self.with_map_mut(|map| {
+                // `value.__index__` may have shrunk the map since the index was checked.
+                if index as usize >= map.len() {
+                    return Err(PyIndexError::new_err("mmap index out of range"));
+                }
+                map.set_byte(index as usize, byte).map_err(errors::from_io)
+            });
         }
         let Ok(slice) = key.cast::<PySlice>() else {
             return Err(errors::type_error("mmap indices must be integer"));
@@ -257,14 +280,7 @@ impl PyMmap {
     }
 
     fn type_name(slf: &Bound<'_, Self>) -> String {
-        // SAFETY: every live object has a type whose tp_name is a NUL-terminated C string
-        // that lives as long as the type (which `slf` keeps alive).
-        unsafe {
-            let ty = ffi::Py_TYPE(slf.as_ptr());
-            std::ffi::CStr::from_ptr((*ty).tp_name)
-                .to_string_lossy()
-                .into_owned()
-        }
+        args::type_name(slf.as_any())
     }
 
     /// The byte at `index` as a 1-byte `bytes` (the sequence slot, used by iteration).
@@ -396,23 +412,28 @@ fn span(first: usize, step: isize, count: usize) -> (usize, usize) {
 #[pymethods]
 impl PyMmap {
     #[new]
-    // CPython's constructor signature, argument for argument.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (fileno, length, flags = libc::MAP_SHARED, prot = libc::PROT_READ | libc::PROT_WRITE, access = ACCESS_DEFAULT, offset = 0, *, trackfd = None))]
+    // CPython's constructor signature, parsed by the interpreter's own argument parser.
+    #[pyo3(signature = (*args, **kwargs))]
     fn new(
         py: Python<'_>,
-        fileno: c_int,
-        length: isize,
-        flags: c_int,
-        prot: c_int,
-        access: c_int,
-        offset: i64,
-        trackfd: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let trackfd = match trackfd {
-            Some(value) => value.is_truthy()?,
-            None => true,
-        };
+        let args::NewArgs {
+            fileno,
+            length,
+            flags,
+            prot,
+            access,
+            offset,
+            trackfd,
+        } = args::new_args(
+            args,
+            kwargs,
+            libc::MAP_SHARED,
+            libc::PROT_READ | libc::PROT_WRITE,
+            ACCESS_DEFAULT,
+        )?;
         // 1. Signs.
         if length < 0 {
             return Err(PyOverflowError::new_err(
@@ -451,7 +472,13 @@ impl PyMmap {
         // 4. Size checks, for regular files only.
         let mut length = length as u64;
         let offset = offset as u64;
-        let file_type = (fileno != -1).then(|| fstat(fileno)).flatten();
+        let file_type = if fileno == -1 {
+            None
+        } else {
+            // CPython skips its checks when fstat fails, then dup() (or the kernel's look-up
+            // of the descriptor) fails with the same errno.
+            Some(fstat(fileno).map_err(errors::os_error)?)
+        };
         if let Some((libc::S_IFREG, size)) = file_type {
             if length == 0 {
                 if size == 0 {
@@ -466,13 +493,25 @@ impl PyMmap {
             }
         }
         // 6. What mmap(2) itself would refuse: CPython hands these to the kernel, the core
-        // accepts them (it aligns any offset), so the errno is reproduced here.
+        // accepts them (it aligns any offset, picks the sharing itself), so the errno is
+        // reproduced here, in the kernel's order: no length or an unaligned offset, more than
+        // the address space, no known map type (anonymous memory knows no
+        // MAP_SHARED_VALIDATE).
+        let map_type = flags & 0xf;
         if length == 0 || offset % mmapfile::allocation_granularity() as u64 != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
+        if length > ADDRESS_SPACE {
+            return Err(errors::os_error(libc::ENOMEM));
+        }
+        if !(map_type == libc::MAP_SHARED
+            || map_type == libc::MAP_PRIVATE
+            || (map_type == libc::MAP_SHARED_VALIDATE && fileno != -1))
+        {
+            return Err(errors::os_error(libc::EINVAL));
+        }
         if let Some((libc::S_IFDIR | libc::S_IFIFO | libc::S_IFSOCK, _)) = file_type {
-            // Files without an mmap operation: the kernel says ENODEV.
-            return Err(errors::os_error(libc::ENODEV));
+            return Err(errors::os_error(unmappable_errno(fileno, map_type, prot)));
         }
         // The core refuses protections that would let a read fault (PROT_NONE, write-only).
         // Python code must never crash either, so such maps are made readable: a PROT_NONE
@@ -539,6 +578,7 @@ impl PyMmap {
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
+            offset,
         })
     }
 
@@ -602,8 +642,15 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        // `flags=` is 3.15's (see additions.rs); other keywords are refused as before.
+        let (flags, kwargs) = crate::additions::flush_flags(kwargs)?;
+        args::no_kwargs("flush", kwargs.as_ref())?;
         let len = self.len_checked()? as isize;
-        let [offset, size] = args::positional::<2>("flush", args, kwargs, 0)?;
+        let [offset, size] = args::positional::<2>("flush", args, None, 0)?;
+        let flags = flags
+            .map(|f| args::int(&f))
+            .transpose()?
+            .unwrap_or(libc::MS_SYNC);
         let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
         let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
         if size < 0 || offset < 0 || len - offset < size {
@@ -621,7 +668,7 @@ impl PyMmap {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
-            map.flush_range(offset as usize, size as usize)
+            map.flush_raw(offset as usize, size as usize, flags)
                 .map_err(errors::from_io)
         })
     }
@@ -632,6 +679,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        args::no_kwargs("madvise", kwargs)?;
         let len = self.len_checked()? as isize;
         let [option, start, length] = args::positional::<3>("madvise", args, kwargs, 1)?;
         let option = args::int(&required(option)?)?;
@@ -672,6 +720,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        args::no_kwargs("move", kwargs)?;
         self.check_valid()?;
         let [dest, src, count] = args::positional::<3>("move", args, kwargs, 3)?;
         let dest = args::ssize(&required(dest)?)?;
@@ -699,11 +748,12 @@ impl PyMmap {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
+        args::no_kwargs("read", kwargs)?;
         self.check_valid()?;
         let [n] = args::positional::<1>("read", args, kwargs, 0)?;
         let n = match &n {
-            Some(n) if !n.is_none() => args::ssize(n)?,
-            _ => -1,
+            Some(n) => args::optional_ssize(n)?.unwrap_or(-1),
+            None => -1,
         };
         let (len, pos) = self.with_map(|map| Ok((map.len(), map.tell() as usize)))?;
         let remaining = len.saturating_sub(pos);
@@ -733,6 +783,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        args::no_kwargs("resize", kwargs)?;
         self.check_valid()?;
         let [new_size] = args::positional::<1>("resize", args, kwargs, 1)?;
         let new_size = args::ssize(&required(new_size)?)?;
@@ -779,12 +830,19 @@ impl PyMmap {
             {
                 return Err(errors::value_error("new size out of range"));
             }
+            // What CPython's mremap(2) refuses and the core would do: no size at all (CPython
+            // truncates the file first, then fails, leaving a map over nothing; the file is
+            // left alone here), or more than the address space of a process.
+            if new_size == 0 || (map.is_anonymous() && new_size as u64 > ADDRESS_SPACE) {
+                return Err(errors::os_error(libc::EINVAL));
+            }
             map.resize(new_size as usize).map_err(errors::from_io)
         })
     }
 
     #[pyo3(signature = (*args, **kwargs))]
     fn seek(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<u64> {
+        args::no_kwargs("seek", kwargs)?;
         self.check_valid()?;
         let [pos, whence] = args::positional::<2>("seek", args, kwargs, 1)?;
         let dist = args::ssize(&required(pos)?)?;
@@ -806,8 +864,17 @@ impl PyMmap {
         true
     }
 
+    /// 3.15's `set_name(name)`, offered on every version (see additions.rs).
+    fn set_name(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::additions::set_name(self, name)
+    }
+
     fn size(&self) -> PyResult<u64> {
         self.check_valid()?;
+        #[cfg(Py_3_15)]
+        if let Some(size) = crate::additions::size_without_descriptor(self)? {
+            return Ok(size);
+        }
         if !self.has_fd {
             // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
             // for trackfd=False.
@@ -827,6 +894,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
+        args::no_kwargs("write", kwargs)?;
         self.check_valid()?;
         let [data] = args::positional::<1>("write", args, kwargs, 1)?;
         let data = args::buffer_bytes(&required(data)?)?;
@@ -846,6 +914,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        args::no_kwargs("write_byte", kwargs)?;
         self.check_valid()?;
         let [byte] = args::positional::<1>("write_byte", args, kwargs, 1)?;
         let byte = args::unsigned_byte(&required(byte)?)?;
@@ -867,6 +936,7 @@ impl PyMmap {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<usize> {
+        args::no_kwargs("count", kwargs)?;
         self.check_valid()?;
         let [sub, start, end] = args::positional::<3>("count", args, kwargs, 1)?;
         let needle = args::buffer_bytes(&required(sub)?)?;
@@ -956,8 +1026,8 @@ impl PyMmap {
     }
 
     /// Iteration yields 1-byte `bytes`, like CPython's sequence slot (`list(m)`).
+    /// As CPython's sequence iterator, a closed map raises at the first `next()`, not here.
     fn __iter__(slf: Bound<'_, Self>) -> PyResult<crate::iter::MmapIter> {
-        slf.get().check_valid()?;
         Ok(crate::iter::MmapIter::new(slf.unbind()))
     }
 
@@ -1002,7 +1072,7 @@ impl PyMmap {
                 access_name(this.access),
                 map.len(),
                 map.tell(),
-                map.offset()
+                this.offset
             ),
         }
     }
@@ -1066,18 +1136,42 @@ impl PyMmap {
     }
 }
 
-/// `fstat(fd)`'s file type (`S_IFMT` bits) and size; `None` when fstat fails (CPython then
-/// skips its size checks and lets mmap(2) report the bad descriptor).
-fn fstat(fd: c_int) -> Option<(libc::mode_t, u64)> {
+/// `fstat(fd)`'s file type (`S_IFMT` bits) and size, or the errno.
+fn fstat(fd: c_int) -> Result<(libc::mode_t, u64), i32> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes a whole `stat` on success; it is read only then.
     let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
     if rc != 0 {
-        return None;
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EBADF));
     }
     // SAFETY: fstat succeeded, so `stat` is initialised.
     let stat = unsafe { stat.assume_init() };
-    Some((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+    Ok((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+}
+
+/// The errno mmap(2) gives for a directory, FIFO or socket, in the kernel's order: the open
+/// mode is checked first (EACCES: a shared writable map of a descriptor not open for writing,
+/// a private map of one not open for reading), then the file's own mmap operation: none for
+/// directories and FIFOs (ENODEV); TCP's refuses writable maps (EPERM).
+fn unmappable_errno(fd: c_int, map_type: c_int, prot: c_int) -> i32 {
+    // SAFETY: F_GETFL only reads the descriptor's flags; the descriptor was fstat()ed.
+    let mode = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_ACCMODE;
+    let readable = mode == libc::O_RDONLY || mode == libc::O_RDWR;
+    let writable = mode == libc::O_WRONLY || mode == libc::O_RDWR;
+    let wants_write = prot & libc::PROT_WRITE != 0;
+    if map_type == libc::MAP_PRIVATE {
+        if !readable {
+            return libc::EACCES;
+        }
+    } else if wants_write && !writable {
+        return libc::EACCES;
+    }
+    match fstat(fd) {
+        Ok((libc::S_IFSOCK, _)) if wants_write => libc::EPERM,
+        _ => libc::ENODEV,
+    }
 }
 
 fn access_name(access: i32) -> &'static str {

@@ -61,7 +61,9 @@ pub struct DynMmap {
     backing: Backing,
     /// Where the map starts in the file (0 for anonymous memory).
     offset: u64,
-    /// The file-like cursor, always `<= len()`.
+    /// The file-like cursor. Usually `<= len()`; a shrinking `resize` leaves it where it
+    /// was, past the end (as a file's offset stays past a truncation): reads there give
+    /// nothing, writes fail, and a later grow makes it valid again.
     pos: usize,
     /// At most this many threads for one `find_in`/`rfind_in` (`MmapOptions::search_threads`);
     /// `None`: one per core, at most four.
@@ -297,19 +299,21 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let end = self.pos.saturating_add(n).min(self.len());
-        let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
-        self.pos = end;
+        let start = self.cursor();
+        let end = start.saturating_add(n).min(self.len());
+        let bytes = self.load(start..end, <[u8]>::to_vec)?;
+        self.pos = self.pos.max(end);
         Ok(bytes)
     }
 
     /// Copies bytes at the cursor into `buf` and advances; returns how many (0 at the end).
     /// This is what `std::io::Read` uses.
     pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let end = self.pos.saturating_add(buf.len()).min(self.len());
-        let count = end - self.pos;
-        self.load(self.pos..end, |bytes| buf[..count].copy_from_slice(bytes))?;
-        self.pos = end;
+        let start = self.cursor();
+        let end = start.saturating_add(buf.len()).min(self.len());
+        let count = end - start;
+        self.load(start..end, |bytes| buf[..count].copy_from_slice(bytes))?;
+        self.pos = self.pos.max(end);
         Ok(count)
     }
 
@@ -342,9 +346,10 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn readline(&mut self) -> io::Result<Vec<u8>> {
-        let end = self.line_end(self.pos)?;
-        let line = self.load(self.pos..end, <[u8]>::to_vec)?;
-        self.pos = end;
+        let start = self.cursor();
+        let end = self.line_end(start)?;
+        let line = self.load(start..end, <[u8]>::to_vec)?;
+        self.pos = self.pos.max(end);
         Ok(line)
     }
 
@@ -357,12 +362,18 @@ impl DynMmap {
 
     /// The rest of the map from the cursor, without copying (for `BufRead::fill_buf`).
     pub fn remaining(&self) -> &[u8] {
-        &self.as_slice()[self.pos..]
+        &self.as_slice()[self.cursor()..]
     }
 
-    /// Advances the cursor by up to `n` bytes, stopping at the end.
+    /// Advances the cursor by up to `n` bytes, stopping at the end (a cursor already past
+    /// the end stays where it is).
     pub fn advance(&mut self, n: usize) {
-        self.pos = self.pos.saturating_add(n).min(self.len());
+        self.pos = self.pos.max(self.pos.saturating_add(n).min(self.len()));
+    }
+
+    /// The cursor clamped to the map: where reads start.
+    fn cursor(&self) -> usize {
+        self.pos.min(self.len())
     }
 
     /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
@@ -379,7 +390,7 @@ impl DynMmap {
     /// ```
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.require_writable("write")?;
-        if data.len() > self.len() - self.pos {
+        if self.pos > self.len() || data.len() > self.len() - self.pos {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!(
@@ -388,7 +399,7 @@ impl DynMmap {
                     data.len(),
                     self.pos,
                     self.len(),
-                    self.len() - self.pos
+                    self.len().saturating_sub(self.pos)
                 ),
             ));
         }
@@ -432,12 +443,12 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
-        self.find_in(needle, self.pos..)
+        self.find_in(needle, self.cursor()..)
     }
 
     /// The last occurrence of `needle` at or after the cursor.
     pub fn rfind(&self, needle: &[u8]) -> io::Result<Option<usize>> {
-        self.rfind_in(needle, self.pos..)
+        self.rfind_in(needle, self.cursor()..)
     }
 
     /// The first occurrence of `needle` that lies wholly inside `range`. Like Python's slice
@@ -539,6 +550,70 @@ impl DynMmap {
         self.inner.flush(offset, len, sync)
     }
 
+    /// Unix only: `msync` of `len` bytes from `offset` with raw `MS_*` flags (`MS_SYNC`,
+    /// `MS_ASYNC`, `MS_INVALIDATE`), which the kernel checks. As
+    /// [`flush_range`](Self::flush_range), a no-op for read-only and copy-on-write maps;
+    /// unlike it, shared anonymous memory goes to the kernel too (which has nothing to
+    /// write but still checks the flags).
+    #[cfg(unix)]
+    pub fn flush_raw(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        self.check_span("flush", offset, len)?;
+        self.check_intact(offset..offset + len)?;
+        if self.access != Access::Write {
+            return Ok(());
+        }
+        self.inner.msync(offset, len, flags)
+    }
+
+    /// Linux only: names anonymous memory in `/proc/<pid>/maps`, where it shows as
+    /// `[anon:<name>]` (`prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`). The name may hold at most
+    /// 79 bytes of printable ASCII other than `\\`, `` ` ``, `$`, `[` and `]`.
+    ///
+    /// Errors: [`io::ErrorKind::InvalidInput`] for a map of a file or a name the kernel
+    /// would refuse; [`io::ErrorKind::Unsupported`] where the kernel cannot name maps
+    /// (Linux before 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// match map.set_anon_name("cache") {
+    ///     Ok(()) => {}
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// assert!(map.set_anon_name("[x]").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_anon_name(&self, name: &str) -> io::Result<()> {
+        if !self.is_anonymous() {
+            return Err(error::invalid_input(
+                "only anonymous memory can be named (a file map is named by its file)".to_string(),
+            ));
+        }
+        if name.len() > 79 {
+            return Err(error::invalid_input(format!(
+                "a map name holds at most 79 bytes; this one has {}",
+                name.len()
+            )));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|&c| !c.is_ascii_graphic() && c != ' ' || "\\`$[]".contains(c))
+        {
+            return Err(error::invalid_input(format!(
+                "a map name may only hold printable ASCII other than \\ ` $ [ ]; \
+                 this one has {bad:?}"
+            )));
+        }
+        let name = std::ffi::CString::new(name)
+            .map_err(|_| error::invalid_input("a map name cannot hold a NUL byte".to_string()))?;
+        #[cfg(unix)]
+        return self.inner.set_anon_name(&name);
+        #[cfg(not(unix))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "naming memory maps (PR_SET_VMA_ANON_NAME) is only available on Linux",
+        ));
+    }
+
     /// Advises the kernel how the whole map will be used.
     ///
     /// ```
@@ -594,7 +669,8 @@ impl DynMmap {
 
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
-    /// The cursor is clamped to the new length. On error the map and the file are unchanged.
+    /// The cursor stays where it is, past the new end after a shrink (reads there give
+    /// nothing until the map grows again). On error the map and the file are unchanged.
     /// Linux moves the mapping with `mremap`; other systems map afresh. Shared anonymous
     /// memory is always copied into a fresh mapping (growing it in place would leave pages
     /// that fault), so processes forked before the resize stop sharing it.
@@ -637,7 +713,6 @@ impl DynMmap {
         };
         let Some(fd) = fd else {
             self.inner.remap(None, 0, new_len)?;
-            self.pos = self.pos.min(new_len);
             return Ok(());
         };
         let new_file_len = self.offset.checked_add(new_len as u64).ok_or_else(|| {
@@ -663,7 +738,6 @@ impl DynMmap {
                 return Err(err);
             }
         }
-        self.pos = self.pos.min(new_len);
         Ok(())
     }
 
@@ -805,15 +879,30 @@ mod tests {
     }
 
     #[test]
-    fn resize_clamps_the_cursor() {
+    fn a_shrinking_resize_leaves_the_cursor_past_the_end() {
         let mut map = anon(b"0123456789");
-        map.seek(SeekFrom::End(0)).unwrap();
-        map.resize(3).unwrap();
-        assert_eq!(map.tell(), 3);
-        assert_eq!(map.as_slice(), b"012");
+        map.seek(SeekFrom::Start(4)).unwrap();
+        map.resize(1).unwrap();
+        assert_eq!(map.tell(), 4);
+        assert_eq!(map.as_slice(), b"0");
+        assert_eq!(map.remaining(), b"");
+        assert_eq!(map.read(10).unwrap(), b"");
+        assert_eq!(map.readline().unwrap(), b"");
+        assert!(map.read_byte().is_err());
+        assert!(map.write(b"").is_err());
+        assert!(map.write_byte(b'x').is_err());
+        assert_eq!(map.find(b"").unwrap(), Some(1));
+        let mut buf = [0u8; 4];
+        assert_eq!(map.read_into(&mut buf).unwrap(), 0);
+        map.advance(3);
+        assert_eq!(map.tell(), 4);
+        // Reads past the end never move the cursor back; growing makes it valid again.
+        map.resize(9).unwrap();
+        assert_eq!(map.read(1).unwrap(), b"\0");
+        assert_eq!(map.tell(), 5);
+        assert!(map.seek(SeekFrom::Current(-5)).is_ok());
         map.resize(0).unwrap();
         assert_eq!(map.tell(), 0);
-        assert_eq!(map.remaining(), b"");
     }
 
     #[test]
