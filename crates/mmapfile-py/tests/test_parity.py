@@ -262,3 +262,78 @@ def test_seek_returns_the_position_as_in_313(path):
         assert m.seek(3) == 3
     if sys.version_info >= (3, 13):
         compare(lambda module: module.mmap(-1, 10).seek(3))
+
+
+# ----- CPython 3.15's additions, offered on every version -----
+
+def test_ms_constants_are_the_systems():
+    assert (mmapfile.MS_SYNC, mmapfile.MS_ASYNC, mmapfile.MS_INVALIDATE) == (4, 1, 2)
+    for name in ("MS_SYNC", "MS_ASYNC", "MS_INVALIDATE"):
+        if hasattr(builtin, name):
+            assert getattr(mmapfile, name) == getattr(builtin, name)
+
+
+def test_flush_flags(path):
+    with open(path, "r+b") as f, mmapfile.mmap(f.fileno(), 0) as m:
+        m[0:3] = b"XYZ"
+        assert m.flush(flags=mmapfile.MS_ASYNC) is None
+        assert m.flush(0, len(m), flags=mmapfile.MS_SYNC | mmapfile.MS_INVALIDATE) is None
+        assert m.flush(flags=mmapfile.MS_SYNC) is None
+        assert path.read_bytes()[:3] == b"XYZ"
+        # The kernel refuses MS_SYNC with MS_ASYNC.
+        with pytest.raises(OSError) as info:
+            m.flush(flags=mmapfile.MS_SYNC | mmapfile.MS_ASYNC)
+        assert info.value.errno == errno.EINVAL
+        with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+            m.flush(flags="x")
+        with pytest.raises(TypeError, match="takes no keyword arguments"):
+            m.flush(flags=mmapfile.MS_SYNC, other=1)
+        with pytest.raises(ValueError, match="^flush values out of range$"):
+            m.flush(0, len(m) + 1, flags=mmapfile.MS_ASYNC)
+    with open(path, "rb") as f, mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_READ) as m:
+        # Nothing to write back: no msync at all, as without flags.
+        assert m.flush(flags=mmapfile.MS_SYNC | mmapfile.MS_ASYNC) is None
+
+
+def kernel_names_maps():
+    try:
+        with mmapfile.mmap(-1, PAGE) as m:
+            m.set_name("probe")
+        return True
+    except OSError:
+        return False
+
+
+def test_set_name_of_anonymous_memory():
+    with mmapfile.mmap(-1, 3 * PAGE) as m:
+        if kernel_names_maps():
+            m.set_name("test_set_name")
+            with open("/proc/self/maps") as maps:
+                assert "[anon:cpython:mmap:test_set_name]" in maps.read()
+        else:
+            with pytest.raises(OSError, match="PR_SET_VMA_ANON_NAME"):
+                m.set_name("test_set_name")
+
+
+def test_set_name_refusals(path):
+    m = mmapfile.mmap(-1, PAGE)
+    with pytest.raises(TypeError, match=r"^set_name\(\) argument must be str, not int$"):
+        m.set_name(1)
+    with pytest.raises(ValueError, match="^embedded null character$"):
+        m.set_name("a\0b")
+    with pytest.raises(ValueError, match="^name is too long$"):
+        m.set_name("x" * 67)
+    with pytest.raises((ValueError, OSError)):
+        m.set_name("[bracket]")
+    m.close()
+    with pytest.raises(ValueError, match="^mmap closed or invalid$"):
+        m.set_name("x")
+    with open(path, "r+b") as f, mmapfile.mmap(f.fileno(), 0) as fm:
+        with pytest.raises(ValueError, match="non-anonymous"):
+            fm.set_name("x")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 15), reason="3.15 changed size() without a descriptor")
+def test_size_without_a_descriptor_before_315(path):
+    compare(lambda module: module.mmap(-1, 10).size())
+
