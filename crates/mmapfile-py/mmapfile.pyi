@@ -43,12 +43,58 @@ and errors.
 """
 
 import sys
-from typing import Iterator, NoReturn, Optional, Tuple, Union
+from typing import Iterator, NoReturn, Optional, Tuple, Union, final
+
+from typing_extensions import disjoint_base
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer as _Buffer
 else:
     from typing import Any as _Buffer
+
+__all__ = [
+    "mmap",
+    "Match",
+    "error",
+    "ACCESS_DEFAULT",
+    "ACCESS_READ",
+    "ACCESS_WRITE",
+    "ACCESS_COPY",
+    "PAGESIZE",
+    "ALLOCATIONGRANULARITY",
+    "PROT_READ",
+    "PROT_WRITE",
+    "PROT_EXEC",
+    "MAP_SHARED",
+    "MAP_PRIVATE",
+    "MAP_ANON",
+    "MAP_ANONYMOUS",
+    "MADV_NORMAL",
+    "MADV_RANDOM",
+    "MADV_SEQUENTIAL",
+    "MADV_WILLNEED",
+    "MADV_DONTNEED",
+    "MAP_DENYWRITE",
+    "MAP_EXECUTABLE",
+    "MAP_POPULATE",
+    "MAP_STACK",
+    "MAP_NORESERVE",
+    "MADV_FREE",
+    "MADV_REMOVE",
+    "MADV_DONTFORK",
+    "MADV_DOFORK",
+    "MADV_MERGEABLE",
+    "MADV_UNMERGEABLE",
+    "MADV_HUGEPAGE",
+    "MADV_NOHUGEPAGE",
+    "MADV_DONTDUMP",
+    "MADV_DODUMP",
+    "MADV_HWPOISON",
+    "MAP_32BIT",
+    "MS_SYNC",
+    "MS_ASYNC",
+    "MS_INVALIDATE",
+]
 
 ACCESS_DEFAULT: int
 """Access given by ``flags`` and ``prot`` (write-through, read and write, by default)."""
@@ -106,6 +152,7 @@ MS_INVALIDATE: int
 error = OSError
 """An alias of ``OSError``, as in the ``mmap`` module."""
 
+@disjoint_base
 class mmap:
     """A memory-mapped file or anonymous memory.
 
@@ -235,15 +282,15 @@ class mmap:
     def __bytes__(self) -> bytes:
         """A copy of the whole map; raises ``OSError`` if the file was truncated under it
         (the buffer protocol, which CPython's ``bytes(m)`` uses, cannot report that)."""
-    def __getitem__(self, key: Union[int, slice]) -> Union[int, bytes]: ...
-    def __setitem__(self, key: Union[int, slice], value: Union[int, _Buffer]) -> None: ...
-    def __delitem__(self, key: Union[int, slice]) -> NoReturn:
+    def __getitem__(self, key: Union[int, slice], /) -> Union[int, bytes]: ...
+    def __setitem__(self, key: Union[int, slice], value: Union[int, _Buffer], /) -> None: ...
+    def __delitem__(self, key: Union[int, slice], /) -> NoReturn:
         """Always ``TypeError``: a map's length is fixed."""
     def __iter__(self) -> Iterator[bytes]:
         """The bytes of the map, each as a 1-byte ``bytes``."""
     def __reversed__(self) -> Iterator[bytes]:
         """The bytes of the map from the last to the first, each as a 1-byte ``bytes``."""
-    def __contains__(self, item: object) -> bool:
+    def __contains__(self, item: object, /) -> bool:
         """``item in m`` compares ``item`` with each 1-byte ``bytes`` of the map."""
     def __buffer__(self, flags: int, /) -> memoryview: ...
     def __release_buffer__(self, buffer: memoryview, /) -> None: ...
@@ -251,6 +298,8 @@ class mmap:
         """Always ``TypeError``: maps cannot be pickled."""
 
 
+@final
+@disjoint_base
 class Match:
     """mmapfile extra: one match of ``mmap.finditer``."""
 

@@ -72,8 +72,9 @@ if [ $sdist = 1 ]; then
     maturin sdist --manifest-path crates/mmapfile-py/Cargo.toml --out "$wheels"
     sdist_file=$(ls "$wheels"/mmapfile-*.tar.gz)
     # It must carry the core crate and the stub, or it cannot build (or type-check) elsewhere.
+    members=$(tar -tzf "$sdist_file")
     for member in crates/mmapfile/src/lib.rs crates/mmapfile-py/mmapfile.pyi Cargo.lock; do
-        tar -tzf "$sdist_file" | grep -q "/$member\$" || { echo "$sdist_file lacks $member"; exit 1; }
+        grep -q "/$member\$" <<<"$members" || { echo "$sdist_file lacks $member"; exit 1; }
     done
     echo "   $sdist_file"
 fi

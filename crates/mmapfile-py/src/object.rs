@@ -865,6 +865,7 @@ impl PyMmap {
     }
 
     /// 3.15's `set_name(name)`, offered on every version (see additions.rs).
+    #[pyo3(signature = (name, /))]
     fn set_name(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
         crate::additions::set_name(self, name)
     }
@@ -951,6 +952,7 @@ impl PyMmap {
     }
 
     /// mmapfile extra: an iterator over the matches of a Rust-syntax regex in the whole map.
+    #[pyo3(signature = (pattern, /))]
     fn finditer(
         slf: Bound<'_, Self>,
         pattern: &Bound<'_, PyAny>,
