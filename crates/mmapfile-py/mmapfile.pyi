@@ -19,10 +19,10 @@ the differential test against the builtin skips exactly these):
 * [resize-to-0] ``resize(0)`` of a file map raises ``OSError(EINVAL)`` as in CPython, but
   the file keeps its size; CPython truncates it first and is left with a map past the end
   of its file (SIGBUS at the next access).
-* [grow-shared-anonymous] Growing shared anonymous memory copies it into a new mapping
-  (processes forked earlier stop sharing it; bytes cut off by an earlier shrink read as
-  zeros); CPython's ``mremap`` leaves the new pages past the first mapping's last page
-  without memory behind them (SIGBUS when touched).
+* [grow-shared-anonymous] Shared anonymous memory grows for real (it lives in a memfd that
+  grows with it; bytes cut off by an earlier shrink read as zeros); CPython's ``mremap``
+  leaves the new pages past the first mapping's last page without memory behind them
+  (SIGBUS when touched) and shows cut-off bytes again within that page.
 * [socket-read] A read-only map of a TCP socket is refused (``ENODEV``); the kernel makes
   one, but its pages only come from ``TCP_ZEROCOPY_RECEIVE`` and any access is SIGBUS.
 * [index-resizes] An ``__index__`` that shrinks or closes the map during ``m[i] = v`` gives
@@ -32,10 +32,10 @@ the differential test against the builtin skips exactly these):
   ``MS_*`` constants and ``set_name()`` (3.15); and mmapfile's extras (``count``,
   ``lines``, ``finditer``). Where a newer CPython changed an older behaviour, the running
   interpreter's is kept.
-* [bound-method-keywords] Keywords given to a method called through a bound method object
-  (``f = m.find; f(x=1)``) are refused with "mmap.find() takes no keyword arguments" from
-  3.11 on, where CPython says "find() ..." (a direct call ``m.find(x=1)`` words it the same
-  on both).
+* [bound-method-keywords] Keywords given to a method that takes none: CPython names the
+  method "find()" or "mmap.find()" in its ``TypeError`` depending on how the call reached
+  it (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
+  use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
 * [iterator-type] ``iter(m)`` is mmapfile's own iterator type, not CPython's ``iterator``.
 
 Everything is implemented by the Rust crate ``mmapfile``; this module translates arguments
@@ -244,7 +244,7 @@ class mmap:
         ``OSError(EBADF)`` for anonymous memory and ``trackfd=False``."""
     def tell(self) -> int:
         """The current position."""
-    def write(self, data: _Buffer, /) -> int:
+    def write(self, bytes: _Buffer, /) -> int:
         """Writes all of ``data`` at the position and returns its length; if it does not fit,
         nothing is written (``ValueError("data out of range")``)."""
     def write_byte(self, byte: int, /) -> None:
@@ -292,14 +292,14 @@ class mmap:
         """The bytes of the map from the last to the first, each as a 1-byte ``bytes``."""
     def __contains__(self, item: object, /) -> bool:
         """``item in m`` compares ``item`` with each 1-byte ``bytes`` of the map."""
-    def __buffer__(self, flags: int, /) -> memoryview: ...
-    def __release_buffer__(self, buffer: memoryview, /) -> None: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
+        def __release_buffer__(self, buffer: memoryview, /) -> None: ...
     def __reduce_ex__(self, protocol: object, /) -> NoReturn:
         """Always ``TypeError``: maps cannot be pickled."""
 
 
 @final
-@disjoint_base
 class Match:
     """mmapfile extra: one match of ``mmap.finditer``."""
 

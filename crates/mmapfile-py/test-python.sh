@@ -118,7 +118,7 @@ for entry in "${versions[@]}"; do
     fi
     if ! MMAPFILE_DIFF_EXAMPLES=${MMAPFILE_DIFF_EXAMPLES:-400} \
             MMAPFILE_DIFF_SECONDS=${MMAPFILE_DIFF_SECONDS:-50} \
-            "$venv/bin/python" -m pytest -p no:cacheprovider -q -rs "${tests[@]}"; then
+            "$venv/bin/python" -m pytest -p no:cacheprovider -q -rsP "${tests[@]}"; then
         failed+=("$version")
     fi
 done

@@ -4,11 +4,12 @@
 //! running interpreter's behaviour is kept.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyString, PyTuple};
 
 use crate::errors;
-use crate::object::PyMmap;
+use crate::handle::PyMmap;
 
 /// The `msync` flags `flush(..., flags=)` takes.
 pub(crate) const MS_CONSTANTS: [(&str, i32); 3] = [
@@ -24,30 +25,50 @@ const NAME_PREFIX: &str = "cpython:mmap:";
 /// The kernel keeps at most 80 bytes of a name, its NUL included.
 const NAME_MAX: usize = 79;
 
-/// `flush`'s `flags=` keyword (if given) and the keywords left.
-type FlushKeywords<'py> = (Option<Bound<'py, PyAny>>, Option<Bound<'py, PyDict>>);
-
-/// `flush(offset, size, /, *, flags=MS_SYNC)`: takes `flags` out of the keywords, returning
-/// it and the keywords left (which `flush` refuses as before).
-pub(crate) fn flush_flags<'py>(
-    kwargs: Option<&Bound<'py, PyDict>>,
-) -> PyResult<FlushKeywords<'py>> {
-    let Some(kwargs) = kwargs else {
-        return Ok((None, None));
-    };
-    let key = pyo3::intern!(kwargs.py(), "flags");
-    let Some(flags) = kwargs.get_item(key)? else {
-        return Ok((None, Some(kwargs.clone())));
-    };
-    let rest = kwargs.copy()?;
-    rest.del_item(key)?;
-    Ok((Some(flags), Some(rest)))
+/// `flush(offset, size, /, *, flags=MS_SYNC)` called with `METH_FASTCALL | METH_KEYWORDS`:
+/// the value of `flags` if given. Any other keyword is refused as the running interpreter's
+/// `flush` refuses keywords.
+///
+/// # Safety
+///
+/// `args` holds `nargs` positional then `len(kwnames)` keyword values, all live borrowed
+/// references; `kwnames` is NULL or a tuple of `str` (CPython's vectorcall contract); the
+/// thread is attached.
+pub(crate) unsafe fn flush_keywords(
+    py: Python<'_>,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Option<*mut ffi::PyObject>> {
+    if kwnames.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: per the contract, `kwnames` is a live tuple.
+    let names = unsafe { pyo3::Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+    let mut flags = None;
+    for (i, name) in names.iter().enumerate() {
+        if name.eq(pyo3::intern!(py, "flags"))? {
+            // SAFETY: the keyword values follow the `nargs` positional ones.
+            flags = Some(unsafe { *args.add(nargs as usize + i) });
+        } else if cfg!(Py_3_15) {
+            return Err(PyTypeError::new_err(format!(
+                "flush() got an unexpected keyword argument '{name}'"
+            )));
+        } else {
+            let class = if cfg!(Py_3_11) { "mmap." } else { "" };
+            return Err(PyTypeError::new_err(format!(
+                "{class}flush() takes no keyword arguments"
+            )));
+        }
+    }
+    Ok(flags)
 }
 
 /// `set_name(name, /)`: names anonymous memory in `/proc/<pid>/maps` (Linux 5.17+ built with
 /// `CONFIG_ANON_VMA_NAME`), with 3.15's checks and messages; where the kernel cannot name
 /// maps, `OSError` says so.
 pub(crate) fn set_name(map: &PyMmap, name: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = name.py();
     let Ok(name) = name.cast::<PyString>() else {
         return Err(PyTypeError::new_err(format!(
             "set_name() argument must be str, not {}",
@@ -58,12 +79,12 @@ pub(crate) fn set_name(map: &PyMmap, name: &Bound<'_, PyAny>) -> PyResult<()> {
     if name.contains('\0') {
         return Err(PyValueError::new_err("embedded null character"));
     }
-    map.check_valid()?;
+    map.handle.check_open()?;
     let full = format!("{NAME_PREFIX}{name}");
     if full.len() > NAME_MAX {
         return Err(PyValueError::new_err("name is too long"));
     }
-    map.with_map(|map| {
+    map.handle.read(py, |map| {
         if !map.is_anonymous() {
             return Err(PyValueError::new_err(
                 "Cannot set annotation on non-anonymous mappings",
@@ -77,11 +98,11 @@ pub(crate) fn set_name(map: &PyMmap, name: &Bound<'_, PyAny>) -> PyResult<()> {
 /// `ValueError` with `trackfd=False` (before 3.15 both are `OSError(EBADF)`). `None` when the
 /// map keeps a descriptor.
 #[cfg(Py_3_15)]
-pub(crate) fn size_without_descriptor(map: &PyMmap) -> PyResult<Option<u64>> {
-    map.with_map(|inner| {
+pub(crate) fn size_without_descriptor(py: Python<'_>, map: &PyMmap) -> PyResult<Option<u64>> {
+    map.handle.read(py, |inner| {
         if inner.is_anonymous() {
             Ok(Some(inner.len() as u64))
-        } else if !map.keeps_descriptor() {
+        } else if !map.has_fd {
             Err(PyValueError::new_err("can't get size with trackfd=False"))
         } else {
             Ok(None)

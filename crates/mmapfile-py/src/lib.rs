@@ -13,12 +13,13 @@ mod additions;
 mod args;
 mod errors;
 mod extras;
+mod handle;
 mod iter;
 mod lines;
 mod object;
 mod recycle;
 
-use object::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
+use handle::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
 
 /// The module's integer constants, with Linux's values (CPython 3.13's set).
 fn constants() -> Vec<(&'static str, i64)> {
@@ -92,10 +93,10 @@ fn constants() -> Vec<(&'static str, i64)> {
 /// - [resize-to-0] `resize(0)` of a file map raises OSError(EINVAL) as in CPython, but the
 ///   file keeps its size; CPython truncates it first and is left with a map past the end of
 ///   its file (SIGBUS at the next access).
-/// - [grow-shared-anonymous] Growing shared anonymous memory copies it into a new mapping
-///   (processes forked earlier stop sharing it; bytes cut off by an earlier shrink read as
-///   zeros); CPython's mremap leaves the new pages past the first mapping's last page
-///   without memory behind them (SIGBUS when touched).
+/// - [grow-shared-anonymous] Shared anonymous memory grows for real (it lives in a memfd
+///   that grows with it; bytes cut off by an earlier shrink read as zeros); CPython's mremap
+///   leaves the new pages past the first mapping's last page without memory behind them
+///   (SIGBUS when touched) and shows cut-off bytes again within that page.
 /// - [socket-read] A read-only map of a TCP socket is refused (ENODEV); the kernel makes
 ///   one, but its pages only come from TCP_ZEROCOPY_RECEIVE and any access is SIGBUS.
 /// - [index-resizes] An `__index__` that shrinks or closes the map during `m[i] = v` gives
@@ -105,16 +106,19 @@ fn constants() -> Vec<(&'static str, i64)> {
 ///   MS_* constants and `set_name()` (3.15); and mmapfile's extras (`count`, `lines`,
 ///   `finditer`). Where a newer CPython changed an older behaviour, the running
 ///   interpreter's is kept.
-/// - [bound-method-keywords] Keywords given to a method called through a bound method
-///   object (`f = m.find; f(x=1)`) are refused with "mmap.find() takes no keyword
-///   arguments" from 3.11 on, where CPython says "find() ..." (a direct call `m.find(x=1)`
-///   words it the same on both).
+/// - [bound-method-keywords] Keywords given to a method that takes none: CPython names the
+///   method "find()" or "mmap.find()" in its TypeError depending on how the call reached it
+///   (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
+///   use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
 /// - [iterator-type] `iter(m)` is mmapfile's own iterator type, not CPython's `iterator`.
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<object::PyMmap>()?;
-    object::install_readline(&m.py().get_type::<object::PyMmap>())?;
-    lines::install(&m.py().get_type::<lines::LinesIter>());
+    m.add_class::<handle::PyMmap>()?;
+    let class = m.py().get_type::<handle::PyMmap>();
+    object::install(&class)?;
+    iter::install(&class)?;
+    lines::install(&class)?;
+    extras::install(&class)?;
     m.add_class::<extras::Match>()?;
     // `mmap.error` has been an alias of OSError since Python 3.3.
     m.add("error", m.py().get_type::<pyo3::exceptions::PyOSError>())?;
