@@ -36,6 +36,9 @@ the differential test against the builtin skips exactly these):
   method "find()" or "mmap.find()" in its ``TypeError`` depending on how the call reached
   it (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
   use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
+* [set-name-shared] ``set_name()`` (3.15) on shared anonymous memory raises ``OSError``: it
+  lives in a memfd here (so that it can grow and stay shared), which the kernel names by its
+  file; private anonymous memory can be named.
 * [iterator-type] ``iter(m)`` is mmapfile's own iterator type, not CPython's ``iterator``.
 
 Everything is implemented by the Rust crate ``mmapfile``; this module translates arguments
@@ -236,7 +239,8 @@ class mmap:
     def set_name(self, name: str, /) -> None:
         """Names anonymous memory in ``/proc/<pid>/maps``, where it shows as
         ``[anon:cpython:mmap:<name>]`` (CPython 3.15's method, offered on every version;
-        Linux 5.17+ built with ``CONFIG_ANON_VMA_NAME``). ``ValueError`` for a map of a file,
+        Linux 5.17+ built with ``CONFIG_ANON_VMA_NAME``; private anonymous memory only, see
+        [set-name-shared]). ``ValueError`` for a map of a file,
         a name with a NUL, a name too long (66 bytes at most) or with characters the kernel
         refuses; ``OSError`` where the kernel cannot name maps."""
     def size(self) -> int:

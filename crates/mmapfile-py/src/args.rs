@@ -248,6 +248,17 @@ pub(crate) fn positional<'a, 'py, const N: usize>(
     }))
 }
 
+/// The `y*` format's type check alone: `obj` must export a buffer, else the error
+/// `PyObject_GetBuffer` gives ("a bytes-like object is required, not 'str'").
+#[inline]
+pub(crate) fn require_buffer(obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: `obj` is a live object; PyObject_CheckBuffer only reads its type.
+    if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0 {
+        return Ok(());
+    }
+    with_buffer(obj, |_| ())
+}
+
 /// Runs `f` over a copy of the contents of any object that exports a contiguous buffer (the
 /// `y*` format). The copy (on the stack when short) lets `f` write the map even when the
 /// object is a view of the map itself, and use the bytes with the GIL released.

@@ -110,6 +110,9 @@ fn constants() -> Vec<(&'static str, i64)> {
 ///   method "find()" or "mmap.find()" in its TypeError depending on how the call reached it
 ///   (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
 ///   use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
+/// - [set-name-shared] `set_name()` (3.15) on shared anonymous memory raises OSError: it
+///   lives in a memfd here (so that it can grow and stay shared), which the kernel names by
+///   its file; private anonymous memory can be named.
 /// - [iterator-type] `iter(m)` is mmapfile's own iterator type, not CPython's `iterator`.
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -372,6 +372,8 @@ impl PyMmap {
         self.handle.check_open()?;
         let [sub, start, end] = args::positional::<3>(method, py, args, 1)?;
         let sub = required(sub)?;
+        // CPython converts `sub` (the `y*` format) before start and end.
+        args::require_buffer(&sub)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let cursor = self.handle.cursor();

@@ -232,7 +232,9 @@ PEAK = """
 import resource, sys
 import mmapfile
 size = 512 << 20
-m = mmapfile.mmap(-1, size)
+# Private: untouched private anonymous pages read as the shared zero page (shared anonymous
+# memory is a memfd, whose pages become resident when read).
+m = mmapfile.mmap(-1, size, flags=mmapfile.MAP_PRIVATE)
 what = sys.argv[1]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if what == "read":

@@ -297,15 +297,22 @@ def test_flush_flags(path):
 
 def kernel_names_maps():
     try:
-        with mmapfile.mmap(-1, PAGE) as m:
+        with mmapfile.mmap(-1, PAGE, flags=mmapfile.MAP_PRIVATE) as m:
             m.set_name("probe")
         return True
     except OSError:
         return False
 
 
+def test_set_name_of_shared_anonymous_memory_is_refused():
+    # Intended difference [set-name-shared]: shared anonymous memory is a memfd here.
+    with mmapfile.mmap(-1, PAGE) as m:
+        with pytest.raises(OSError, match="memfd"):
+            m.set_name("shared")
+
+
 def test_set_name_of_anonymous_memory():
-    with mmapfile.mmap(-1, 3 * PAGE) as m:
+    with mmapfile.mmap(-1, 3 * PAGE, flags=mmapfile.MAP_PRIVATE) as m:
         if kernel_names_maps():
             m.set_name("test_set_name")
             with open("/proc/self/maps") as maps:

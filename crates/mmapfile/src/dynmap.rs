@@ -587,10 +587,12 @@ impl DynMmap {
     /// 79 bytes of printable ASCII other than `\\`, `` ` ``, `$`, `[` and `]`.
     ///
     /// Errors: [`io::ErrorKind::InvalidInput`] for a map of a file or a name the kernel
-    /// would refuse; [`io::ErrorKind::Unsupported`] where the kernel cannot name maps
-    /// (Linux before 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
+    /// would refuse; [`io::ErrorKind::Unsupported`] for shared anonymous memory (a memfd,
+    /// which the kernel names by its file), where the kernel cannot name maps (Linux before
+    /// 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
     ///
     /// ```
+    /// // Private anonymous memory (Access::Copy); shared memory is a memfd, named by its file.
     /// let map = mmapfile::MmapOptions::new().len(4096).map_anon_dyn(mmapfile::Access::Copy)?;
     /// match map.set_anon_name("cache") {
     ///     Ok(()) => {}
@@ -603,6 +605,14 @@ impl DynMmap {
         if !self.is_anonymous() {
             return Err(error::invalid_input(
                 "only anonymous memory can be named (a file map is named by its file)".to_string(),
+            ));
+        }
+        if self.inner.is_shared() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared anonymous memory cannot be named: it lives in a memfd (so that it can \
+                 grow and stay shared), which the kernel names by its file \
+                 (/memfd:mmapfile-anonymous); private anonymous memory can be",
             ));
         }
         if name.len() > 79 {
