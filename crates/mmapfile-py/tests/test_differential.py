@@ -137,20 +137,9 @@ def same(builtin_outcome, mmapfile_outcome, what):
         f"{what}: builtin mmap gave {builtin_outcome!r}, mmapfile gave {mmapfile_outcome!r}")
 
 
-KEYWORD_CALLS = {
-    "read": lambda m: m.read(x=1),
-    "find": lambda m: m.find(x=1),
-    "rfind": lambda m: m.rfind(x=1),
-    "flush": lambda m: m.flush(x=1),
-    "seek": lambda m: m.seek(x=1),
-    "write": lambda m: m.write(x=1),
-    "move": lambda m: m.move(x=1),
-    "resize": lambda m: m.resize(x=1),
-    "madvise": lambda m: m.madvise(x=1),
-    "write_byte": lambda m: m.write_byte(x=1),
-    "read_byte": lambda m: m.read_byte(x=1),
-    "readline": lambda m: m.readline(x=1),
-}
+# Methods that take no keyword arguments (flush takes 3.15's flags= only).
+KEYWORD_METHODS = ["read", "find", "rfind", "flush", "seek", "write", "move", "resize",
+                   "madvise", "write_byte", "read_byte", "readline"]
 
 
 class Differential(RuleBasedStateMachine):
@@ -251,11 +240,6 @@ class Differential(RuleBasedStateMachine):
         self.method("read", *args)
 
     @precondition(lambda self: self.maps)
-    @rule()
-    def read_byte(self):
-        self.method("read_byte")
-
-    @precondition(lambda self: self.maps)
     @rule(extra=st.lists(st.integers(), max_size=1))
     def readline(self, extra):
         self.method("readline", *extra)
@@ -286,19 +270,10 @@ class Differential(RuleBasedStateMachine):
         self.both(f"seek{args!r}", lambda m: m.seek(*args), compare)
 
     @precondition(lambda self: self.maps)
-    @rule()
-    def tell(self):
-        self.method("tell")
-
-    @precondition(lambda self: self.maps)
-    @rule()
-    def size(self):
-        self.method("size")
-
-    @precondition(lambda self: self.maps and HAS_313)
-    @rule()
-    def seekable(self):
-        self.method("seekable")
+    @rule(name=st.sampled_from(["read_byte", "tell", "size", "close"]
+                               + (["seekable"] if HAS_313 else [])))
+    def no_argument_method(self, name):
+        self.method(name)
 
     # ----- searching -----
 
@@ -454,11 +429,6 @@ class Differential(RuleBasedStateMachine):
 
     @precondition(lambda self: self.maps)
     @rule()
-    def close(self):
-        self.method("close")
-
-    @precondition(lambda self: self.maps)
-    @rule()
     def with_block(self):
         def enter_exit(m):
             with m as entered:
@@ -466,14 +436,14 @@ class Differential(RuleBasedStateMachine):
         self.both("with m", enter_exit)
 
     @precondition(lambda self: self.maps)
-    @rule(name=st.sampled_from(sorted(KEYWORD_CALLS)))
+    @rule(name=st.sampled_from(KEYWORD_METHODS))
     def keyword_arguments(self, name):
         # CPython names the method "find()" or "mmap.find()" depending on the call path
         # (intended difference [bound-method-keywords]): compared without the class name.
         def unqualified(results):
             return [r[:2] + (r[2].replace("mmap.", ""),) if r[0] == "raise" else r
                     for r in results]
-        self.both(f"{name}(x=1)", KEYWORD_CALLS[name], unqualified)
+        self.both(f"{name}(x=1)", lambda m: getattr(m, name)(x=1), unqualified)
 
     @precondition(lambda self: self.maps)
     @rule(name=st.sampled_from(["readline", "read_byte", "tell", "size", "close", "__enter__",

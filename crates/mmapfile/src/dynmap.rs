@@ -65,9 +65,7 @@ pub struct DynMmap {
     backing: Backing,
     /// Where the map starts in the file (0 for anonymous memory).
     offset: u64,
-    /// The file-like cursor. Usually `<= len()`; a shrinking `resize` leaves it where it
-    /// was, past the end (as a file's offset stays past a truncation): reads there give
-    /// nothing, writes fail, and a later grow makes it valid again.
+    /// The file-like cursor, always `<= len()`.
     pos: usize,
     /// At most this many threads for one `find_in`/`rfind_in` (`MmapOptions::search_threads`);
     /// `None`: one per core, at most four.
@@ -316,21 +314,19 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
-        let start = self.cursor();
-        let end = start.saturating_add(n).min(self.len());
-        let bytes = self.load(start..end, <[u8]>::to_vec)?;
-        self.pos = self.pos.max(end);
+        let end = self.pos.saturating_add(n).min(self.len());
+        let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
+        self.pos = end;
         Ok(bytes)
     }
 
     /// Copies bytes at the cursor into `buf` and advances; returns how many (0 at the end).
     /// This is what `std::io::Read` uses.
     pub fn read_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let start = self.cursor();
-        let end = start.saturating_add(buf.len()).min(self.len());
-        let count = end - start;
-        self.load(start..end, |bytes| buf[..count].copy_from_slice(bytes))?;
-        self.pos = self.pos.max(end);
+        let end = self.pos.saturating_add(buf.len()).min(self.len());
+        let count = end - self.pos;
+        self.load(self.pos..end, |bytes| buf[..count].copy_from_slice(bytes))?;
+        self.pos = end;
         Ok(count)
     }
 
@@ -363,10 +359,9 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn readline(&mut self) -> io::Result<Vec<u8>> {
-        let start = self.cursor();
-        let end = self.line_end(start)?;
-        let line = self.load(start..end, <[u8]>::to_vec)?;
-        self.pos = self.pos.max(end);
+        let end = self.line_end(self.pos)?;
+        let line = self.load(self.pos..end, <[u8]>::to_vec)?;
+        self.pos = end;
         Ok(line)
     }
 
@@ -379,18 +374,12 @@ impl DynMmap {
 
     /// The rest of the map from the cursor, without copying (for `BufRead::fill_buf`).
     pub fn remaining(&self) -> &[u8] {
-        &self.as_slice()[self.cursor()..]
+        &self.as_slice()[self.pos..]
     }
 
-    /// Advances the cursor by up to `n` bytes, stopping at the end (a cursor already past
-    /// the end stays where it is).
+    /// Advances the cursor by up to `n` bytes, stopping at the end.
     pub fn advance(&mut self, n: usize) {
-        self.pos = self.pos.max(self.pos.saturating_add(n).min(self.len()));
-    }
-
-    /// The cursor clamped to the map: where reads start.
-    fn cursor(&self) -> usize {
-        self.pos.min(self.len())
+        self.pos = self.pos.saturating_add(n).min(self.len());
     }
 
     /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
@@ -407,7 +396,7 @@ impl DynMmap {
     /// ```
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.require_writable("write")?;
-        if self.pos > self.len() || data.len() > self.len() - self.pos {
+        if data.len() > self.len() - self.pos {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!(
@@ -416,7 +405,7 @@ impl DynMmap {
                     data.len(),
                     self.pos,
                     self.len(),
-                    self.len().saturating_sub(self.pos)
+                    self.len() - self.pos
                 ),
             ));
         }
@@ -460,12 +449,12 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn find(&self, needle: &[u8]) -> io::Result<Option<usize>> {
-        self.find_in(needle, self.cursor()..)
+        self.find_in(needle, self.pos..)
     }
 
     /// The last occurrence of `needle` at or after the cursor.
     pub fn rfind(&self, needle: &[u8]) -> io::Result<Option<usize>> {
-        self.rfind_in(needle, self.cursor()..)
+        self.rfind_in(needle, self.pos..)
     }
 
     /// The first occurrence of `needle` that lies wholly inside `range`. Like Python's slice
@@ -696,8 +685,7 @@ impl DynMmap {
 
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
-    /// The cursor stays where it is, past the new end after a shrink (reads there give
-    /// nothing until the map grows again). On error the map and the file are unchanged.
+    /// The cursor is clamped to the new length. On error the map and the file are unchanged.
     /// Linux moves the mapping with `mremap`; other systems map afresh. Shared anonymous
     /// memory is always copied into a fresh mapping (growing it in place would leave pages
     /// that fault), so processes forked before the resize stop sharing it.
@@ -749,6 +737,7 @@ impl DynMmap {
             remap_watched(watch, inner, backing, *offset, false, |inner| {
                 inner.remap(None, 0, new_len)
             })?;
+            self.pos = self.pos.min(new_len);
             return Ok(());
         };
         let new_file_len = self.offset.checked_add(new_len as u64).ok_or_else(|| {
@@ -811,6 +800,7 @@ impl DynMmap {
                 return Err(rollback_error(err, restored, "the map's length"));
             }
         }
+        self.pos = self.pos.min(new_len);
         Ok(())
     }
 
@@ -1012,30 +1002,15 @@ mod tests {
     }
 
     #[test]
-    fn a_shrinking_resize_leaves_the_cursor_past_the_end() {
+    fn resize_clamps_the_cursor() {
         let mut map = anon(b"0123456789");
-        map.seek(SeekFrom::Start(4)).unwrap();
-        map.resize(1).unwrap();
-        assert_eq!(map.tell(), 4);
-        assert_eq!(map.as_slice(), b"0");
-        assert_eq!(map.remaining(), b"");
-        assert_eq!(map.read(10).unwrap(), b"");
-        assert_eq!(map.readline().unwrap(), b"");
-        assert!(map.read_byte().is_err());
-        assert!(map.write(b"").is_err());
-        assert!(map.write_byte(b'x').is_err());
-        assert_eq!(map.find(b"").unwrap(), Some(1));
-        let mut buf = [0u8; 4];
-        assert_eq!(map.read_into(&mut buf).unwrap(), 0);
-        map.advance(3);
-        assert_eq!(map.tell(), 4);
-        // Reads past the end never move the cursor back; growing makes it valid again.
-        map.resize(9).unwrap();
-        assert_eq!(map.read(1).unwrap(), b"\0");
-        assert_eq!(map.tell(), 5);
-        assert!(map.seek(SeekFrom::Current(-5)).is_ok());
+        map.seek(SeekFrom::End(0)).unwrap();
+        map.resize(3).unwrap();
+        assert_eq!(map.tell(), 3);
+        assert_eq!(map.as_slice(), b"012");
         map.resize(0).unwrap();
         assert_eq!(map.tell(), 0);
+        assert_eq!(map.remaining(), b"");
     }
 
     #[test]
