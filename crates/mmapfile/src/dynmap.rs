@@ -596,6 +596,7 @@ impl DynMmap {
                 "only anonymous memory can be named (a file map is named by its file)".to_string(),
             ));
         }
+        #[cfg(unix)]
         if self.inner.is_shared() {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
