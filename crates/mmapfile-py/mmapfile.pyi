@@ -34,8 +34,8 @@ the differential test against the builtin skips exactly these):
   interpreter's is kept.
 * [bound-method-keywords] Keywords given to a method that takes none: CPython names the
   method "find()" or "mmap.find()" in its ``TypeError`` depending on how the call reached
-  it (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
-  use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
+  it (a bound method object, the interpreter's specialised calls, the version); mmapfile's
+  methods, which use the faster calling convention, always say "mmap.find()".
 * [set-name-shared] ``set_name()`` (3.15) on shared anonymous memory raises ``OSError``: it
   lives in a memfd here (so that it can grow and stay shared), which the kernel names by its
   file; private anonymous memory can be named.

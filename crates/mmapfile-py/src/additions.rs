@@ -26,8 +26,8 @@ const NAME_PREFIX: &str = "cpython:mmap:";
 const NAME_MAX: usize = 79;
 
 /// `flush(offset, size, /, *, flags=MS_SYNC)` called with `METH_FASTCALL | METH_KEYWORDS`:
-/// the value of `flags` if given. Any other keyword is refused as the running interpreter's
-/// `flush` refuses keywords.
+/// the value of `flags` if given. Any other keyword is refused as the other methods refuse
+/// keywords (3.15's message on 3.15).
 ///
 /// # Safety
 ///
@@ -55,10 +55,10 @@ pub(crate) unsafe fn flush_keywords(
                 "flush() got an unexpected keyword argument '{name}'"
             )));
         } else {
-            let class = if cfg!(Py_3_11) { "mmap." } else { "" };
-            return Err(PyTypeError::new_err(format!(
-                "{class}flush() takes no keyword arguments"
-            )));
+            // As the other methods word it (see [bound-method-keywords]).
+            return Err(PyTypeError::new_err(
+                "mmap.flush() takes no keyword arguments",
+            ));
         }
     }
     Ok(flags)

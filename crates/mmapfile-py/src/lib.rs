@@ -2,8 +2,9 @@
 //! core crate's [`mmapfile::DynMmap`].
 //!
 //! `import mmapfile as mmap` and existing code keeps working: same constructor, methods,
-//! constants, exceptions and messages as CPython 3.13 on every supported version (3.9+),
-//! plus what CPython lacks: searches, copies, flush and resize run with the GIL released,
+//! constants, exceptions and messages as the running interpreter's builtin `mmap` (3.9+),
+//! later CPythons' additions on every version (see the module docstring for the intended
+//! differences), plus what CPython lacks: searches, copies, flush and resize run with the GIL released,
 //! and a file truncated under the map is reported instead of killing the interpreter.
 //! The bindings only translate arguments and errors; all mapping logic is in the core.
 
@@ -108,8 +109,8 @@ fn constants() -> Vec<(&'static str, i64)> {
 ///   interpreter's is kept.
 /// - [bound-method-keywords] Keywords given to a method that takes none: CPython names the
 ///   method "find()" or "mmap.find()" in its TypeError depending on how the call reached it
-///   (a bound method object, the interpreter's specialised calls); mmapfile's methods, which
-///   use the faster calling convention, say "mmap.find()" from 3.11 on ("find()" before).
+///   (a bound method object, the interpreter's specialised calls, the version); mmapfile's
+///   methods, which use the faster calling convention, always say "mmap.find()".
 /// - [set-name-shared] `set_name()` (3.15) on shared anonymous memory raises OSError: it
 ///   lives in a memfd here (so that it can grow and stay shared), which the kernel names by
 ///   its file; private anonymous memory can be named.

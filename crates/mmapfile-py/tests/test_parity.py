@@ -213,8 +213,13 @@ def test_keywords_are_refused_before_the_map_is_checked(name):
     def scenario(module):
         m = module.mmap(-1, 10)
         m.close()
-        # A direct call, as `m.find(x=1)` (not through a bound method object).
-        return eval(f"m.{name}(x=1)", {"m": m})
+        try:
+            getattr(m, name)(x=1)
+        except TypeError as exc:
+            # CPython names the method "find()" or "mmap.find()" depending on the call
+            # path; mmapfile always "mmap.find()" (intended difference
+            # [bound-method-keywords]): compared without the class name.
+            raise TypeError(str(exc).replace("mmap.", "")) from None
     compare(scenario)
 
 
@@ -284,7 +289,7 @@ def test_flush_flags(path):
         with pytest.raises(OSError) as info:
             m.flush(flags=mmapfile.MS_SYNC | mmapfile.MS_ASYNC)
         assert info.value.errno == errno.EINVAL
-        with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+        with pytest.raises(TypeError, match="integer"):  # each version's `i` message
             m.flush(flags="x")
         with pytest.raises(TypeError, match="takes no keyword arguments"):
             m.flush(flags=mmapfile.MS_SYNC, other=1)
