@@ -109,6 +109,9 @@ pub struct PyMmap {
     /// (so `size()` is EBADF as in CPython).
     pub(crate) has_fd: bool,
     pub(crate) trackfd: bool,
+    /// The `offset=` the map was made with, which `repr()` shows (for anonymous memory too,
+    /// where the core's map reports 0).
+    pub(crate) offset: u64,
 }
 
 impl PyMmap {

@@ -15,6 +15,7 @@ mod ops;
 mod records;
 mod search;
 mod sizes;
+mod soak;
 mod threads;
 mod truncation;
 mod walk;
