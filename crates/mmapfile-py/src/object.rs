@@ -161,12 +161,12 @@ impl PyMmap {
 
     // ----- the raw slots -----
 
-    #[inline]
+    #[inline(always)]
     fn length(&self, py: Python<'_>) -> PyResult<usize> {
         self.handle.read(py, |map| Ok(map.len()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn subscript(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Object> {
         self.handle.check_open()?;
         if args::is_index(key) {
@@ -191,7 +191,7 @@ impl PyMmap {
     }
 
     /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
-    #[inline]
+    #[inline(always)]
     fn assign(
         &self,
         py: Python<'_>,
@@ -228,43 +228,57 @@ impl PyMmap {
             return Err(errors::type_error("mmap indices must be integer"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
-        let len = self.length(py)?;
-        let (_, _, count) = adjust_slice(len, start, stop, step);
         let Some(value) = value else {
             return Err(errors::type_error(
                 "mmap object doesn't support slice deletion",
             ));
         };
+        if let Some(data) = args::exact_bytes(value) {
+            // Nothing runs between here and the store: the size is checked there, once.
+            return self.store_slice(py, (start, stop, step), data);
+        }
+        let (_, _, count) = adjust_slice(self.length(py)?, start, stop, step);
         args::with_buffer(value, |data| {
             if data.len() != count {
                 return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
             }
-            let store = |map: &mut DynMmap| {
-                // Recomputed: the map may have changed while `value` was read.
-                let (first, step, count) = adjust_slice(map.len(), start, stop, step);
-                if count != data.len() {
-                    return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
-                }
-                if count == 0 {
-                    return Ok(());
-                }
-                if step == 1 {
-                    return map.write_at(first, data).map_err(errors::from_io);
-                }
-                let (low, high) = span(first, step, count);
-                map.with_bytes_mut(low..high, |bytes| {
-                    for (k, &byte) in data.iter().enumerate() {
-                        bytes[(first as isize + k as isize * step) as usize - low] = byte;
-                    }
-                })
-                .map_err(errors::from_io)
-            };
-            if count < DETACH_MIN {
-                return self.handle.write(py, store);
-            }
-            let mut lease = self.handle.lease_mut(py)?;
-            lease.run(py, count, |lease| store(lease.map_mut()))
+            self.store_slice(py, (start, stop, step), data)
         })?
+    }
+
+    /// Stores `data` into the slice `(start, stop, step)` of the map, which must select
+    /// exactly `data.len()` bytes.
+    #[inline]
+    fn store_slice(
+        &self,
+        py: Python<'_>,
+        (start, stop, step): (isize, isize, isize),
+        data: &[u8],
+    ) -> PyResult<()> {
+        let store = |map: &mut DynMmap| {
+            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+            if count != data.len() {
+                return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            if step == 1 {
+                return map.write_at(first, data).map_err(errors::from_io);
+            }
+            let (low, high) = span(first, step, count);
+            map.with_bytes_mut(low..high, |bytes| {
+                for (k, &byte) in data.iter().enumerate() {
+                    bytes[(first as isize + k as isize * step) as usize - low] = byte;
+                }
+            })
+            .map_err(errors::from_io)
+        };
+        if data.len() < DETACH_MIN {
+            return self.handle.write(py, store);
+        }
+        let mut lease = self.handle.lease_mut(py)?;
+        lease.run(py, data.len(), |lease| store(lease.map_mut()))
     }
 
     /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
@@ -307,7 +321,7 @@ impl PyMmap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn get_buffer(&self, slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         // SAFETY: only called with the GIL held.
         let py = unsafe { Python::assume_attached() };
@@ -528,7 +542,7 @@ impl PyMmap {
         Ok(bytes.into_ptr())
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_byte(&self, py: Python<'_>) -> PyResult<Object> {
         let cursor = self.handle.cursor();
         let byte = self.handle.read(py, |map| {
@@ -635,7 +649,7 @@ impl PyMmap {
         Ok(none())
     }
 
-    #[inline]
+    #[inline(always)]
     fn seek(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [pos, whence] = args::positional::<2>("seek", py, args, 1)?;
@@ -676,7 +690,7 @@ impl PyMmap {
         Ok(object)
     }
 
-    #[inline]
+    #[inline(always)]
     fn tell(&self) -> PyResult<Object> {
         self.handle.check_open()?;
         int(self.handle.cursor())
@@ -707,7 +721,7 @@ impl PyMmap {
         })?
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_byte(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [byte] = args::positional::<1>("write_byte", py, args, 1)?;
