@@ -7,7 +7,12 @@ What differs, on purpose:
 
 * searches (``find``/``rfind``), big reads, slices and copies, ``flush`` and ``resize``
   run with the GIL released; ``close()`` or ``resize()`` from another thread waits for them
-  instead of pulling the memory away;
+  (with the GIL released, so other threads keep running) instead of pulling the memory
+  away; while a writable map has buffer exports (``memoryview(m)``, numpy arrays) nothing
+  releases the GIL, as with CPython's module, and ``fork()`` during such a call leaves the
+  child a usable map;
+* iterators over the map (``iter``, ``reversed``, ``lines()``, ``finditer``) take part in
+  the cyclic garbage collector;
 * a file truncated under the map raises ``OSError`` instead of killing the interpreter
   with SIGBUS;
 * a ``prot`` without ``PROT_READ`` (``PROT_NONE``, write-only) is mapped readable, so that
