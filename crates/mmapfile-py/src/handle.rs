@@ -600,7 +600,7 @@ pub(crate) fn byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
 
 /// What a raw slot returns to CPython, and its error value.
 pub(crate) trait SlotReturn {
-    type Raw;
+    type Raw: Copy;
     const ERROR: Self::Raw;
     fn into_raw(self) -> Self::Raw;
 }
@@ -663,20 +663,21 @@ pub(crate) unsafe fn slot<T: SlotReturn>(
 ) -> T::Raw {
     // SAFETY: per the contract, CPython called us with the thread attached.
     let py = unsafe { Python::assume_attached() };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py))) {
-        Ok(Ok(value)) => value.into_raw(),
-        Ok(Err(err)) => {
-            err.restore(py);
-            T::ERROR
-        }
-        Err(_) => {
-            pyo3::exceptions::PySystemError::new_err(format!(
-                "{what} panicked (a bug in mmapfile, please report it)"
-            ))
-            .restore(py);
-            T::ERROR
-        }
+    // The value goes out through `raw`, not as the closure's result: a pointer-sized value
+    // stays in registers on the hot path, where a `Result` of it would go through memory.
+    let mut raw = T::ERROR;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match body(py) {
+        Ok(value) => raw = value.into_raw(),
+        Err(err) => err.restore(py),
+    }));
+    if outcome.is_err() {
+        pyo3::exceptions::PySystemError::new_err(format!(
+            "{what} panicked (a bug in mmapfile, please report it)"
+        ))
+        .restore(py);
+        return T::ERROR;
     }
+    raw
 }
 
 /// The arguments of a `METH_FASTCALL` call as a slice.

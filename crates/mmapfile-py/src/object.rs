@@ -382,37 +382,36 @@ impl PyMmap {
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let cursor = self.handle.cursor();
+        // start and end clamp like slice indices; start defaults to the cursor.
+        let bounds = |len: usize| {
+            let clamp = |index: isize| {
+                let index = if index < 0 {
+                    index + len as isize
+                } else {
+                    index
+                };
+                index.clamp(0, len as isize) as usize
+            };
+            start.map_or(cursor.min(len), clamp)..end.map_or(len, clamp)
+        };
         let found = args::with_buffer(&sub, |needle| {
             let search = |map: &DynMmap| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
+                let range = bounds(map.len());
                 if reverse {
-                    map.rfind_in(needle, start..end)
+                    map.rfind_in(needle, range)
                 } else {
-                    map.find_in(needle, start..end)
+                    map.find_in(needle, range)
                 }
                 .map_err(errors::from_io)
             };
-            let work = self.handle.read(py, |map| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
-                if end.saturating_sub(start) < DETACH_MIN {
+            let short = self.handle.read(py, |map| {
+                if bounds(map.len()).len() < DETACH_MIN {
                     search(map).map(Some)
                 } else {
                     Ok(None)
                 }
             })?;
-            match work {
+            match short {
                 Some(found) => Ok(found),
                 None => {
                     let mut lease = self.handle.lease(py)?;
