@@ -119,6 +119,7 @@ mod search;
 pub(crate) mod sys;
 mod typed;
 mod walk;
+mod window;
 
 pub use dynmap::DynMmap;
 pub use error::{is_truncated, Truncated};
@@ -127,6 +128,7 @@ pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
 pub use walk::WalkStep;
+pub use window::{Window, WindowError};
 /// The traits that say which types [`DynMmap::records`] can view a map as.
 pub use zerocopy;
 

@@ -5,7 +5,8 @@ use std::num::NonZeroUsize;
 
 use crate::dynmap::Backing;
 use crate::error;
-use crate::sys::{self, AsDesc, FileKind, MapInner, MapMode};
+use crate::sys::{self, AsDesc, MapInner, MapMode};
+use crate::window::{self, Window};
 // The OS layer defines these (it knows nothing above it); the builder is where users meet them.
 pub use crate::sys::Advice;
 pub(crate) use crate::sys::Protection;
@@ -255,6 +256,65 @@ impl MmapOptions {
         file: Option<&F>,
         access: Access,
     ) -> io::Result<DynMmap> {
+        let mode = self.mode(access)?;
+        let search_threads = self.checked_search_threads()?;
+        let Some(file) = file else {
+            let len = self.len.ok_or_else(|| {
+                error::invalid_input("an anonymous map needs a non-zero length".to_string())
+            })?;
+            let inner = MapInner::map(None, 0, len, mode, false)?;
+            let mut map = DynMmap::new(inner, access, Backing::Anonymous, 0);
+            map.search_threads = search_threads;
+            return Ok(map);
+        };
+        let window = self.check_window(file)?;
+        // SAFETY: forwarded contract.
+        unsafe { self.map_window(window, access) }
+    }
+
+    /// Checks this window (offset, length, growth) against `file` with one `fstat`, without
+    /// mapping anything: what [`map_dyn`](Self::map_dyn) does first, offered on its own for
+    /// faces that must word or order the refusals themselves (the Python module). A refusal
+    /// carries a [`WindowError`] ([`WindowError::of`]); a failed `fstat` keeps its errno.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions, WindowError};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"0123456789")?;
+    /// let file = std::fs::File::open(&path)?;
+    /// let err = MmapOptions::new().offset(8).len(4).check_window(&file).unwrap_err();
+    /// assert!(matches!(WindowError::of(&err), Some(WindowError::PastEnd { size: 10, .. })));
+    /// let options = MmapOptions::new().offset(4).clone();
+    /// let window = options.check_window(&file)?;
+    /// assert_eq!(window.len(), 6);
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { options.map_window(window, Access::Read)? };
+    /// assert_eq!(map.as_slice(), b"456789");
+    /// # Ok(()) }
+    /// ```
+    pub fn check_window<'fd, F: AsDesc + ?Sized>(&self, file: &'fd F) -> io::Result<Window<'fd>> {
+        window::check(sys::borrow_desc(file), self.offset, self.len, self.grow)
+    }
+
+    /// Maps a window that [`check_window`](Self::check_window) accepted, with these options'
+    /// protection, flags and descriptor keeping (its offset and length come from the window).
+    /// The file is not looked at again: no second `fstat`.
+    ///
+    /// # Safety
+    /// As for [`MmapOptions::map`].
+    pub unsafe fn map_window(&self, window: Window<'_>, access: Access) -> io::Result<DynMmap> {
+        let mode = self.mode(access)?;
+        let search_threads = self.checked_search_threads()?;
+        // SAFETY: forwarded contract.
+        let mut map = unsafe { self.map_checked(window, access, mode) }?;
+        map.search_threads = search_threads;
+        Ok(map)
+    }
+
+    /// The protection and flags that `access` and the raw settings give, validated.
+    fn mode(&self, access: Access) -> io::Result<MapMode> {
         let protection = self.protection.unwrap_or(match access {
             Access::Read => Protection::Read,
             Access::Write | Access::Copy => Protection::ReadWrite,
@@ -266,41 +326,47 @@ impl MmapOptions {
             extra_flags: self.raw_flags,
         };
         mode.validate(access.is_writable())?;
-        let search_threads = match self.search_threads {
-            None => None,
-            Some(threads) => Some(NonZeroUsize::new(threads).ok_or_else(|| {
+        Ok(mode)
+    }
+
+    fn checked_search_threads(&self) -> io::Result<Option<NonZeroUsize>> {
+        match self.search_threads {
+            None => Ok(None),
+            Some(threads) => NonZeroUsize::new(threads).map(Some).ok_or_else(|| {
                 error::invalid_input(
                     "search_threads(0): a search needs at least 1 thread (1 searches on the \
                      calling thread only)"
                         .to_string(),
                 )
-            })?),
-        };
-        // SAFETY: forwarded contract.
-        let mut map = unsafe { self.map_parts(file, access, mode) }?;
-        map.search_threads = search_threads;
-        Ok(map)
+            }),
+        }
     }
 
-    /// Makes the mapping itself, for [`map_dyn`](Self::map_dyn).
+    /// Makes the mapping of a checked window, for [`map_window`](Self::map_window).
+    ///
+    /// The descriptor's open mode is not asked of the kernel beforehand: mmap(2) itself
+    /// refuses a descriptor not open for reading, or a shared writable map of one not open
+    /// for writing, with EACCES, and only then is the mode read, to say which. A write-through
+    /// map whose raw protection or flags make it not shared-writable is checked first, since
+    /// the kernel would not refuse it.
     ///
     /// # Safety
     /// As for [`MmapOptions::map`].
-    unsafe fn map_parts<F: AsDesc + ?Sized>(
+    unsafe fn map_checked(
         &self,
-        file: Option<&F>,
+        window: Window<'_>,
         access: Access,
         mode: MapMode,
     ) -> io::Result<DynMmap> {
-        let Some(file) = file else {
-            let len = self.len.ok_or_else(|| {
-                error::invalid_input("an anonymous map needs a non-zero length".to_string())
-            })?;
-            let inner = MapInner::map(None, 0, len, mode)?;
-            return Ok(DynMmap::new(inner, access, Backing::Anonymous, 0));
-        };
-        let fd = sys::borrow_desc(file);
-        let (len, grown_from) = self.checked_window(fd, access)?;
+        let fd = window.fd;
+        if access == Access::Write && !mode.is_shared_writable() {
+            let (readable, writable) = sys::desc_access(fd)?;
+            access_error(readable, writable, access).map_or(Ok(()), Err)?;
+        }
+        let grown_from = window.grow_from;
+        if grown_from.is_some() {
+            sys::set_file_len(fd, window.offset + window.len as u64)?;
+        }
         // A map that cannot be made leaves the file as it found it (`grow(true)`).
         let undo_growth = |err: io::Error| match grown_from {
             Some(size) => match sys::set_file_len(fd, size) {
@@ -312,7 +378,14 @@ impl MmapOptions {
             },
             None => err,
         };
-        let inner = MapInner::map(Some(fd), self.offset, len, mode).map_err(undo_growth)?;
+        let inner = MapInner::map(Some(fd), window.offset, window.len, mode, window.regular)
+            .map_err(|err| match (err.kind(), sys::desc_access(fd)) {
+                (io::ErrorKind::PermissionDenied, Ok((readable, writable))) => {
+                    access_error(readable, writable, access).unwrap_or(err)
+                }
+                _ => err,
+            })
+            .map_err(undo_growth)?;
         let kept = if self.keep_file {
             Some(sys::duplicate(fd).map_err(undo_growth)?)
         } else {
@@ -322,105 +395,27 @@ impl MmapOptions {
             inner,
             access,
             Backing::File(kept),
-            self.offset,
+            window.offset,
         ))
     }
+}
 
-    /// Checks the descriptor and the window against the file, growing the file if asked;
-    /// returns the length to map, and the file's former size if it was grown.
-    fn checked_window(
-        &self,
-        fd: sys::Desc<'_>,
-        access: Access,
-    ) -> io::Result<(usize, Option<u64>)> {
-        let info = sys::file_info(fd)?;
-        match info.kind {
-            FileKind::Directory => {
-                return Err(io::Error::new(
-                    io::ErrorKind::IsADirectory,
-                    "cannot map a directory",
-                ))
-            }
-            FileKind::Fifo | FileKind::Socket => {
-                return Err(error::invalid_input(
-                    "cannot map the file: it is a FIFO, pipe or socket, which has no random access"
-                        .to_string(),
-                ))
-            }
-            FileKind::Regular | FileKind::Device => {}
-        }
-        let (readable, writable) = sys::desc_access(fd)?;
-        if !readable {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the file is not open for reading (write-only descriptor); maps need read access",
-            ));
-        }
-        if access == Access::Write && !writable {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the file is open read-only but a write-through map needs it open for writing",
-            ));
-        }
-        if info.kind == FileKind::Device {
-            let len = self.len.ok_or_else(|| {
-                error::invalid_input(
-                    "a device file has no size: give the map a non-zero length".to_string(),
-                )
-            })?;
-            return Ok((len, None));
-        }
-        let size = info.size;
-        let Some(len) = self.len else {
-            if size == 0 {
-                return Err(error::invalid_input("cannot map an empty file".to_string()));
-            }
-            if self.offset >= size {
-                return Err(error::invalid_input(format!(
-                    "offset {} is at or past the end of the {size}-byte file",
-                    self.offset
-                )));
-            }
-            let len = usize::try_from(size - self.offset).map_err(|_| {
-                error::invalid_input(format!(
-                    "the {}-byte rest of the file does not fit in the address space",
-                    size - self.offset
-                ))
-            })?;
-            return Ok((len, None));
-        };
-        let end = self.offset.checked_add(len as u64).ok_or_else(|| {
-            error::invalid_input(format!(
-                "offset {} plus length {len} overflows a 64-bit file position",
-                self.offset
-            ))
-        })?;
-        if end > size {
-            if !self.grow && self.offset > size {
-                return Err(error::invalid_input(format!(
-                    "offset {} is past the end of the {size}-byte file \
-                     (use grow(true) to extend the file)",
-                    self.offset
-                )));
-            }
-            if !self.grow {
-                return Err(error::invalid_input(format!(
-                    "window {}..{end} (offset {} + length {len}) runs past the end of the \
-                     {size}-byte file (use grow(true) to extend the file)",
-                    self.offset, self.offset
-                )));
-            }
-            if !writable {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "growing the file needs it open for writing",
-                ));
-            }
-            sys::set_file_len(fd, end)?;
-            return Ok((len, Some(size)));
-        }
-        Ok((len, None))
+/// The precise refusal for a descriptor whose open mode does not allow `access`, if it does
+/// not.
+fn access_error(readable: bool, writable: bool, access: Access) -> Option<io::Error> {
+    if !readable {
+        return Some(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is not open for reading (write-only descriptor); maps need read access",
+        ));
     }
+    if access == Access::Write && !writable {
+        return Some(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the file is open read-only but a write-through map needs it open for writing",
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

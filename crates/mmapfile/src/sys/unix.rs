@@ -227,6 +227,12 @@ impl MapMode {
         }
     }
 
+    /// Whether the map writes through to the file: then mmap(2) itself refuses (EACCES) a
+    /// descriptor not open for writing, and nobody needs to ask the descriptor's mode first.
+    pub(crate) fn is_shared_writable(&self) -> bool {
+        self.is_shared() && self.prot() & libc::PROT_WRITE != 0
+    }
+
     fn flags(&self, anonymous: bool) -> libc::c_int {
         let sharing_bits = libc::MAP_SHARED | libc::MAP_PRIVATE;
         let mut flags = if self.is_shared() {
@@ -289,30 +295,42 @@ unsafe impl Sync for MapInner {}
 
 impl MapInner {
     /// Maps `len` bytes of `fd` starting at `offset` (any offset; aligned down internally),
-    /// or `len` bytes of anonymous memory when `fd` is `None`.
+    /// or `len` bytes of anonymous memory when `fd` is `None`. `regular` says that `fd` is a
+    /// regular file (the caller's `fstat` knows; only such a file can shrink under the map).
     pub(crate) fn map(
         fd: Option<Desc<'_>>,
         offset: u64,
         len: usize,
         mode: MapMode,
+        regular: bool,
     ) -> io::Result<Self> {
-        let memory_file = match fd {
-            None if mode.is_shared() => memory_file()?,
-            _ => None,
-        };
         let mut inner = Self::empty(0, fd.is_none(), mode);
-        inner.memory_file = memory_file;
-        if fd.is_some() {
-            inner.slack = (offset % allocation_granularity() as u64) as usize;
+        match fd {
+            None if mode.is_shared() => {
+                inner.memory_file = memory_file()?;
+            }
+            None => {}
+            Some(_) => {
+                inner.slack = (offset % allocation_granularity() as u64) as usize;
+                inner.regular = regular;
+            }
         }
-        inner.map_fresh(fd, offset, len)?;
+        // A memory file just made is empty: no need to ask its size.
+        inner.map_fresh(fd, offset, len, Some(0))?;
         Ok(inner)
     }
 
     /// Replaces the mapping with a fresh one of `len` bytes (the old one is unmapped once the
     /// new one exists); on error nothing changes. Anonymous memory starts over (zeros, or the
-    /// memory file's contents).
-    fn map_fresh(&mut self, fd: Option<Desc<'_>>, offset: u64, len: usize) -> io::Result<()> {
+    /// memory file's contents). `memory_size` is the memory file's size when the caller knows
+    /// it (one just made), saving an `fstat`.
+    fn map_fresh(
+        &mut self,
+        fd: Option<Desc<'_>>,
+        offset: u64,
+        len: usize,
+        memory_size: Option<u64>,
+    ) -> io::Result<()> {
         if len == 0 {
             self.unmap_now();
             self.len = 0;
@@ -335,7 +353,7 @@ impl MapInner {
         let (raw_fd, anonymous_flag) = match (fd, &self.memory_file) {
             (Some(fd), _) => (fd.as_raw_fd(), false),
             (None, Some(memory)) => {
-                stale = grow_memory_file(memory, total)?.min(total as u64) as usize;
+                stale = grow_memory_file(memory, total, memory_size)?.min(total as u64) as usize;
                 (memory.as_raw_fd(), false)
             }
             (None, None) => (-1, true),
@@ -356,12 +374,6 @@ impl MapInner {
             return Err(io::Error::last_os_error());
         }
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
-        // Only regular files can shrink under a map; anonymous memory and devices need no
-        // guard (and a device's size of 0 says nothing about what is mapped).
-        let regular = match fd {
-            Some(fd) => file_info(fd).is_ok_and(|info| info.kind == FileKind::Regular),
-            None => false,
-        };
         if stale > 0 {
             // SAFETY: `stale <= total`, inside the new writable shared mapping we own.
             unsafe { ptr::write_bytes(base.as_ptr(), 0, stale) };
@@ -369,7 +381,6 @@ impl MapInner {
         self.unmap_now();
         self.base = base;
         self.len = len;
-        self.regular = regular;
         Ok(())
     }
 
@@ -539,7 +550,7 @@ impl MapInner {
         offset: u64,
         new_len: usize,
     ) -> io::Result<()> {
-        self.map_fresh(fd, offset, new_len)
+        self.map_fresh(fd, offset, new_len, None)
     }
 
     /// Changes the length of the mapping to `new_len`, keeping the contents of the common
@@ -560,7 +571,7 @@ impl MapInner {
             {
                 return Err(unshareable());
             }
-            return self.map_fresh(fd, offset, new_len);
+            return self.map_fresh(fd, offset, new_len, None);
         }
         let total = new_len
             .checked_add(self.slack)
@@ -587,7 +598,7 @@ impl MapInner {
         // Bytes past the old end that a memory file still holds from before a shrink.
         let stale_end = match &self.memory_file {
             Some(memory) => {
-                (grow_memory_file(memory, total)?.min(total as u64) as usize).max(old_total)
+                (grow_memory_file(memory, total, None)?.min(total as u64) as usize).max(old_total)
             }
             None if self.anonymous && self.mode.is_shared() => return Err(unshareable()),
             None => old_total,
@@ -630,10 +641,11 @@ impl MapInner {
             // No mremap (or none in `libc` for Android): map afresh. A shared mapping of a file or memory file sees the same
             // bytes through the new mapping; private memory is copied over.
             let mut fresh = Self::empty(self.slack, self.anonymous, self.mode);
+            fresh.regular = self.regular;
             if let Some(memory) = &self.memory_file {
                 fresh.memory_file = Some(memory.try_clone()?);
             }
-            fresh.map_fresh(fd, offset, new_len)?;
+            fresh.map_fresh(fd, offset, new_len, None)?;
             if !self.mode.is_shared() {
                 // SAFETY: both mappings are live, distinct and at least `self.len` bytes long.
                 unsafe { ptr::copy_nonoverlapping(self.ptr(), fresh.ptr(), self.len) };
@@ -720,10 +732,14 @@ fn memory_file() -> io::Result<Option<OwnedFd>> {
     }
 }
 
-/// Makes a memory file at least `len` bytes long and returns its size before. It never
-/// shrinks: processes forked before a shrink still use its pages.
-fn grow_memory_file(memory: &OwnedFd, len: usize) -> io::Result<u64> {
-    let size = file_info(memory.as_fd())?.size;
+/// Makes a memory file at least `len` bytes long and returns its size before (`known_size`
+/// when the caller knows it, else asked with `fstat`: forked processes may have grown it). It
+/// never shrinks: processes forked before a shrink still use its pages.
+fn grow_memory_file(memory: &OwnedFd, len: usize, known_size: Option<u64>) -> io::Result<u64> {
+    let size = match known_size {
+        Some(size) => size,
+        None => file_info(memory.as_fd())?.size,
+    };
     if (len as u64) > size {
         set_file_len(memory.as_fd(), len as u64)?;
     }
@@ -1144,6 +1160,7 @@ mod tests {
             offset,
             10,
             mode(Protection::Read, true, 0),
+            true,
         )
         .unwrap();
         assert_eq!(inner.slack, 5);
@@ -1162,7 +1179,8 @@ mod tests {
 
     #[test]
     fn an_empty_mapping_owns_nothing() {
-        let inner = MapInner::map(None, 0, 0, mode(Protection::ReadWrite, false, 0)).unwrap();
+        let inner =
+            MapInner::map(None, 0, 0, mode(Protection::ReadWrite, false, 0), false).unwrap();
         assert_eq!(inner.len(), 0);
         assert!(inner.os_region().is_none());
         assert!(!inner.ptr().is_null());
@@ -1172,7 +1190,8 @@ mod tests {
 
     #[test]
     fn growing_private_memory_after_a_shrink_reads_zeros() {
-        let mut inner = MapInner::map(None, 0, 100, mode(Protection::ReadWrite, false, 0)).unwrap();
+        let mut inner =
+            MapInner::map(None, 0, 100, mode(Protection::ReadWrite, false, 0), false).unwrap();
         // SAFETY: the mapping is live, writable and 100 bytes long.
         unsafe { ptr::write_bytes(inner.ptr(), b'x', 100) };
         inner.remap(None, 0, 10).unwrap();

@@ -83,6 +83,10 @@ pub(crate) struct MapMode {
 }
 
 impl MapMode {
+    pub(crate) fn is_shared_writable(&self) -> bool {
+        false
+    }
+
     pub(crate) fn validate(&self, _writable: bool) -> io::Result<()> {
         Err(unsupported())
     }
@@ -98,6 +102,7 @@ impl MapInner {
         _offset: u64,
         _len: usize,
         _mode: MapMode,
+        _regular: bool,
     ) -> io::Result<Self> {
         Err(unsupported())
     }
