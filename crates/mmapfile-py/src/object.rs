@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
-use mmapfile::{Access, DynMmap, MmapOptions};
+use mmapfile::{Access, DynMmap, MmapOptions, WindowError};
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -701,8 +701,8 @@ impl PyMmap {
             return int(size as usize);
         }
         if !self.has_fd {
-            // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
-            // for trackfd=False.
+            // CPython asks the size of the descriptor it keeps, which is -1 for anonymous
+            // memory and for trackfd=False (EBADF).
             return Err(errors::os_error(libc::EBADF));
         }
         let size = self
@@ -825,34 +825,59 @@ impl PyMmap {
             }
             _ => return Err(errors::value_error("mmap invalid access parameter.")),
         };
-        // 4. Size checks, for regular files only.
+        // 4. The window against the file (one stat of it, in the core); CPython checks sizes for
+        // regular files only and leaves other files to mmap(2), whose errno is reproduced below.
         let mut length = length as u64;
         let offset = offset as u64;
-        let file_type = if fileno == -1 {
-            None
-        } else {
-            // CPython skips its checks when fstat fails, then dup() (or the kernel's look-up
-            // of the descriptor) fails with the same errno.
-            Some(fstat(fileno).map_err(errors::os_error)?)
+        let mut options = MmapOptions::new();
+        options
+            .offset(offset)
+            .len(usize::try_from(length).map_err(|_| errors::os_error(libc::ENOMEM))?);
+        // SAFETY: the descriptor is only borrowed for the duration of this call (the core
+        // dup()s it when it keeps one); an invalid number makes the core's stat of it fail with
+        // EBADF before anything else uses it.
+        let fd = (fileno != -1).then(|| unsafe { BorrowedFd::borrow_raw(fileno) });
+        let mut unmappable = None;
+        let window = match &fd {
+            None => None,
+            Some(fd) => match options.check_window(fd) {
+                Ok(window) => {
+                    length = window.len() as u64;
+                    Some(window)
+                }
+                Err(err) => match WindowError::of(&err) {
+                    Some(WindowError::EmptyFile) => {
+                        return Err(errors::value_error("cannot mmap an empty file"))
+                    }
+                    Some(WindowError::OffsetPastEnd { .. }) => {
+                        return Err(errors::value_error("mmap offset is greater than file size"))
+                    }
+                    Some(WindowError::PastEnd { .. } | WindowError::Overflow { .. }) => {
+                        return Err(errors::value_error("mmap length is greater than file size"))
+                    }
+                    Some(WindowError::TooLong { .. }) => {
+                        return Err(errors::value_error("mmap length is too large"))
+                    }
+                    // A device with no length: mmap(2) refuses the length 0 (EINVAL, below).
+                    Some(WindowError::DeviceNeedsLength) => None,
+                    Some(
+                        refusal @ (WindowError::Directory { .. }
+                        | WindowError::NoRandomAccess { .. }),
+                    ) => {
+                        unmappable = Some(refusal);
+                        None
+                    }
+                    // CPython skips its checks when its stat fails, then dup() (or the kernel's
+                    // look-up of the descriptor) fails with the same errno.
+                    _ => return Err(errors::from_io(err)),
+                },
+            },
         };
-        if let Some((libc::S_IFREG, size)) = file_type {
-            if length == 0 {
-                if size == 0 {
-                    return Err(errors::value_error("cannot mmap an empty file"));
-                }
-                if offset >= size {
-                    return Err(errors::value_error("mmap offset is greater than file size"));
-                }
-                length = size - offset;
-            } else if offset > size || size - offset < length {
-                return Err(errors::value_error("mmap length is greater than file size"));
-            }
-        }
         // 6. What mmap(2) itself would refuse: CPython hands these to the kernel, the core
         // accepts them (it aligns any offset, picks the sharing itself), so the errno is
         // reproduced here, in the kernel's order: no length or an unaligned offset, more than
         // the address space, no known map type (anonymous memory knows no
-        // MAP_SHARED_VALIDATE).
+        // MAP_SHARED_VALIDATE), then the file's own refusal.
         let map_type = flags & 0xf;
         if length == 0 || offset % mmapfile::allocation_granularity() as u64 != 0 {
             return Err(errors::os_error(libc::EINVAL));
@@ -866,8 +891,8 @@ impl PyMmap {
         {
             return Err(errors::os_error(libc::EINVAL));
         }
-        if let Some((libc::S_IFDIR | libc::S_IFIFO | libc::S_IFSOCK, _)) = file_type {
-            return Err(errors::os_error(unmappable_errno(fileno, map_type, prot)));
+        if let Some(refusal) = unmappable {
+            return Err(errors::os_error(unmappable_errno(refusal, map_type, prot)));
         }
         // The core refuses protections that would let a read fault (PROT_NONE, write-only).
         // Python code must never crash either, so such maps are made readable: a PROT_NONE
@@ -885,42 +910,35 @@ impl PyMmap {
             _ if flags & libc::MAP_PRIVATE != 0 && flags & libc::MAP_SHARED == 0 => Access::Copy,
             _ => Access::Write,
         };
-        let mut options = MmapOptions::new();
         options
-            .offset(offset)
             .len(length)
             .raw_protection(prot)
             .raw_flags(flags)
             .keep_file(trackfd);
-        // 5. Anonymous memory for fileno -1, else the file (dup()ed when trackfd).
-        let map = py.detach(|| {
-            if fileno == -1 {
-                options.map_anon_dyn(core_access)
-            } else {
-                // SAFETY: the descriptor is only borrowed for the duration of this call (the
-                // core dup()s it when it keeps one); an invalid number makes fstat fail with
-                // EBADF before anything else uses it. The file-contract of `map_dyn` (no
-                // truncation under the map) is the Python caller's, as with CPython's mmap;
-                // the core reports a truncated file instead of crashing.
-                unsafe {
-                    let fd = BorrowedFd::borrow_raw(fileno);
-                    if access == ACCESS_DEFAULT && core_access == Access::Copy {
-                        // CPython resizes an ACCESS_DEFAULT map with MAP_PRIVATE: it sets the
-                        // file's size and remaps, privately. The core does that for maps it
-                        // may write the file for, so such a map is one (its MAP_PRIVATE flag
-                        // still keeps every store out of the file) when the descriptor is
-                        // writable; a read-only descriptor gets a copy-on-write map.
-                        match options.map_dyn(Some(&fd), Access::Write) {
-                            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                                options.map_dyn(Some(&fd), Access::Copy)
-                            }
-                            mapped => mapped,
+        // 5. Anonymous memory for fileno -1, else the checked window of the file (dup()ed
+        // when trackfd).
+        let map = py.detach(|| match window {
+            None => options.map_anon_dyn(core_access),
+            // SAFETY: the file-contract of `map_window` (no truncation under the map) is the
+            // Python caller's, as with CPython's mmap; the core reports a truncated file
+            // instead of crashing.
+            Some(window) => unsafe {
+                if access == ACCESS_DEFAULT && core_access == Access::Copy {
+                    // CPython resizes an ACCESS_DEFAULT map with MAP_PRIVATE: it sets the
+                    // file's size and remaps, privately. The core does that for maps it may
+                    // write the file for, so such a map is one (its MAP_PRIVATE flag still
+                    // keeps every store out of the file) when the descriptor is writable; a
+                    // read-only descriptor gets a copy-on-write map.
+                    match options.map_window(window, Access::Write) {
+                        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                            options.map_window(window, Access::Copy)
                         }
-                    } else {
-                        options.map_dyn(Some(&fd), core_access)
+                        mapped => mapped,
                     }
+                } else {
+                    options.map_window(window, core_access)
                 }
-            }
+            },
         });
         // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
         let map = map.map_err(errors::from_io)?;
@@ -1307,30 +1325,21 @@ unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const (
     }
 }
 
-/// `fstat(fd)`'s file type (`S_IFMT` bits) and size, or the errno.
-fn fstat(fd: c_int) -> Result<(libc::mode_t, u64), i32> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a whole `stat` on success; it is read only then.
-    let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EBADF));
-    }
-    // SAFETY: fstat succeeded, so `stat` is initialised.
-    let stat = unsafe { stat.assume_init() };
-    Ok((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
-}
-
-/// The errno mmap(2) gives for a directory, FIFO or socket, in the kernel's order: the open
-/// mode is checked first (EACCES: a shared writable map of a descriptor not open for writing,
-/// a private map of one not open for reading), then the file's own mmap operation: none for
-/// directories and FIFOs (ENODEV); TCP's refuses writable maps (EPERM).
-fn unmappable_errno(fd: c_int, map_type: c_int, prot: c_int) -> i32 {
-    // SAFETY: F_GETFL only reads the descriptor's flags; the descriptor was fstat()ed.
-    let mode = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_ACCMODE;
-    let readable = mode == libc::O_RDONLY || mode == libc::O_RDWR;
-    let writable = mode == libc::O_WRONLY || mode == libc::O_RDWR;
+/// The errno mmap(2) gives for a directory, FIFO or socket (which the core's window check
+/// refused, with the descriptor's open mode), in the kernel's order: the open mode is checked
+/// first (EACCES: a shared writable map of a descriptor not open for writing, a private map
+/// of one not open for reading), then the file's own mmap operation: none for directories and
+/// FIFOs (ENODEV); TCP's refuses writable maps (EPERM).
+fn unmappable_errno(refusal: WindowError, map_type: c_int, prot: c_int) -> i32 {
+    let (socket, readable, writable) = match refusal {
+        WindowError::NoRandomAccess {
+            socket,
+            readable,
+            writable,
+        } => (socket, readable, writable),
+        WindowError::Directory { readable, writable } => (false, readable, writable),
+        _ => (false, true, true),
+    };
     let wants_write = prot & libc::PROT_WRITE != 0;
     if map_type == libc::MAP_PRIVATE {
         if !readable {
@@ -1339,9 +1348,10 @@ fn unmappable_errno(fd: c_int, map_type: c_int, prot: c_int) -> i32 {
     } else if wants_write && !writable {
         return libc::EACCES;
     }
-    match fstat(fd) {
-        Ok((libc::S_IFSOCK, _)) if wants_write => libc::EPERM,
-        _ => libc::ENODEV,
+    if socket && wants_write {
+        libc::EPERM
+    } else {
+        libc::ENODEV
     }
 }
 
