@@ -448,6 +448,23 @@ mod tests {
     }
 
     #[test]
+    fn shared_anonymous_memory_starts_zeroed_when_its_memory_file_is_reused() {
+        let mut options = MmapOptions::new();
+        options.len(8192);
+        for round in 0..3u8 {
+            let mut shared = options.map_anon_dyn(Access::Write).unwrap();
+            assert!(
+                shared.as_slice().iter().all(|&byte| byte == 0),
+                "round {round}"
+            );
+            shared.as_mut_slice().unwrap().fill(round + 1);
+            if round == 1 {
+                shared.close().unwrap();
+            }
+        }
+    }
+
+    #[test]
     fn anonymous_access_picks_the_sharing() {
         let mut options = MmapOptions::new();
         options.len(16);

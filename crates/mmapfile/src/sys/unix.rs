@@ -282,6 +282,9 @@ pub(crate) struct MapInner {
     /// Shared anonymous memory on Linux is a `memfd`, so that it can grow and stay shared
     /// with the processes forked before (a plain shared anonymous mapping cannot grow).
     memory_file: Option<OwnedFd>,
+    /// The process's fork count when the memory file was taken: if the process forked since,
+    /// a child may map the memory file too, so it is closed rather than reused.
+    forks_at_start: u64,
 }
 
 // SAFETY: the mapping is plain process memory owned by this value; the pointer is not tied to
@@ -307,7 +310,8 @@ impl MapInner {
         let mut inner = Self::empty(0, fd.is_none(), mode);
         match fd {
             None if mode.is_shared() => {
-                inner.memory_file = memory_file()?;
+                inner.forks_at_start = idle_memory::forks();
+                inner.memory_file = memory_file(inner.forks_at_start)?;
             }
             None => {}
             Some(_) => {
@@ -393,6 +397,7 @@ impl MapInner {
             regular: false,
             mode,
             memory_file: None,
+            forks_at_start: 0,
         }
     }
 
@@ -678,14 +683,16 @@ impl MapInner {
     /// Unmaps now, reporting the error that `Drop` would have to swallow.
     pub(crate) fn unmap(self) -> io::Result<()> {
         let mut this = std::mem::ManuallyDrop::new(self);
-        // Taken out: the memory file closes when it drops.
-        let _memory = this.memory_file.take();
+        // Taken out: the memory file is kept for reuse or closed once the memory is unmapped.
+        let memory = this.memory_file.take();
         let Some((base, len)) = this.os_region() else {
+            idle_memory::give_back(memory, this.forks_at_start);
             return Ok(());
         };
         // SAFETY: we own this mapping and `this` is never used or dropped again.
         let rc = unsafe { libc::munmap(base as *mut libc::c_void, len) };
         if rc == 0 {
+            idle_memory::give_back(memory, this.forks_at_start);
             Ok(())
         } else {
             Err(io::Error::last_os_error())
@@ -696,6 +703,7 @@ impl MapInner {
 impl Drop for MapInner {
     fn drop(&mut self) {
         self.unmap_now();
+        idle_memory::give_back(self.memory_file.take(), self.forks_at_start);
     }
 }
 
@@ -708,10 +716,14 @@ fn unshareable() -> io::Error {
     )
 }
 
-/// A memory file for shared anonymous memory where the OS has one (Linux `memfd`).
-fn memory_file() -> io::Result<Option<OwnedFd>> {
+/// A memory file for shared anonymous memory where the OS has one (Linux `memfd`): an idle
+/// one if there is one, else a new one. Either is empty.
+fn memory_file(forks: u64) -> io::Result<Option<OwnedFd>> {
     #[cfg(target_os = "linux")]
     {
+        if let Some(idle) = idle_memory::take(forks) {
+            return Ok(Some(idle));
+        }
         // SAFETY: the name is a NUL-terminated string; the result is a new descriptor or -1.
         let fd = unsafe { libc::memfd_create(c"mmapfile-anonymous".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
@@ -729,6 +741,70 @@ fn memory_file() -> io::Result<Option<OwnedFd>> {
     #[cfg(not(target_os = "linux"))]
     {
         Ok(None)
+    }
+}
+
+/// One idle memory file, kept for the next shared anonymous map: making a memfd and closing
+/// it cost more than the mapping itself (a plain shared anonymous mapping makes a memory file
+/// too, inside the kernel). A memory file is reused only when nothing else can see it: its
+/// only mapping is gone and the process has not forked since it was taken (a child forked
+/// meanwhile shares its mapping and its descriptor). It is emptied (`ftruncate` to 0) before
+/// it waits, so the next map starts from zeros. Forks are counted by a `pthread_atfork`
+/// handler, so a process forked by a raw `clone` system call, bypassing the C library, must
+/// not map shared anonymous memory and keep it across the fork.
+mod idle_memory {
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, Once};
+
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    static WATCH_FORKS: Once = Once::new();
+    /// The idle memory file and the fork count when it was emptied.
+    static IDLE: Mutex<Option<(OwnedFd, u64)>> = Mutex::new(None);
+
+    extern "C" fn before_fork() {
+        FORKS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times the process has forked (through the C library) since it first asked.
+    pub(super) fn forks() -> u64 {
+        WATCH_FORKS.call_once(|| {
+            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe);
+            // the library is never unloaded while the process runs.
+            unsafe { libc::pthread_atfork(Some(before_fork), None, None) };
+        });
+        FORKS.load(Ordering::SeqCst)
+    }
+
+    /// The idle memory file, if one was emptied since the last fork. `try_lock`: a child
+    /// forked while another thread held the lock must not wait for it forever.
+    pub(super) fn take(forks: u64) -> Option<OwnedFd> {
+        let mut idle = IDLE.try_lock().ok()?;
+        match idle.take() {
+            Some((fd, emptied_at)) if emptied_at == forks => Some(fd),
+            _ => None,
+        }
+    }
+
+    /// Keeps `memory`, whose mapping is gone, for the next map if no fork happened since it
+    /// was taken; else (or when one is kept already) closes it.
+    pub(super) fn give_back(memory: Option<OwnedFd>, forks_at_start: u64) {
+        let Some(memory) = memory else { return };
+        // Read after the munmap: a fork counted later happened after it, and the child
+        // has no mapping of this file.
+        let now = forks();
+        if now != forks_at_start || super::set_file_len(memory.as_fd(), 0).is_err() {
+            return;
+        }
+        if let Ok(mut idle) = IDLE.try_lock() {
+            // One from before a fork is replaced (and closed).
+            if idle
+                .as_ref()
+                .is_none_or(|&(_, emptied_at)| emptied_at != now)
+            {
+                *idle = Some((memory, now));
+            }
+        }
     }
 }
 
