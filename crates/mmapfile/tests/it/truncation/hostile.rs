@@ -649,3 +649,70 @@ fn shared_anonymous_memory_stays_shared_with_a_child_forked_before_resizes() {
     }
     assert!(libc::WIFEXITED(status), "child status {status:#x}");
 }
+
+#[test]
+fn a_child_forked_while_shared_anonymous_memory_lives_keeps_it_when_the_parent_maps_anew() {
+    let page = page_size();
+    let options = {
+        let mut options = MmapOptions::new();
+        options.len(2 * page);
+        options
+    };
+    let mut map = options.map_anon_dyn(mmapfile::Access::Write).expect("map");
+    map.as_mut_slice().expect("writable")[0] = 7;
+    let at = map.as_slice().as_ptr() as usize;
+    let (mut to_child, mut to_parent) = ([0; 2], [0; 2]);
+    // SAFETY: pipe fills the two-element arrays.
+    unsafe {
+        assert_eq!(libc::pipe(to_child.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe(to_parent.as_mut_ptr()), 0);
+    }
+    // SAFETY: the child only reads its copy of the mapping and the pipes, then `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let mut go = 0u8;
+        // SAFETY: the pipes are ours; `at` is the child's live mapping, 2 pages long.
+        unsafe {
+            libc::close(to_child[1]);
+            libc::close(to_parent[0]);
+            if libc::read(to_child[0], (&mut go as *mut u8).cast(), 1) == 1 {
+                let seen = *(at as *const u8);
+                libc::write(to_parent[1], (&seen as *const u8).cast(), 1);
+            }
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: the parent's unused ends.
+    unsafe {
+        libc::close(to_child[0]);
+        libc::close(to_parent[1]);
+    }
+    // The parent's memory file is still mapped by the child: it must not back the new map.
+    map.close().expect("close");
+    let mut fresh = options
+        .map_anon_dyn(mmapfile::Access::Write)
+        .expect("map again");
+    assert_eq!(
+        fresh.get_byte(0).expect("read"),
+        0,
+        "a new map starts zeroed"
+    );
+    fresh.as_mut_slice().expect("writable")[0] = 9;
+    let mut seen = 0u8;
+    let mut status = 0;
+    // SAFETY: our pipes and our own child.
+    unsafe {
+        assert_eq!(libc::write(to_child[1], (&1u8 as *const u8).cast(), 1), 1);
+        assert_eq!(
+            libc::read(to_parent[0], (&mut seen as *mut u8).cast(), 1),
+            1
+        );
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+    }
+    assert_eq!(
+        seen, 7,
+        "the child's memory is its own, untouched by the parent's new map"
+    );
+    assert!(libc::WIFEXITED(status), "child status {status:#x}");
+}
