@@ -740,6 +740,7 @@ fn memory_file(forks: u64) -> io::Result<Option<OwnedFd>> {
     }
     #[cfg(not(target_os = "linux"))]
     {
+        let _ = forks; // no memory files to reuse here
         Ok(None)
     }
 }
@@ -778,6 +779,7 @@ mod idle_memory {
 
     /// The idle memory file, if one was emptied since the last fork. `try_lock`: a child
     /// forked while another thread held the lock must not wait for it forever.
+    #[cfg(target_os = "linux")]
     pub(super) fn take(forks: u64) -> Option<OwnedFd> {
         let mut idle = IDLE.try_lock().ok()?;
         match idle.take() {
