@@ -598,42 +598,23 @@ fn shared_anonymous_memory_stays_shared_with_a_child_forked_before_resizes() {
         .map_anon_dyn(mmapfile::Access::Write)
         .expect("map");
     let at = map.as_mut_slice().expect("writable").as_mut_ptr() as usize;
-    let (mut to_child, mut to_parent) = ([0; 2], [0; 2]);
-    // SAFETY: pipe fills the two-element arrays.
-    unsafe {
-        assert_eq!(libc::pipe(to_child.as_mut_ptr()), 0);
-        assert_eq!(libc::pipe(to_parent.as_mut_ptr()), 0);
-    }
-    // SAFETY: the child only reads and writes pipes and stores into its copy of the
-    // mapping, then `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork");
-    if pid == 0 {
+    let (pid, to_child, from_child) = fork_with_pipes(|from_parent, to_parent| {
         let mut step = 0u8;
-        // SAFETY: the pipes are ours; `at` is the child's mapping, 4 pages long. The child
-        // closes the ends it does not use, so that it sees EOF if the parent dies.
+        // SAFETY: the pipes are the child's; `at` is its mapping, 4 pages long.
         unsafe {
-            libc::close(to_child[1]);
-            libc::close(to_parent[0]);
-            while libc::read(to_child[0], (&mut step as *mut u8).cast(), 1) == 1 && step != 0 {
+            while libc::read(from_parent, (&mut step as *mut u8).cast(), 1) == 1 && step != 0 {
                 *(at as *mut u8) = step;
-                libc::write(to_parent[1], (&step as *const u8).cast(), 1);
+                libc::write(to_parent, (&step as *const u8).cast(), 1);
             }
-            libc::_exit(0);
         }
-    }
-    // SAFETY: the parent's unused ends.
-    unsafe {
-        libc::close(to_child[0]);
-        libc::close(to_parent[1]);
-    }
+    });
     for (step, new_len) in [(1u8, page), (2, 8 * page), (3, 3 * page)] {
         map.resize(new_len).expect("resize");
         let mut ack = 0u8;
         // SAFETY: our pipes.
         unsafe {
-            assert_eq!(libc::write(to_child[1], (&step as *const u8).cast(), 1), 1);
-            assert_eq!(libc::read(to_parent[0], (&mut ack as *mut u8).cast(), 1), 1);
+            assert_eq!(libc::write(to_child, (&step as *const u8).cast(), 1), 1);
+            assert_eq!(libc::read(from_child, (&mut ack as *mut u8).cast(), 1), 1);
         }
         assert_eq!(
             map.get_byte(0).expect("read"),
@@ -644,7 +625,7 @@ fn shared_anonymous_memory_stays_shared_with_a_child_forked_before_resizes() {
     let mut status = 0;
     // SAFETY: ends and reaps our own child.
     unsafe {
-        libc::write(to_child[1], (&0u8 as *const u8).cast(), 1);
+        libc::write(to_child, (&0u8 as *const u8).cast(), 1);
         assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
     }
     assert!(libc::WIFEXITED(status), "child status {status:#x}");
@@ -661,33 +642,16 @@ fn a_child_forked_while_shared_anonymous_memory_lives_keeps_it_when_the_parent_m
     let mut map = options.map_anon_dyn(mmapfile::Access::Write).expect("map");
     map.as_mut_slice().expect("writable")[0] = 7;
     let at = map.as_slice().as_ptr() as usize;
-    let (mut to_child, mut to_parent) = ([0; 2], [0; 2]);
-    // SAFETY: pipe fills the two-element arrays.
-    unsafe {
-        assert_eq!(libc::pipe(to_child.as_mut_ptr()), 0);
-        assert_eq!(libc::pipe(to_parent.as_mut_ptr()), 0);
-    }
-    // SAFETY: the child only reads its copy of the mapping and the pipes, then `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork");
-    if pid == 0 {
+    let (pid, to_child, from_child) = fork_with_pipes(|from_parent, to_parent| {
         let mut go = 0u8;
-        // SAFETY: the pipes are ours; `at` is the child's live mapping, 2 pages long.
+        // SAFETY: the pipes are the child's; `at` is its live mapping, 2 pages long.
         unsafe {
-            libc::close(to_child[1]);
-            libc::close(to_parent[0]);
-            if libc::read(to_child[0], (&mut go as *mut u8).cast(), 1) == 1 {
+            if libc::read(from_parent, (&mut go as *mut u8).cast(), 1) == 1 {
                 let seen = *(at as *const u8);
-                libc::write(to_parent[1], (&seen as *const u8).cast(), 1);
+                libc::write(to_parent, (&seen as *const u8).cast(), 1);
             }
-            libc::_exit(0);
         }
-    }
-    // SAFETY: the parent's unused ends.
-    unsafe {
-        libc::close(to_child[0]);
-        libc::close(to_parent[1]);
-    }
+    });
     // The parent's memory file is still mapped by the child: it must not back the new map.
     map.close().expect("close");
     let mut fresh = options
@@ -703,11 +667,8 @@ fn a_child_forked_while_shared_anonymous_memory_lives_keeps_it_when_the_parent_m
     let mut status = 0;
     // SAFETY: our pipes and our own child.
     unsafe {
-        assert_eq!(libc::write(to_child[1], (&1u8 as *const u8).cast(), 1), 1);
-        assert_eq!(
-            libc::read(to_parent[0], (&mut seen as *mut u8).cast(), 1),
-            1
-        );
+        assert_eq!(libc::write(to_child, (&1u8 as *const u8).cast(), 1), 1);
+        assert_eq!(libc::read(from_child, (&mut seen as *mut u8).cast(), 1), 1);
         assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
     }
     assert_eq!(
@@ -715,4 +676,38 @@ fn a_child_forked_while_shared_anonymous_memory_lives_keeps_it_when_the_parent_m
         "the child's memory is its own, untouched by the parent's new map"
     );
     assert!(libc::WIFEXITED(status), "child status {status:#x}");
+}
+
+/// Forks a child that runs `child(from_parent, to_parent)` on its ends of two pipes, then
+/// `_exit`s; returns the child's pid and the parent's ends (to the child, from the child).
+/// `child` must only read and write pipes and memory (no locks, no allocation).
+fn fork_with_pipes(
+    child: impl FnOnce(libc::c_int, libc::c_int),
+) -> (libc::pid_t, libc::c_int, libc::c_int) {
+    let (mut to_child, mut to_parent) = ([0; 2], [0; 2]);
+    // SAFETY: pipe fills the two-element arrays.
+    unsafe {
+        assert_eq!(libc::pipe(to_child.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe(to_parent.as_mut_ptr()), 0);
+    }
+    // SAFETY: the child runs `child`, which only touches pipes and memory, then `_exit`s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: the child closes the ends it does not use, so that it sees EOF if the
+        // parent dies.
+        unsafe {
+            libc::close(to_child[1]);
+            libc::close(to_parent[0]);
+        }
+        child(to_child[0], to_parent[1]);
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    // SAFETY: the parent's unused ends.
+    unsafe {
+        libc::close(to_child[0]);
+        libc::close(to_parent[1]);
+    }
+    (pid, to_child[1], to_parent[0])
 }
