@@ -79,15 +79,7 @@ impl DynMmap {
     }
 
     fn watch(&self) -> &Watch {
-        #[cfg(unix)]
-        {
-            self.inner.guard()
-        }
-        #[cfg(not(unix))]
-        {
-            static UNGUARDED: Watch = Watch::none();
-            &UNGUARDED
-        }
+        self.inner.guard()
     }
 
     /// How many bytes of the map the file covers now, if the map keeps its descriptor.
