@@ -656,6 +656,21 @@ impl DynMmap {
                 let _ = sys::set_file_len(fd, old_file_len);
                 return Err(err);
             }
+        } else if cfg!(windows) {
+            // Windows refuses to cut a file under any live view of it, ours included: unmap,
+            // cut, map again. A failure to map after the cut (which frees memory, so it is
+            // not expected) puts the file's length and the map back, but the cut bytes read
+            // as zeros from then on.
+            self.inner.remap(Some(fd), self.offset, 0)?;
+            if let Err(err) = sys::set_file_len(fd, new_file_len) {
+                self.inner.remap(Some(fd), self.offset, old_len)?;
+                return Err(err);
+            }
+            if let Err(err) = self.inner.remap(Some(fd), self.offset, new_len) {
+                let _ = sys::set_file_len(fd, old_file_len);
+                self.inner.remap(Some(fd), self.offset, old_len)?;
+                return Err(err);
+            }
         } else {
             self.inner.remap(Some(fd), self.offset, new_len)?;
             if let Err(err) = sys::set_file_len(fd, new_file_len) {

@@ -287,6 +287,9 @@ pub(crate) struct MapInner {
     mode: MapMode,
     /// A duplicate of the file's handle for `FlushFileBuffers` (None for anonymous memory).
     file: Option<OwnedHandle>,
+    /// A named section's handle, held as long as the view. Windows keeps a section (and its
+    /// name) alive while a view of it exists, but wine drops the name with the last handle.
+    _section: Option<OwnedHandle>,
     /// The fault guard's registration of file mappings (inert for anonymous memory).
     guard: crate::guard::Watch,
 }
@@ -406,8 +409,8 @@ impl MapInner {
             return Err(err);
         };
         // The view keeps the section alive; closing our handle now means the section lives
-        // exactly as long as the views of it.
-        drop(section);
+        // exactly as long as the views of it. A named one is held (see `_section`).
+        let section = name.is_some().then_some(section);
         let file = match fd {
             Some(fd) => match fd.try_clone_to_owned() {
                 Ok(file) => Some(file),
@@ -437,6 +440,7 @@ impl MapInner {
             named: name.is_some(),
             mode,
             file,
+            _section: section,
             guard,
         };
         if mode.populate {
@@ -456,6 +460,7 @@ impl MapInner {
             named: false,
             mode,
             file: None,
+            _section: None,
             guard: crate::guard::Watch::none(),
         }
     }
