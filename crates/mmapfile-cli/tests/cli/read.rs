@@ -7,7 +7,7 @@ use std::process::Stdio;
 use assert_cmd::assert::Assert;
 use assert_cmd::prelude::*;
 
-use crate::common::{fails, mmapfile, on, pages, shown, Scratch, LOREM};
+use crate::common::{fails, missing_file_text, mmapfile, on, pages, shown, Scratch, LOREM};
 
 fn read(file: &Path, args: &[&str]) -> Assert {
     on("read", file, args)
@@ -92,11 +92,7 @@ fn an_empty_file_reads_as_nothing() {
 fn a_missing_file_is_an_error() {
     let scratch = Scratch::new();
     let missing = scratch.missing();
-    fails(
-        read(&missing, &[]),
-        &shown(&missing),
-        "No such file or directory",
-    );
+    fails(read(&missing, &[]), &shown(&missing), &missing_file_text());
 }
 
 #[test]
