@@ -5,9 +5,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::assert::Assert;
-use assert_cmd::prelude::*;
 
-use crate::common::{fails, missing_file_text, mmapfile, on, pages, shown, Scratch, LOREM};
+use crate::common::{fails, missing_file_text, on, pages, shown, Scratch, LOREM};
 
 fn read(file: &Path, args: &[&str]) -> Assert {
     on("read", file, args)
@@ -116,7 +115,7 @@ fn a_fifo_is_refused_without_blocking() {
         .unwrap();
     assert!(made.success());
     fails(
-        mmapfile()
+        crate::common::mmapfile()
             .arg("read")
             .arg(&fifo)
             .timeout(std::time::Duration::from_secs(60))
@@ -151,6 +150,7 @@ fn a_closed_stdout_ends_it_quietly() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_stdout_is_an_error() {
+    use assert_cmd::prelude::*;
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
     let full = std::fs::OpenOptions::new()

@@ -4,7 +4,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 
-use mmapfile::{page_size, Mmap, MmapMut, MmapOptions};
+use mmapfile::{page_size, Mmap, MmapOptions};
 
 use crate::util::{expect_err, read_exact_at, write_all_at};
 
@@ -121,7 +121,7 @@ fn dev_zero_maps_with_a_length_writable_too() {
     // Without a length: a device has no size.
     // SAFETY: refused before anything is mapped.
     expect_err(
-        unsafe { MmapMut::map_mut(&zero) },
+        unsafe { mmapfile::MmapMut::map_mut(&zero) },
         ErrorKind::InvalidInput,
         &["device", "non-zero length"],
     );

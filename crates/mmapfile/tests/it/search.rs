@@ -8,7 +8,7 @@ use mmapfile::{Mmap, MmapMut, MmapOptions};
 use proptest::prelude::*;
 use regex::bytes::Regex;
 
-use crate::util::{open_ro, open_rw, temp_file};
+use crate::util::{open_ro, temp_file};
 
 /// A read-only map holding exactly `bytes`. Empty files cannot be mapped, so an empty map is
 /// anonymous memory resized to nothing.
@@ -285,7 +285,7 @@ fn typed_maps_forward_the_scans() {
 fn truncation_during_lines_is_an_error_not_a_crash() {
     let text = long_text();
     let (_dir, path) = temp_file(&text);
-    let file = open_rw(&path);
+    let file = crate::util::open_rw(&path);
     // SAFETY: the test truncates the file on purpose, to check that the iterator reports it;
     // the lines it was given before are not read after the truncation.
     let map = unsafe { MmapOptions::new().map(&file).unwrap() };
@@ -314,7 +314,7 @@ fn truncation_under_a_threaded_search_is_an_error_not_a_crash() {
     // are read by the helper threads as well as by the calling one.
     let text = vec![b'x'; 72 << 20];
     let (_dir, path) = temp_file(&text);
-    let file = open_rw(&path);
+    let file = crate::util::open_rw(&path);
     // SAFETY: the test truncates the file on purpose, to check that the searches report it;
     // no slice of the map is held across the truncation.
     let map = unsafe { MmapOptions::new().map(&file).unwrap() };
