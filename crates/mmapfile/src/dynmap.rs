@@ -541,11 +541,16 @@ impl DynMmap {
 
     /// Advises the kernel how the whole map will be used.
     ///
+    /// On Windows only [`Advice::Normal`] (nothing to do) and [`Advice::WillNeed`]
+    /// (`PrefetchVirtualMemory`) have a meaning; the others return
+    /// [`io::ErrorKind::Unsupported`] there.
+    ///
     /// ```
     /// use mmapfile::{Access, Advice, MmapOptions};
     /// let map = MmapOptions::new().len(1 << 20).map_anon_dyn(Access::Copy)?;
-    /// map.advise(Advice::Sequential)?;
     /// map.advise_range(Advice::WillNeed, 12345, 1000)?; // any offset
+    /// let sequential = map.advise(Advice::Sequential);
+    /// assert_eq!(sequential.is_ok(), cfg!(unix));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn advise(&self, advice: Advice) -> io::Result<()> {

@@ -476,7 +476,40 @@ mod imp {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// Windows: a vectored exception handler (installed by `sys::fault`) asks here about each
+/// read or write fault. A fault in one of our views marks the whole map (offset 0) and puts
+/// zeros over the whole view: Windows cannot replace a single page of a view.
+#[cfg(windows)]
+mod imp {
+    use std::sync::atomic::Ordering;
+
+    use super::chunks;
+    use crate::sys::fault;
+
+    pub(super) fn install() -> bool {
+        fault::install(repair)
+    }
+
+    fn repair(addr: usize, write: bool) -> bool {
+        for chunk in chunks() {
+            for slot in &chunk.slots {
+                let Some(region) = slot.read() else { continue };
+                if addr < region.start || addr >= region.end {
+                    continue;
+                }
+                if !fault::allows(region.prot, write) {
+                    return false;
+                }
+                // Mark first, replace second, as on Unix.
+                slot.gone.fetch_min(0, Ordering::SeqCst);
+                return fault::zero_view(region.start, region.end - region.start, region.prot);
+            }
+        }
+        false
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 mod imp {
     /// The guard is implemented for Linux and Android only; elsewhere maps are unguarded.
     pub(super) fn install() -> bool {

@@ -27,8 +27,9 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile,
-    FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS,
-    PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
+    VirtualFree, FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
+    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE,
+    PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -613,10 +614,11 @@ impl MapInner {
             Value: self.base.as_ptr().cast(),
         };
         // SAFETY: we own this view, and nothing refers to it once `self` is consumed.
-        if unsafe { UnmapViewOfFile(view) } == 0 {
-            return Err(io::Error::last_os_error());
+        if unsafe { release_view(view) } {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
-        Ok(())
     }
 }
 
@@ -628,10 +630,139 @@ impl Drop for MapInner {
             let view = MEMORY_MAPPED_VIEW_ADDRESS {
                 Value: start as *mut c_void,
             };
-            // SAFETY: we own this view and nobody can reach it after drop. Unmapping can only
-            // fail for an address that is not a view, which would be a bug here.
-            unsafe { UnmapViewOfFile(view) };
+            // SAFETY: we own this view and nobody can reach it after drop. Releasing can only
+            // fail for an address that is not ours, which would be a bug here.
+            unsafe { release_view(view) };
         }
+    }
+}
+
+/// The OS half of the fault guard on Windows; `guard.rs` keeps the registry and decides.
+///
+/// A view whose file cannot deliver a page (I/O failing on a network share or removable
+/// media; under wine, a file cut by a Unix process) faults with `EXCEPTION_IN_PAGE_ERROR`,
+/// or `EXCEPTION_ACCESS_VIOLATION` under wine. One page of a view cannot be replaced on its
+/// own (a view is one allocation, and wine has no placeholder APIs to split it), so the
+/// whole view is swapped for committed zero pages at the same address.
+pub(crate) mod fault {
+    use std::ffi::c_void;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+
+    use windows_sys::Win32::Foundation::{EXCEPTION_ACCESS_VIOLATION, EXCEPTION_IN_PAGE_ERROR};
+    use windows_sys::Win32::System::Diagnostics::Debug::{
+        AddVectoredExceptionHandler, EXCEPTION_CONTINUE_EXECUTION, EXCEPTION_CONTINUE_SEARCH,
+        EXCEPTION_POINTERS,
+    };
+    use windows_sys::Win32::System::Memory::{
+        UnmapViewOfFile, VirtualAlloc, VirtualQuery, MEMORY_BASIC_INFORMATION,
+        MEMORY_MAPPED_VIEW_ADDRESS, MEM_COMMIT, MEM_MAPPED, MEM_PRIVATE, MEM_RESERVE,
+        PAGE_READWRITE,
+    };
+
+    /// The guard's judge: (faulting address, whether it was a write) -> repaired.
+    static REPAIR: OnceLock<fn(usize, bool) -> bool> = OnceLock::new();
+
+    /// Installs the process-wide vectored exception handler that asks `repair` about every
+    /// in-page error and access violation. False if Windows refused.
+    pub(crate) fn install(repair: fn(usize, bool) -> bool) -> bool {
+        if REPAIR.set(repair).is_err() {
+            return true;
+        }
+        // SAFETY: registers a handler that lives for the whole program (a plain function)
+        // and only reads the exception record it is given.
+        let handle = unsafe { AddVectoredExceptionHandler(1, Some(on_exception)) };
+        !handle.is_null()
+    }
+
+    /// Hands read and write faults to the guard; everything else (and every fault the guard
+    /// does not claim) goes on to the next handler, so other crashes still crash.
+    unsafe extern "system" fn on_exception(info: *mut EXCEPTION_POINTERS) -> i32 {
+        // SAFETY: Windows passes valid exception pointers to a vectored handler.
+        let record = unsafe { &*(*info).ExceptionRecord };
+        let code = record.ExceptionCode;
+        if (code != EXCEPTION_IN_PAGE_ERROR && code != EXCEPTION_ACCESS_VIOLATION)
+            || record.NumberParameters < 2
+        {
+            return EXCEPTION_CONTINUE_SEARCH;
+        }
+        // 0: read, 1: write, 8: execute (never ours).
+        let kind = record.ExceptionInformation[0];
+        let addr = record.ExceptionInformation[1];
+        match REPAIR.get() {
+            Some(repair) if kind <= 1 && repair(addr, kind == 1) => EXCEPTION_CONTINUE_EXECUTION,
+            _ => EXCEPTION_CONTINUE_SEARCH,
+        }
+    }
+
+    /// Whether a view with page protection `prot` allows the access: a write to a read-only
+    /// view is a bug in the program, not a vanished page, and must not be papered over.
+    pub(crate) fn allows(prot: i32, write: bool) -> bool {
+        !write || prot == PAGE_READWRITE as i32
+    }
+
+    /// Replaces the view `start..start + len` with zero pages of protection `prot`, once:
+    /// a thread that faulted on the same view meanwhile finds it already replaced. Returns
+    /// whether the range is readable zeros now.
+    pub(crate) fn zero_view(start: usize, len: usize, prot: i32) -> bool {
+        static BUSY: AtomicBool = AtomicBool::new(false);
+        while BUSY
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        let mut info = MEMORY_BASIC_INFORMATION::default();
+        // SAFETY: VirtualQuery only describes the address space into our struct.
+        let described = unsafe {
+            VirtualQuery(
+                start as *const c_void,
+                &mut info,
+                size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        } != 0;
+        let done = if !described {
+            false
+        } else if info.Type == MEM_PRIVATE && info.State == MEM_COMMIT {
+            true // another thread replaced it already
+        } else if info.Type == MEM_MAPPED {
+            let view = MEMORY_MAPPED_VIEW_ADDRESS {
+                Value: start as *mut c_void,
+            };
+            // SAFETY: the guard found this view in its registry: it is one of the crate's
+            // live maps, whose owner unmaps it with `UnmapViewOfFile` or, once replaced,
+            // `VirtualFree`. The zero pages take its exact place.
+            unsafe {
+                UnmapViewOfFile(view) != 0
+                    && !VirtualAlloc(
+                        start as *const c_void,
+                        len,
+                        MEM_RESERVE | MEM_COMMIT,
+                        prot as u32,
+                    )
+                    .is_null()
+            }
+        } else {
+            false
+        };
+        BUSY.store(false, Ordering::Release);
+        done
+    }
+}
+
+/// Unmaps a view, or frees the zero pages the fault guard put in its place.
+///
+/// # Safety
+/// `view` is the start of a view this crate mapped and still owns; it is not used again.
+unsafe fn release_view(view: MEMORY_MAPPED_VIEW_ADDRESS) -> bool {
+    // SAFETY: forwarded contract.
+    unsafe {
+        UnmapViewOfFile(view) != 0
+            || VirtualFree(
+                view.Value,
+                0,
+                windows_sys::Win32::System::Memory::MEM_RELEASE,
+            ) != 0
     }
 }
 

@@ -235,6 +235,7 @@ fn a_pipe_cannot_be_mapped() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--list"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("spawn a child with a piped stdout");
     let pipe = child.stdout.take().unwrap();
@@ -246,4 +247,61 @@ fn a_pipe_cannot_be_mapped() {
     );
     drop(pipe);
     let _ = child.wait();
+}
+
+/// Under wine, a Unix program can cut a file that a Windows view maps (Windows itself never
+/// lets that happen; a view over failing I/O is the real-world case). The path of
+/// `truncate(1)` as a Windows program sees it, if it runs under wine.
+fn unix_truncate() -> Option<&'static str> {
+    let path = "Z:\\usr\\bin\\truncate";
+    std::path::Path::new(path).exists().then_some(path)
+}
+
+#[test]
+fn a_page_that_vanishes_under_wine_is_an_error_not_a_crash() {
+    let Some(truncate) = unix_truncate() else {
+        eprintln!("not under wine (no Z:\\usr\\bin\\truncate): nothing to cut the file with");
+        return;
+    };
+    // On wine's Z: drive, whose paths a Unix program understands once the drive is dropped.
+    let dir = tempfile::tempdir_in("Z:\\tmp").expect("a directory on Z:");
+    let path = dir.path().join("data.bin");
+    std::fs::write(&path, pattern(300_000)).unwrap();
+    let unix_path = path.to_str().unwrap()[2..].replace('\\', "/");
+    let file = open_ro(&path);
+    // SAFETY: the test cuts the file on purpose; only the crate's methods read the map.
+    let map = unsafe { MmapOptions::new().map(&file) }.unwrap();
+    // Wine starts a Unix program without a process handle to wait on: poll the file's size.
+    let _ = Command::new(truncate)
+        .args(["-s", "1000", &unix_path])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let cut = (0..1000).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::fs::metadata(&path).is_ok_and(|meta| meta.len() == 1000)
+    });
+    assert!(cut, "truncate(1) did not cut the file within 10 s");
+    assert!(mmapfile::fault_guard_active());
+    expect_err(
+        map.copy_range(200_000..200_010),
+        ErrorKind::UnexpectedEof,
+        &["truncated"],
+    );
+    // Windows cannot replace one page of a view: the whole view became zeros, so every
+    // access through the crate is refused from now on, even below the new end.
+    expect_err(
+        map.find_in(b"0123", ..),
+        ErrorKind::UnexpectedEof,
+        &["truncated"],
+    );
+    expect_err(
+        map.copy_range(0..10),
+        ErrorKind::UnexpectedEof,
+        &["truncated"],
+    );
+    map.into_dyn()
+        .close()
+        .expect("the replaced view is released");
 }
