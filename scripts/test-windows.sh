@@ -1,38 +1,23 @@
 #!/usr/bin/env bash
 # Builds the crate and the command for Windows (x86_64-pc-windows-gnu) and runs their tests
-# under wine, in a private wine prefix under target/. Also checks that the Python module
-# builds for Windows.
-#
-#   bash scripts/test-windows.sh            # the tests (tools must be installed)
-#   bash scripts/test-windows.sh --install  # first install wine, mingw and the rustup target
-#
-# Needs Debian's wine, wine64 and gcc-mingw-w64-x86-64, and `rustup target add
-# x86_64-pc-windows-gnu`; --install installs them (apt-get needs root). If rustup cannot
-# reach its server the script says so and skips the Windows tests (exit 0); every other
-# failure fails.
+# under wine, in a private wine prefix under target/. scripts/test.sh calls it;
+# scripts/install-cross.sh installs what it needs (wine, wine64, gcc-mingw-w64-x86-64, the
+# rustup target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=x86_64-pc-windows-gnu
-
-if [[ "${1:-}" == "--install" ]]; then
-    if ! command -v x86_64-w64-mingw32-gcc >/dev/null || [[ ! -x /usr/lib/wine/wine64 ]]; then
-        echo "== apt-get install wine wine64 gcc-mingw-w64-x86-64"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            wine wine64 gcc-mingw-w64-x86-64 >/dev/null
-    fi
-    if ! rustup target list --installed | grep -qx "$target"; then
-        echo "== rustup target add $target"
-        if ! rustup target add "$target"; then
-            echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-            echo "!!! rustup could not add $target (no access to its server?):"
-            echo "!!! SKIPPING the Windows tests. Nothing about Windows was checked."
-            echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-            exit 0
-        fi
-    fi
+if ! rustup target list --installed | grep -qx "$target"; then
+    echo "!!! SKIPPED: the Windows tests (rustup target $target is not installed;"
+    echo "!!! bash scripts/install-cross.sh adds it)"
+    exit 0
 fi
+for tool in x86_64-w64-mingw32-gcc wineboot wineserver /usr/lib/wine/wine64; do
+    command -v "$tool" >/dev/null || {
+        echo "missing $tool: run bash scripts/install-cross.sh" >&2
+        exit 1
+    }
+done
 
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 # wine64 directly: the `wine` wrapper warns that wine32 is missing.

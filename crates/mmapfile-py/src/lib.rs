@@ -21,6 +21,7 @@ use object::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
 
 /// The module's integer constants, with Linux's values (CPython 3.13's set).
 fn constants() -> Vec<(&'static str, i64)> {
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(unused_mut))]
     let mut constants: Vec<(&'static str, i64)> = vec![
         ("ACCESS_DEFAULT", ACCESS_DEFAULT.into()),
         ("ACCESS_READ", ACCESS_READ.into()),

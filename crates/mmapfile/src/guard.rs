@@ -115,6 +115,7 @@ pub(crate) struct Watch {
     /// guard is off, `flush` compares them).
     regular_file: bool,
     /// The mapping's protection, kept here because a paused slot forgets it.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     prot: i32,
 }
 
@@ -155,7 +156,8 @@ impl Watch {
     }
 
     /// Takes the range out of the registry while the mapping is being moved (mremap);
-    /// [`moved`](Self::moved) puts the new one in.
+    /// [`moved`](Self::moved) puts the new one in. Only where `mremap` exists.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     pub(crate) fn pause(&self) {
         if self.registered {
             self.slot.publish(Region::EMPTY);
@@ -164,6 +166,7 @@ impl Watch {
 
     /// The mapping moved or changed length (mremap). Marks beyond `user_len` are dropped:
     /// those pages are no longer part of the mapping.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     pub(crate) fn moved(&self, start: usize, os_len: usize, user: usize, user_len: usize) {
         if !self.registered {
             return;
