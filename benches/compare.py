@@ -11,10 +11,14 @@ What it does:
   the start and one near the end, none of a third) unless it already exists;
 - builds `crates/mmapfile/examples/scan_bench.rs` in release mode (the Rust side: mmapfile,
   raw memmap2 + memchr, and a std 1 MiB read() loop);
+- builds the `mmapfile` command (release) and times its scans (`find`, `find --reverse`,
+  `find --count`, `grep -c`) against the core doing the same scans in scan_bench, both as
+  whole processes, so the tables show the command/core ratio, warm and cold;
 - runs every method several times, interleaved round by round (the order rotates each
   round), on the warm file; then the madvise choices; then cold-cache runs (each after
   evicting the file with posix_fadvise(DONTNEED), checked with fincore) against `dd bs=1M`;
   then throughput from 1 MiB to 4 GiB;
+- files larger than RAM are `benches/larger_than_ram.py`'s job (cold, against dd and grep);
 - prints markdown tables of medians and ratios and writes them to BENCHMARKS.md with the
   machine's description and the command line.
 
@@ -277,12 +281,33 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.scan_bench = ROOT / "target" / "release" / "examples" / "scan_bench"
+        self.command = ROOT / "target" / "release" / "mmapfile"
         self.notes = []
 
     def build(self):
         cmd = ["cargo", "build", "--release", "-q", "-p", "mmapfile", "--example", "scan_bench"]
         print("+", " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, cwd=ROOT, check=True)
+        cmd = ["cargo", "build", "--release", "-q", "-p", "mmapfile-cli"]
+        print("+", " ".join(cmd), file=sys.stderr)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+    def command_ops(self, path):
+        """The `mmapfile` command's scans and, for each, the core doing the same scan in a
+        process of its own (scan_bench): (op, command argv, core argv). Both sides are timed
+        as whole processes (start, map, scan, exit), so their ratio is command/core."""
+        p = str(path)
+        end, start, absent = (n.decode() for n in (NEEDLE_END, NEEDLE_START, NEEDLE_ABSENT))
+        core = [str(self.scan_bench), p]
+        return [
+            (f"find:{end}", [str(self.command), "find", p, end], core + [f"find:{end}"]),
+            (f"find:{absent}", [str(self.command), "find", p, absent], core + [f"find:{absent}"]),
+            (f"rfind:{start}", [str(self.command), "find", "--reverse", p, start],
+             core + [f"rfind:{start}"]),
+            (f"count:{COMMON.decode()}", [str(self.command), "find", "--count", p,
+                                          COMMON.decode()], core + [f"count:{COMMON.decode()}"]),
+            (f"grep:{end}", [str(self.command), "grep", "-c", end, p], core + [f"regex:{end}"]),
+        ]
 
     def python_has(self, python, names):
         """Which of `names` the mmapfile module's map has, or None without the module."""
@@ -322,6 +347,17 @@ class Bench:
             raise RuntimeError(f"{shlex.join(map(str, cmd))} failed:\n{out.stderr}")
         text = out.stdout.strip() or out.stderr.strip()
         return seconds, text
+
+
+def command_result(text):
+    """What the command printed, as a number where it is one: an offset (find), a count
+    (`find --count`, `grep -c` prints FILE:COUNT); nothing found prints nothing."""
+    last = text.strip().splitlines()[-1] if text.strip() else "-1"
+    last = last.rsplit(":", 1)[-1]
+    try:
+        return int(last)
+    except ValueError:
+        return last
 
 
 def median(values):
@@ -553,6 +589,22 @@ def main():
     for label, cmds in tools:
         tool_group(label, [(op, list(map(str, cmd))) for op, cmd in cmds])
 
+    # The command against the core, both as whole processes: the ratio is command/core.
+    CMD, CORE_PROC = "mmapfile command", "mmapfile (Rust), as a process"
+
+    def process_group(label, which):
+        def run():
+            out = []
+            for op, command_argv, core_argv in bench.command_ops(path):
+                seconds, text = bench.external(command_argv if which == "command" else core_argv)
+                out.append((op, seconds, command_result(text) if which == "command"
+                            else json.loads(text.splitlines()[-1])["result"]))
+            return out
+        groups.append((label, run))
+
+    process_group(CMD, "command")
+    process_group(CORE_PROC, "core")
+
     samples = {}  # (op, label) -> [seconds]
     results = {}  # (op, label) -> result
     failed = set()
@@ -692,6 +744,13 @@ def main():
     else:
         targets.append(("Python face targets", "not measured", "", "–",
                         "the mmapfile Python module is not installed"))
+    for op, what in [(F, "find, needle near the end"), (f"find:{A}", "find, absent needle"),
+                     (RF, "find --reverse, needle near the start"),
+                     (f"count:{COMMON.decode()}", f"find --count `{COMMON.decode()}`"),
+                     (f"grep:{NEEDLE_END.decode()}", "grep -c, needle near the end (vs "
+                                                     "regex_find_iter)")]:
+        target(f"command vs core, warm: {what}", ratio(med(op, CORE_PROC), med(op, CMD)), 0.95,
+               f"{fmt_time(med(op, CMD))} vs {fmt_time(med(op, CORE_PROC))} (whole processes)")
     out.append("## Targets (ratios measured in this run)\n")
     out.append(table(["target", "measured", "goal", "", "times"], targets))
     out.append("")
@@ -719,6 +778,8 @@ def main():
         (f"regex:{SEED_RUST}", f"regex (first {human(regex_len)})", regex_len,
          "memmap2 + regex::bytes", None),
         ("regex", f"regex (first {human(regex_len)})", regex_len, None, ("regex", re_label)),
+        (f"grep:{NEEDLE_END.decode()}", f"grep `{NEEDLE_END.decode()}` (the command) / "
+         "regex_find_iter (the core)", size, CORE_PROC, None),
     ]
     rows = []
     order = [label for label, _ in groups]
@@ -729,6 +790,9 @@ def main():
             t = med(op, label)
             python_row = label.startswith(("CPython", "mmapfile Python"))
             ref_op, ref_label = (py_ref or (None, None)) if python_row else (op, rust_ref)
+            if label in (CMD, CORE_PROC):
+                # Whole processes are compared with whole processes.
+                ref_label = CORE_PROC
             # Hot-map rows are compared with the reference's hot-map row when there is one.
             if ref_label and label.endswith(", hot map") and \
                     (ref_op, ref_label + ", hot map") in samples:
@@ -751,7 +815,11 @@ def main():
         "CPython's `re` for finditer. \"result\" is what each "
         "method found (offset, count, line count; rg and grep print matching-line counts), so "
         "the methods can be checked against each other. The std read() loop and rg/grep "
-        "have no rfind; CPython's mmap has no count or lines().\n")
+        "have no rfind; CPython's mmap has no count or lines(). The `mmapfile command` rows "
+        "(find, `find --reverse`, `find --count`, `grep -c`) and the `mmapfile (Rust), as a "
+        "process` rows (scan_bench doing the same scan with the core's find/rfind/count/"
+        "regex_find_iter) are both timed as whole processes, start to exit, and compared with "
+        "each other: their ratio is the command's speed relative to the core's.\n")
 
     # ------------------------------------------------------------------ madvise
     if "madvise" not in args.skip:
@@ -823,6 +891,17 @@ def main():
         if "find" in mm_methods:
             cold_methods.append((f"{mm_label} find", lambda: bench.python(
                 "mmapfile", mmpy, path, [f"find:{A}"])[0]["seconds"]))
+        # The command and the core as whole processes, absent needle and needle near the end.
+        cold_command = {}
+        for op, command_argv, core_argv in bench.command_ops(path):
+            if op in (F, f"find:{A}"):
+                which = "near the end" if op == F else "absent"
+                cold_command[op] = (f"mmapfile command find ({which})",
+                                    f"mmapfile (Rust) find ({which}), as a process")
+                cold_methods.append((cold_command[op][0],
+                                     lambda argv=command_argv: bench.external(argv)[0]))
+                cold_methods.append((cold_command[op][1],
+                                     lambda argv=core_argv: bench.external(argv)[0]))
         if rg:
             cold_methods.append(("rg -c -F", lambda: bench.external(
                 ["rg", "-c", "-F", NEEDLE_ABSENT.decode(), str(path)])[0]))
@@ -841,6 +920,16 @@ def main():
         out.append("## Cold cache: find an absent needle\n")
         out.append(table(["method", "median", "throughput", "vs dd"], rows))
         out.append("")
+        command_vs_core = []
+        for op, (command_name, core_name) in cold_command.items():
+            c, k = median(cold[command_name]), median(cold[core_name])
+            command_vs_core.append(f"{command_name}: {fmt_time(c)} against the core's "
+                                   f"{fmt_time(k)}, speed {k / c:.2f}× the core's "
+                                   f"(rounds: command {', '.join(fmt_time(x) for x in cold[command_name])}; "
+                                   f"core {', '.join(fmt_time(x) for x in cold[core_name])})")
+        if command_vs_core:
+            out.append("The command against the core, cold, both as whole processes: "
+                       + "; ".join(command_vs_core) + ".\n")
         out.append(f"Before each of the {args.cold_rounds} rounds of each method the file was "
                    "evicted with posix_fadvise(DONTNEED); fincore then reported at most "
                    f"{max(residents)} bytes resident.\n")

@@ -39,8 +39,20 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// An I/O error on `path`.
+    /// An I/O error on `path`. A file truncated under its map (the core's typed
+    /// [`is_truncated`](mmapfile::is_truncated) payload) is said to be so in plain words
+    /// first, since the core's message is about offsets in the map.
     pub fn io(path: &Path, err: io::Error) -> Self {
+        if mmapfile::is_truncated(&err) {
+            return Self::at(
+                path,
+                format!(
+                    "the file shrank while mmapfile was using it (another program truncated \
+                     it): {}",
+                    describe(&err)
+                ),
+            );
+        }
         Self::at(path, describe(&err))
     }
 
@@ -118,6 +130,31 @@ mod tests {
         assert_eq!(failure.to_string(), "mmapfile: a.txt: first; second; third");
         let failure = Failure::Argument("bad\nregex".into());
         assert_eq!(failure.to_string(), "mmapfile: bad; regex");
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_truncated_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shrinks.txt");
+        std::fs::write(&path, vec![b'x'; 3 * mmapfile::page_size()]).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        // SAFETY: the truncation below is the point; the fault guard turns it into an error.
+        let map = unsafe { mmapfile::MmapOptions::new().map(&file) }.unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(1)
+            .unwrap();
+        let err = map.copy_range(..).unwrap_err();
+        let text = Failure::io(&path, err).to_string();
+        assert!(
+            text.contains("shrank while mmapfile was using it") && text.contains("truncated"),
+            "{text}"
+        );
+        let other = Failure::io(&path, io::ErrorKind::UnexpectedEof.into()).to_string();
+        assert!(!other.contains("shrank"), "{other}");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! `mmapfile find FILE NEEDLE [--all] [--count] [--reverse] [--start N] [--end N]`.
 
 use std::io::Write;
+use std::ops::ControlFlow;
 
 use crate::args::arg_bytes;
 use crate::cli::FindArgs;
 use crate::failure::{Failure, Outcome};
-use crate::occurrences::Occurrences;
+use crate::occurrences;
 use crate::progress::Progress;
 use crate::source::{Purpose, Source};
 
@@ -50,19 +51,20 @@ fn report(
     out: &mut impl Write,
 ) -> Result<u64, Failure> {
     let progress = Progress::new(source.size(), map.len() as u64, "searching");
-    let mut walk = Occurrences::new(map, needle, args.reverse)
-        .map_err(|err| source.fail(err))?
-        .with_progress(&progress);
     let wanted = if args.all || args.count { u64::MAX } else { 1 };
     let mut found = 0;
-    while found < wanted {
-        let Some(at) = walk.next().transpose().map_err(|err| source.fail(err))? else {
-            break;
-        };
+    occurrences::walk(map, needle, args.reverse, &progress, |at| {
         found += 1;
         if !args.count {
-            writeln!(out, "{}", base + at as u64).map_err(Failure::Stdout)?;
+            writeln!(out, "{}", base + at as u64)?;
         }
-    }
+        Ok(if found < wanted {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        })
+    })
+    .map_err(|err| source.fail(err))?
+    .map_err(Failure::Stdout)?;
     Ok(found)
 }

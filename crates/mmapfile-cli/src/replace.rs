@@ -9,13 +9,14 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 
 use mmapfile::{DynMmap, MmapMut};
 
 use crate::args::arg_bytes;
 use crate::cli::ReplaceArgs;
 use crate::failure::{Failure, Outcome};
-use crate::occurrences::Occurrences;
+use crate::occurrences;
 use crate::progress::Progress;
 use crate::source::{Purpose, Source};
 
@@ -104,13 +105,18 @@ impl<'a> Plan<'a> {
         all: bool,
         progress: &Progress,
     ) -> Result<Self, Failure> {
-        let walk = Occurrences::new(map, old, false)
-            .map_err(|err| source.fail(err))?
-            .with_progress(progress);
-        let offsets = walk
-            .take(if all { usize::MAX } else { 1 })
-            .collect::<io::Result<Vec<_>>>()
-            .map_err(|err| source.fail(err))?;
+        let mut offsets = Vec::new();
+        let walked = occurrences::walk(map, old, false, progress, |at| {
+            offsets.push(at);
+            Ok::<_, std::convert::Infallible>(if all {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            })
+        });
+        if let Err(err) = walked {
+            return Err(source.fail(err));
+        }
         let n = offsets.len() as u128;
         let new_size = map.len() as u128 - n * old.len() as u128 + n * new.len() as u128;
         // The size must suit both the address space (the map) and off_t (the file).

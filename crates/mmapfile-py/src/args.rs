@@ -9,17 +9,8 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PySlice, PyTuple};
-
-/// CPython's `METH_VARARGS` methods refuse keyword arguments with this message.
-pub(crate) fn no_kwargs(method: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-    match kwargs {
-        Some(kw) if !kw.is_empty() => Err(PyTypeError::new_err(format!(
-            "mmap.{method}() takes no keyword arguments"
-        ))),
-        _ => Ok(()),
-    }
-}
+use pyo3::types::PySlice;
+use pyo3::Borrowed;
 
 /// The `n` format: any `__index__` object that fits a `Py_ssize_t`.
 pub(crate) fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
@@ -44,6 +35,7 @@ pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
 }
 
 /// Whether `obj` has `__index__` (`PyIndex_Check`).
+#[inline]
 pub(crate) fn is_index(obj: &Bound<'_, PyAny>) -> bool {
     // SAFETY: `obj` is a live object; PyIndex_Check only reads its type.
     unsafe { ffi::PyIndex_Check(obj.as_ptr()) != 0 }
@@ -51,6 +43,7 @@ pub(crate) fn is_index(obj: &Bound<'_, PyAny>) -> bool {
 
 /// `PyNumber_AsSsize_t(obj, exc)`: with `overflow_as_index_error` a too-large value raises
 /// IndexError (item access), otherwise it is clamped (item values, then range-checked).
+#[inline]
 pub(crate) fn index_value(
     obj: &Bound<'_, PyAny>,
     overflow_as_index_error: bool,
@@ -69,32 +62,6 @@ pub(crate) fn index_value(
         }
     }
     Ok(value)
-}
-
-/// The contents of any object that exports a contiguous buffer (the `y*` format). Copied
-/// so that the bytes can be used with the GIL released.
-pub(crate) fn buffer_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
-    // SAFETY: `obj` is live and `view` is writable storage for one Py_buffer; on success the
-    // view is filled in and released below exactly once.
-    let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_SIMPLE) };
-    if rc != 0 {
-        return Err(PyErr::take(obj.py())
-            .unwrap_or_else(|| PyTypeError::new_err("a bytes-like object is required")));
-    }
-    // SAFETY: PyObject_GetBuffer succeeded, so the view is initialised.
-    let mut view = unsafe { view.assume_init() };
-    let len = usize::try_from(view.len).unwrap_or(0);
-    let bytes = if len == 0 || view.buf.is_null() {
-        Vec::new()
-    } else {
-        // SAFETY: a PyBUF_SIMPLE view is `len` contiguous readable bytes at `buf` until the
-        // view is released.
-        unsafe { std::slice::from_raw_parts(view.buf.cast::<u8>(), len) }.to_vec()
-    };
-    // SAFETY: releases the view obtained above, once.
-    unsafe { ffi::PyBuffer_Release(&mut view) };
-    Ok(bytes)
 }
 
 /// A slice's (start, stop, step) as `PySlice_Unpack` gives them (this may run `__index__`
@@ -159,15 +126,16 @@ pub(crate) fn adjust_slice(
     (start.max(0) as usize, step, count as usize)
 }
 
-/// `PyArg_ParseTuple` for a method called `method` taking `min..=N` positional arguments
-/// and no keywords, with CPython's messages. Missing optional arguments are `None`.
-pub(crate) fn positional<'py, const N: usize>(
+/// `PyArg_ParseTuple` for a method called `method` taking `min..=N` positional arguments,
+/// given as CPython passes them to a `METH_FASTCALL` function (keywords are refused by the
+/// method descriptor itself, with CPython's message). Missing optional arguments are `None`.
+#[inline]
+pub(crate) fn positional<'a, 'py, const N: usize>(
     method: &str,
-    args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
+    py: Python<'py>,
+    args: &'a [*mut ffi::PyObject],
     min: usize,
-) -> PyResult<[Option<Bound<'py, PyAny>>; N]> {
-    no_kwargs(method, kwargs)?;
+) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
     let given = args.len();
     if given < min || given > N {
         let (how, count) = if min == N {
@@ -182,13 +150,51 @@ pub(crate) fn positional<'py, const N: usize>(
             "{method}() takes {how} {count} {noun} ({given} given)"
         )));
     }
-    // Only the given ones are looked up: asking the tuple for a missing index would raise
-    // (and build) an IndexError just to throw it away, which costs more than the call.
     Ok(std::array::from_fn(|i| {
-        if i < given {
-            args.get_item(i).ok()
-        } else {
-            None
-        }
+        // SAFETY: CPython passes live references that stay borrowed for the whole call.
+        args.get(i)
+            .map(|&arg| unsafe { Borrowed::from_ptr(py, arg) })
     }))
+}
+
+/// Runs `f` over a copy of the contents of any object that exports a contiguous buffer (the
+/// `y*` format). The copy (on the stack when short) lets `f` write the map even when the
+/// object is a view of the map itself, and use the bytes with the GIL released.
+#[inline]
+pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    const SHORT: usize = 256;
+    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
+    // SAFETY: `obj` is live and `view` is writable storage for one Py_buffer; on success the
+    // view is filled in and released below exactly once.
+    let rc = unsafe { ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_SIMPLE) };
+    if rc != 0 {
+        return Err(PyErr::take(obj.py())
+            .unwrap_or_else(|| PyTypeError::new_err("a bytes-like object is required")));
+    }
+    // SAFETY: PyObject_GetBuffer succeeded, so the view is initialised.
+    let mut view = unsafe { view.assume_init() };
+    let len = usize::try_from(view.len).unwrap_or(0);
+    let contents: &[u8] = if len == 0 || view.buf.is_null() {
+        &[]
+    } else {
+        // SAFETY: a PyBUF_SIMPLE view is `len` contiguous readable bytes at `buf` until the
+        // view is released.
+        unsafe { std::slice::from_raw_parts(view.buf.cast::<u8>(), len) }
+    };
+    let mut short = std::mem::MaybeUninit::<[u8; SHORT]>::uninit();
+    let long;
+    let copy: &[u8] = if len <= SHORT {
+        // SAFETY: `len <= SHORT` bytes are copied into the array, and only they are read.
+        unsafe {
+            let short = short.as_mut_ptr().cast::<u8>();
+            std::ptr::copy_nonoverlapping(contents.as_ptr(), short, len);
+            std::slice::from_raw_parts(short, len)
+        }
+    } else {
+        long = contents.to_vec();
+        &long
+    };
+    // SAFETY: releases the view obtained above, once; `contents` is not used after this.
+    unsafe { ffi::PyBuffer_Release(&mut view) };
+    Ok(f(copy))
 }

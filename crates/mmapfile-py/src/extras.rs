@@ -3,24 +3,31 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pyo3::ffi;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
+use pyo3::{Borrowed, PyTraverseError};
 use regex::bytes::Regex;
 
+use crate::args;
 use crate::errors;
-use crate::object::{PyMmap, DETACH_MIN};
+use crate::handle::{fastcall_args, install_methods, slot, MapLink, PyMmap, RawMethod, DETACH_MIN};
 
-/// `count(sub[, start[, end]])`: non-overlapping occurrences in `start..end`, which clamp
-/// like slice indices (the whole map by default, as `bytes.count`; the cursor is ignored).
-pub(crate) fn count(
-    map: &PyMmap,
-    py: Python<'_>,
-    needle: Vec<u8>,
-    start: Option<isize>,
-    end: Option<isize>,
-) -> PyResult<usize> {
-    let len = map.len_checked()?;
-    map.with_map_detached(py, len, move |map| {
+/// `count(sub[, start[, end]])`: non-overlapping occurrences of `sub` in `start..end`, which
+/// clamp like slice indices (the whole map by default, as `bytes.count`; the cursor is
+/// ignored).
+fn count(map: &PyMmap, py: Python<'_>, args: &[*mut ffi::PyObject]) -> PyResult<usize> {
+    map.handle.check_open()?;
+    let [sub, start, end] = args::positional::<3>("count", py, args, 1)?;
+    let sub = sub.ok_or_else(|| errors::type_error("missing required argument"))?;
+    let needle = args::with_buffer(&sub, <[u8]>::to_vec)?;
+    let start = start.map(|s| args::ssize(&s)).transpose()?;
+    let end = end.map(|e| args::ssize(&e)).transpose()?;
+    let mut lease = map.handle.lease(py)?;
+    let len = lease.map().len();
+    lease.run(py, len, move |lease| {
+        let map = lease.map();
         let len = map.len() as isize;
         let clamp = |index: isize| {
             let index = if index < 0 { index + len } else { index };
@@ -47,10 +54,13 @@ pub(crate) fn compile(pattern: &Bound<'_, PyAny>) -> PyResult<Regex> {
 }
 
 /// The spans of every match of `re` in the whole map, searched once with the GIL released.
-pub(crate) fn find_spans(map: &PyMmap, py: Python<'_>, re: Regex) -> PyResult<Vec<(usize, usize)>> {
-    let len = map.len_checked()?;
-    map.with_map_detached(py, len, move |map| {
-        map.regex_find_iter(&re)
+fn find_spans(map: &PyMmap, py: Python<'_>, re: Regex) -> PyResult<Vec<(usize, usize)>> {
+    let mut lease = map.handle.lease(py)?;
+    let len = lease.map().len();
+    lease.run(py, len, move |lease| {
+        lease
+            .map()
+            .regex_find_iter(&re)
             .map(|found| found.map(|m| (m.start(), m.end())))
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(errors::from_io)
@@ -60,19 +70,9 @@ pub(crate) fn find_spans(map: &PyMmap, py: Python<'_>, re: Regex) -> PyResult<Ve
 /// The iterator of `m.finditer(pattern)`: a `Match` per match, left to right.
 #[pyclass(module = "mmap", frozen)]
 pub struct MatchIter {
-    map: Py<PyMmap>,
+    map: MapLink,
     spans: Vec<(usize, usize)>,
     next: AtomicUsize,
-}
-
-impl MatchIter {
-    pub(crate) fn new(map: Py<PyMmap>, spans: Vec<(usize, usize)>) -> Self {
-        Self {
-            map,
-            spans,
-            next: AtomicUsize::new(0),
-        }
-    }
 }
 
 #[pymethods]
@@ -87,20 +87,35 @@ impl MatchIter {
             return Ok(None);
         };
         // The bytes are copied now: a match is a snapshot, as `re` results on a map are. A
-        // short match becomes `bytes` straight from the mapped memory, with the GIL held.
-        let map = self.map.get();
+        // short match becomes `bytes` straight from the mapped memory, with the GIL held; a
+        // long one is copied once into its `bytes`, with the GIL released.
+        let map = self.map.get(py)?;
+        let handle = &map.get().handle;
         let bytes = if end - start < DETACH_MIN {
-            map.with_map(|map| {
+            handle.read(py, |map| {
                 map.with_bytes(start..end, |bytes| PyBytes::new(py, bytes).unbind())
                     .map_err(errors::from_io)
             })?
         } else {
-            let copy = map.with_map_detached(py, end - start, move |map| {
-                map.copy_range(start..end).map_err(errors::from_io)
-            })?;
-            PyBytes::new(py, &copy).unbind()
+            let mut lease = handle.lease(py)?;
+            crate::handle::bytes_from_map(
+                py,
+                &mut lease,
+                start..end,
+                end - start,
+                |mapped, out| out.copy_from_slice(mapped),
+            )?
+            .unbind()
         };
         Ok(Some(Match { start, end, bytes }))
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.map.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.map.clear();
     }
 }
 
@@ -144,4 +159,76 @@ impl Match {
             self.start, self.end
         )
     }
+}
+
+/// `m.count(sub[, start[, end]])`, a `METH_FASTCALL` method of the map class.
+///
+/// # Safety
+///
+/// Called by CPython with the thread attached, `slf` a live `PyMmap` (the method descriptor
+/// checks the type) and `nargs` live borrowed references at `args`.
+unsafe extern "C" fn raw_count(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe {
+        slot("mmap.count", |py| {
+            let found = count(PyMmap::from_ptr(py, slf), py, fastcall_args(args, nargs))?;
+            Ok(found.into_pyobject(py)?.into_ptr())
+        })
+    }
+}
+
+/// `m.finditer(pattern)`, a `METH_O` method of the map class.
+///
+/// # Safety
+///
+/// Called by CPython with the thread attached, `slf` a live `PyMmap` (the method descriptor
+/// checks the type) and `pattern` a live borrowed reference.
+unsafe extern "C" fn raw_finditer(
+    slf: *mut ffi::PyObject,
+    pattern: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe {
+        slot("mmap.finditer", |py| {
+            let map = Borrowed::from_ptr(py, slf).cast_unchecked::<PyMmap>();
+            map.get().handle.check_open()?;
+            let re = compile(&Borrowed::from_ptr(py, pattern))?;
+            let spans = find_spans(map.get(), py, re)?;
+            let iterator = MatchIter {
+                map: MapLink::new(map.to_owned()),
+                spans,
+                next: AtomicUsize::new(0),
+            };
+            Ok(Bound::new(py, iterator)?.into_ptr())
+        })
+    }
+}
+
+/// Installs `count` and `finditer` on the map class.
+pub(crate) fn install(map_class: &Bound<'_, PyType>) -> PyResult<()> {
+    install_methods(
+        map_class,
+        vec![
+            RawMethod {
+                name: c"count",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunctionFast: raw_count,
+                },
+                flags: ffi::METH_FASTCALL,
+                doc: c"count($self, sub, start=0, end=<len>, /)\n--\n\nmmapfile extra: non-overlapping occurrences of sub in the whole map (or [start, end)).",
+            },
+            RawMethod {
+                name: c"finditer",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunction: raw_finditer,
+                },
+                flags: ffi::METH_O,
+                doc: c"finditer($self, pattern, /)\n--\n\nmmapfile extra: an iterator over the matches of a Rust-syntax regex in the whole map.",
+            },
+        ],
+    )
 }

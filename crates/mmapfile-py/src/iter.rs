@@ -1,39 +1,55 @@
-//! The iterators behind `iter(m)`, `list(m)` and `reversed(m)`: 1-byte `bytes`, as CPython's
-//! sequence slot gives them (while `m[i]` is an int).
+//! `iter(m)`, `list(m)` and `reversed(m)`: 1-byte `bytes`, as CPython's sequence slot gives
+//! them (while `m[i]` is an int).
+//!
+//! The class's `tp_iter` slot and the iterator's `tp_iternext` slot are raw functions behind
+//! the handle's one wrapper: a `for b in m` loop costs what CPython's own sequence iterator
+//! does.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pyo3::ffi;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::PyType;
+use pyo3::PyTraverseError;
 
-use crate::object::PyMmap;
+use crate::handle::{byte_object, install_methods, slot, MapLink, PyMmap, RawMethod};
 
 /// Iterates over the bytes of a map, reading each at the time it is reached (so writes made
 /// meanwhile show, and a map closed meanwhile raises ValueError).
 #[pyclass(module = "mmap", frozen)]
 pub struct MmapIter {
-    map: Py<PyMmap>,
-    /// How many items were handed out (or asked for past the end).
+    map: MapLink,
+    /// How many items were handed out (or asked for past the end). Loaded and stored, not
+    /// incremented atomically: with the GIL only one thread runs `next` at a time (on
+    /// free-threaded builds two threads sharing one iterator may see an item twice, as
+    /// with other sequence iterators there).
     taken: AtomicUsize,
     /// For `reversed(m)`: the length when iteration started; items go from `len - 1` down.
     reverse_from: Option<usize>,
 }
 
 impl MmapIter {
-    pub(crate) fn new(map: Py<PyMmap>) -> Self {
-        Self {
-            map,
-            taken: AtomicUsize::new(0),
-            reverse_from: None,
-        }
-    }
-
-    pub(crate) fn reversed(map: Py<PyMmap>, len: usize) -> Self {
-        Self {
-            map,
-            taken: AtomicUsize::new(0),
-            reverse_from: Some(len),
-        }
+    /// The next 1-byte `bytes`, or NULL at the end (no exception) or on error.
+    fn next(&self, py: Python<'_>) -> PyResult<*mut ffi::PyObject> {
+        let taken = self.taken.load(Ordering::Relaxed);
+        self.taken.store(taken.saturating_add(1), Ordering::Relaxed);
+        let index = match self.reverse_from {
+            None => taken,
+            Some(len) if taken < len => len - 1 - taken,
+            Some(_) => return Ok(std::ptr::null_mut()),
+        };
+        let map = self.map.get(py)?;
+        // An index past a map that shrank meanwhile ends the iteration, as in CPython.
+        let byte = map.get().handle.read(py, |map| {
+            if index >= map.len() {
+                return Ok(None);
+            }
+            map.get_byte(index)
+                .map(Some)
+                .map_err(crate::errors::from_io)
+        })?;
+        Ok(byte.map_or(std::ptr::null_mut(), |byte| byte_object(py, byte)))
     }
 }
 
@@ -43,14 +59,132 @@ impl MmapIter {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let taken = self.taken.fetch_add(1, Ordering::SeqCst);
-        let index = match self.reverse_from {
-            None => taken,
-            Some(len) if taken < len => len - 1 - taken,
-            Some(_) => return Ok(None),
-        };
-        // An index past a map that shrank meanwhile ends the iteration, as in CPython.
-        self.map.get().item_bytes(py, index)
+    /// `it.__next__()` by name; a `for` loop calls [`raw_next`].
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let next = self.next(py)?;
+        // SAFETY: `next` is a new reference or NULL (the end).
+        Ok(unsafe { Bound::from_owned_ptr_or_opt(py, next) })
     }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.map.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.map.clear();
+    }
+}
+
+/// `tp_iternext` of [`MmapIter`].
+///
+/// # Safety
+///
+/// Called by CPython with the thread attached and `slf` a live `MmapIter` (the class cannot
+/// be subclassed).
+unsafe extern "C" fn raw_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe {
+        slot("mmap iterator", |py| {
+            let this = pyo3::Borrowed::from_ptr(py, slf).cast_unchecked::<MmapIter>();
+            this.get().next(py)
+        })
+    }
+}
+
+/// `iter(m)`.
+fn iterate(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    reversed: bool,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: `slf` is a live `PyMmap` (the callers' contract).
+    let map = unsafe { pyo3::Borrowed::from_ptr(py, slf).cast_unchecked::<PyMmap>() };
+    let handle = &map.get().handle;
+    let reverse_from = if reversed {
+        Some(handle.read(py, |map| Ok(map.len()))?)
+    } else {
+        handle.check_open()?;
+        None
+    };
+    let iterator = MmapIter {
+        map: MapLink::new(map.to_owned()),
+        taken: AtomicUsize::new(0),
+        reverse_from,
+    };
+    Ok(Bound::new(py, iterator)?.into_any().into_ptr())
+}
+
+/// `tp_iter` of the map class and its `__iter__` method.
+///
+/// # Safety
+///
+/// Called by CPython with the thread attached and `slf` a live `PyMmap` (the slot and the
+/// method descriptor belong to the class).
+unsafe extern "C" fn raw_iter(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe { slot("iter(mmap)", |py| iterate(py, slf, false)) }
+}
+
+/// `m.__iter__()` by name (subclasses reach `tp_iter` through it).
+///
+/// # Safety
+///
+/// As [`raw_iter`].
+unsafe extern "C" fn raw_iter_method(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe { slot("mmap.__iter__", |py| iterate(py, slf, false)) }
+}
+
+/// `reversed(m)`: the 1-byte `bytes` from the last to the first.
+///
+/// # Safety
+///
+/// As [`raw_iter`].
+unsafe extern "C" fn raw_reversed(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe { slot("mmap.__reversed__", |py| iterate(py, slf, true)) }
+}
+
+/// Installs `iter(m)` and `reversed(m)` on the map class and the raw `tp_iternext` on the
+/// iterator class.
+pub(crate) fn install(map_class: &Bound<'_, PyType>) -> PyResult<()> {
+    install_methods(
+        map_class,
+        vec![
+            RawMethod {
+                name: c"__iter__",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunction: raw_iter_method,
+                },
+                flags: ffi::METH_NOARGS,
+                doc: c"__iter__($self, /)\n--\n\nImplement iter(self): the bytes, as 1-byte bytes.",
+            },
+            RawMethod {
+                name: c"__reversed__",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunction: raw_reversed,
+                },
+                flags: ffi::METH_NOARGS,
+                doc: c"__reversed__($self, /)\n--\n\nThe bytes from the last to the first, as 1-byte bytes.",
+            },
+        ],
+    )?;
+    let iterator_class = map_class.py().get_type::<MmapIter>();
+    // SAFETY: both are live heap types made by PyO3, not yet used by any instance; the raw
+    // functions have the slots' signatures and do what the trampolines did (the map class
+    // had no `tp_iter`; `__iter__` above is its method form). PyType_Modified drops what
+    // CPython cached about the types.
+    unsafe {
+        (*map_class.as_type_ptr()).tp_iter = Some(raw_iter);
+        ffi::PyType_Modified(map_class.as_type_ptr());
+        (*iterator_class.as_type_ptr()).tp_iternext = Some(raw_next);
+        ffi::PyType_Modified(iterator_class.as_type_ptr());
+    }
+    Ok(())
 }

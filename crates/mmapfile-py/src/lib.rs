@@ -12,16 +12,20 @@ use pyo3::prelude::*;
 mod args;
 mod errors;
 mod extras;
+mod handle;
 mod iter;
 mod lines;
 mod object;
 mod recycle;
 
-use object::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
+use handle::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
 
 /// The module's integer constants, with Linux's values (CPython 3.13's set).
 fn constants() -> Vec<(&'static str, i64)> {
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(unused_mut))]
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        allow(unused_mut)
+    )]
     let mut constants: Vec<(&'static str, i64)> = vec![
         ("ACCESS_DEFAULT", ACCESS_DEFAULT.into()),
         ("ACCESS_READ", ACCESS_READ.into()),
@@ -76,9 +80,12 @@ fn constants() -> Vec<(&'static str, i64)> {
 /// instead of crashing the interpreter.
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<object::PyMmap>()?;
-    object::install_readline(&m.py().get_type::<object::PyMmap>())?;
-    lines::install(&m.py().get_type::<lines::LinesIter>());
+    m.add_class::<handle::PyMmap>()?;
+    let class = m.py().get_type::<handle::PyMmap>();
+    object::install(&class)?;
+    iter::install(&class)?;
+    lines::install(&class)?;
+    extras::install(&class)?;
     m.add_class::<extras::Match>()?;
     // `mmap.error` has been an alias of OSError since Python 3.3.
     m.add("error", m.py().get_type::<pyo3::exceptions::PyOSError>())?;

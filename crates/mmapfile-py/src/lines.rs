@@ -9,7 +9,8 @@
 //! - each line's `bytes` comes from a [`BytesRing`], refilled in place once the loop has let
 //!   go of it, instead of being allocated and freed;
 //! - CPython's `for` calls the type's `tp_iternext` slot directly: [`install`] points it at
-//!   [`next_line`], a plain C function, past PyO3's method trampoline.
+//!   [`raw_next`], a plain C function behind the handle's one wrapper, past PyO3's
+//!   method trampoline.
 //!
 //! A line therefore shows the map as it was when its chunk was read: changes made while
 //! iterating show from the next chunk on, as with a buffered file, and after a `resize()`
@@ -20,12 +21,13 @@
 use std::cell::{Cell, UnsafeCell};
 
 use pyo3::ffi;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
-use pyo3::Borrowed;
+use pyo3::{Borrowed, PyTraverseError};
 
 use crate::errors;
-use crate::object::PyMmap;
+use crate::handle::{install_methods, slot, MapLink, PyMmap, RawMethod};
 use crate::recycle::BytesRing;
 
 /// At most this many bytes are read ahead (the chunk then ends at its last newline). Copying
@@ -36,7 +38,7 @@ const CHUNK: usize = 64 * 1024;
 /// The iterator returned by `m.lines()`.
 #[pyclass(module = "mmap", frozen)]
 pub struct LinesIter {
-    map: Py<PyMmap>,
+    map: MapLink,
     state: GilCell<Ahead>,
 }
 
@@ -55,9 +57,9 @@ struct Ahead {
 }
 
 impl LinesIter {
-    pub(crate) fn new(map: Py<PyMmap>) -> Self {
+    fn new(map: Bound<'_, PyMmap>) -> Self {
         Self {
-            map,
+            map: MapLink::new(map),
             state: GilCell::new(Ahead {
                 chunk: Vec::new(),
                 ends: Vec::new(),
@@ -72,7 +74,8 @@ impl LinesIter {
     fn next_line<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         self.state
             .with(py, |ahead| loop {
-                if !self.map.get().is_open() {
+                let map = self.map.get(py)?;
+                if !map.get().handle.is_open() {
                     return Err(errors::closed());
                 }
                 if let Some(&end) = ahead.ends.get(ahead.line) {
@@ -88,7 +91,7 @@ impl LinesIter {
                     return Ok(None);
                 };
                 ahead.line = 0;
-                match self.read_ahead(py, pos, &mut ahead.chunk, &mut ahead.ends) {
+                match read_ahead(map.get(), py, pos, &mut ahead.chunk, &mut ahead.ends) {
                     Ok(next) => ahead.next = next,
                     Err(err) => {
                         // Nothing of a chunk that failed is handed out (its ends may be there
@@ -102,73 +105,74 @@ impl LinesIter {
             })
             .unwrap_or_else(|| Err(errors::value_error("lines() iterator already executing")))
     }
+}
 
-    /// Fills `chunk` with the whole lines that start at `pos` and `ends` with where each
-    /// ends in `chunk`, and returns where the lines after them start (`None` when they reach
-    /// the end of the map; both are left empty when `pos` is already there). On an error
-    /// both may hold part of the chunk: the caller empties them.
-    fn read_ahead(
-        &self,
-        py: Python<'_>,
-        pos: usize,
-        chunk: &mut Vec<u8>,
-        ends: &mut Vec<usize>,
-    ) -> PyResult<Option<usize>> {
-        if chunk.capacity() > 2 * CHUNK {
-            // The room a long line needed is not kept for the short ones after it.
-            *chunk = Vec::new();
-        }
-        chunk.clear();
-        ends.clear();
-        let map = self.map.get();
-        let copied = map.with_map(|map| {
-            let len = map.len();
-            let pos = pos.min(len);
-            let end = len.min(pos.saturating_add(CHUNK));
-            // The core's line scan finds the ends (a bit mask per 64 bytes, under the fault
-            // guard); a line that reaches `end` before the map's end may be cut: it is left
-            // for the next chunk.
-            let mut whole = pos;
-            for line in map.lines_in(pos..end) {
-                let line_end = whole + line.map_err(errors::from_io)?.len();
-                if line_end == end && end != len {
-                    break;
-                }
-                whole = line_end;
-                ends.push(whole - pos);
+/// Fills `chunk` with the whole lines that start at `pos` and `ends` with where each
+/// ends in `chunk`, and returns where the lines after them start (`None` when they reach
+/// the end of the map; both are left empty when `pos` is already there). On an error
+/// both may hold part of the chunk: the caller empties them.
+fn read_ahead(
+    map: &PyMmap,
+    py: Python<'_>,
+    pos: usize,
+    chunk: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+) -> PyResult<Option<usize>> {
+    if chunk.capacity() > 2 * CHUNK {
+        // The room a long line needed is not kept for the short ones after it.
+        *chunk = Vec::new();
+    }
+    chunk.clear();
+    ends.clear();
+    let copied = map.handle.read(py, |map| {
+        let len = map.len();
+        let pos = pos.min(len);
+        let end = len.min(pos.saturating_add(CHUNK));
+        // The core's line scan finds the ends (a bit mask per 64 bytes, under the fault
+        // guard); a line that reaches `end` before the map's end may be cut: it is left
+        // for the next chunk.
+        let mut whole = pos;
+        for line in map.lines_in(pos..end) {
+            let line_end = whole + line.map_err(errors::from_io)?.len();
+            if line_end == end && end != len {
+                break;
             }
-            if whole == pos && pos < len {
+            whole = line_end;
+            ends.push(whole - pos);
+        }
+        if whole == pos && pos < len {
+            return Ok(None);
+        }
+        map.with_bytes(pos..whole, |lines| chunk.extend_from_slice(lines))
+            .map_err(errors::from_io)?;
+        Ok(Some((whole, whole == len)))
+    })?;
+    let (next, at_end) = match copied {
+        Some(found) => found,
+        None => {
+            // No whole line in a chunk: one long line, found and copied without the GIL
+            // (the map may change size meanwhile, so its length is looked at again).
+            let mut lease = map.handle.lease(py)?;
+            let (line, next, at_end) = lease.run(py, usize::MAX, |lease| {
+                let map = lease.map();
+                let pos = pos.min(map.len());
+                let end = match map.find_in(b"\n", pos..).map_err(errors::from_io)? {
+                    Some(newline) => newline + 1,
+                    None => map.len(),
+                };
+                let line = map.copy_range(pos..end).map_err(errors::from_io)?;
+                Ok::<_, PyErr>((line, end, end == map.len()))
+            })?;
+            if line.is_empty() {
+                // The map shrank to `pos` or below meanwhile: no line is left.
                 return Ok(None);
             }
-            map.with_bytes(pos..whole, |lines| chunk.extend_from_slice(lines))
-                .map_err(errors::from_io)?;
-            Ok(Some((whole, whole == len)))
-        })?;
-        let (next, at_end) = match copied {
-            Some(found) => found,
-            None => {
-                // No whole line in a chunk: one long line, found and copied without the GIL
-                // (the map may change size meanwhile, so its length is looked at again).
-                let (line, next, at_end) = map.with_map_detached(py, usize::MAX, |map| {
-                    let pos = pos.min(map.len());
-                    let end = match map.find_in(b"\n", pos..).map_err(errors::from_io)? {
-                        Some(newline) => newline + 1,
-                        None => map.len(),
-                    };
-                    let line = map.copy_range(pos..end).map_err(errors::from_io)?;
-                    Ok((line, end, end == map.len()))
-                })?;
-                if line.is_empty() {
-                    // The map shrank to `pos` or below meanwhile: no line is left.
-                    return Ok(None);
-                }
-                ends.push(line.len());
-                *chunk = line;
-                (next, at_end)
-            }
-        };
-        Ok((!at_end).then_some(next))
-    }
+            ends.push(line.len());
+            *chunk = line;
+            (next, at_end)
+        }
+    };
+    Ok((!at_end).then_some(next))
 }
 
 #[pymethods]
@@ -177,62 +181,83 @@ impl LinesIter {
         slf
     }
 
-    /// `it.__next__()` and `next(it)` through PyO3; a `for` loop calls [`next_line`].
+    /// `it.__next__()` and `next(it)` through PyO3; a `for` loop calls [`raw_next`].
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         self.next_line(py)
     }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.map.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.map.clear();
+    }
 }
 
-/// `m.lines()`.
-pub(crate) fn lines(map: Bound<'_, PyMmap>) -> PyResult<Bound<'_, LinesIter>> {
-    map.get().check_valid()?;
-    Bound::new(map.py(), LinesIter::new(map.unbind()))
+/// `m.lines()`, a `METH_NOARGS` method of the map class.
+///
+/// # Safety
+///
+/// Called by CPython with the thread attached and `slf` a live `PyMmap` (the method
+/// descriptor checks the type).
+unsafe extern "C" fn raw_lines(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe {
+        slot("mmap.lines", |py| {
+            let map = Borrowed::from_ptr(py, slf).cast_unchecked::<PyMmap>();
+            map.get().handle.check_open()?;
+            Ok(Bound::new(py, LinesIter::new(map.to_owned()))?.into_ptr())
+        })
+    }
 }
 
 /// `tp_iternext` of [`LinesIter`]: the next line as a new reference, or NULL at the end
 /// (no exception set) or on error (exception set).
 ///
-/// Unlike PyO3's trampoline it does not apply reference drops that PyO3 deferred from
-/// threads without the GIL; the next call through PyO3 does, so they are only delayed.
-///
 /// # Safety
 ///
-/// Called only by CPython, through the slot [`install`] sets: with the thread attached (GIL
-/// held) and `slf` a live `LinesIter` (the class cannot be subclassed).
-unsafe extern "C" fn next_line(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls tp_iternext with the thread attached.
-    let py = unsafe { Python::assume_attached() };
-    // The line goes out through `next`, not as the closure's value: a pointer-sized result
-    // keeps the hot path in registers (a `PyResult` is returned through memory).
-    let mut next = std::ptr::null_mut();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: `slf` is a live object borrowed for the call, whose type has this slot:
-        // a `LinesIter`.
-        let this = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<LinesIter>() };
-        match this.get().next_line(py) {
-            Ok(Some(line)) => next = line.into_ptr(),
-            Ok(None) => {}
-            Err(err) => err.restore(py),
-        }
-    }));
-    if outcome.is_err() {
-        // Nothing here panics; should it ever, the panic must not unwind into C.
-        pyo3::exceptions::PySystemError::new_err("lines() iterator panicked").restore(py);
+/// Called by CPython with the thread attached and `slf` a live `LinesIter` (the class
+/// cannot be subclassed).
+unsafe extern "C" fn raw_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
+    unsafe {
+        slot("lines() iterator", |py| {
+            let this = Borrowed::from_ptr(py, slf).cast_unchecked::<LinesIter>();
+            Ok(this
+                .get()
+                .next_line(py)?
+                .map_or(std::ptr::null_mut(), Bound::into_ptr))
+        })
     }
-    next
 }
 
-/// Points the `tp_iternext` slot of the [`LinesIter`] class at [`next_line`]. PyO3 filled
-/// the slot with its trampoline for `__next__`, which stays in place for `it.__next__()`.
-pub(crate) fn install(ty: &Bound<'_, PyType>) {
-    let ty = ty.as_type_ptr();
+/// Installs `m.lines()` on the map class and the raw `tp_iternext` on [`LinesIter`]. PyO3
+/// filled the slot with its trampoline for `__next__`, which stays for `it.__next__()`.
+pub(crate) fn install(map_class: &Bound<'_, PyType>) -> PyResult<()> {
+    install_methods(
+        map_class,
+        vec![RawMethod {
+            name: c"lines",
+            method: ffi::PyMethodDefPointer {
+                PyCFunction: raw_lines,
+            },
+            flags: ffi::METH_NOARGS,
+            doc: c"lines($self, /)\n--\n\nmmapfile extra: an iterator over the lines of the whole map, as bytes.",
+        }],
+    )?;
+    let ty = map_class.py().get_type::<LinesIter>();
     // SAFETY: `ty` is the live heap type PyO3 made for `LinesIter`, not yet used by any
-    // object; `next_line` has the slot's signature and does what the trampoline did.
+    // object; `raw_next` has the slot's signature and does what the trampoline did.
     // PyType_Modified drops whatever CPython cached about the type.
     unsafe {
-        (*ty).tp_iternext = Some(next_line);
-        ffi::PyType_Modified(ty);
+        (*ty.as_type_ptr()).tp_iternext = Some(raw_next);
+        ffi::PyType_Modified(ty.as_type_ptr());
     }
+    Ok(())
 }
 
 /// State mutated by one thread at a time, with the GIL held: a `RefCell` that is `Sync`

@@ -1,152 +1,107 @@
-//! The `mmap` class: CPython's `mmap.mmap` over the core's [`DynMmap`].
+//! The `mmap` class's own methods: CPython's `mmap.mmap` over the map handle.
 //!
-//! # Threads and the GIL
-//!
-//! The map lives in an `RwLock` (as `None` once closed), with the `bytes` objects that
-//! `readline()` recycles ([`BytesRing`]). Short operations take
-//! the lock while holding the GIL. Long ones (big reads, copies, searches, flush, resize)
-//! release the GIL first and take the lock inside [`Python::detach`], dropping it before the
-//! GIL comes back. So no thread ever waits for the GIL while holding the lock, and a thread
-//! that holds the GIL while waiting for the lock only waits for work that needs nothing from
-//! Python: no deadlock. `close()` and `resize()` take the write lock, so they wait until a
-//! search or copy running in another thread is done; the memory cannot be unmapped or moved
-//! under it. No Python code (`__index__`, buffer exports) ever runs while the lock is held.
-//!
-//! Buffer exports (`memoryview(m)`, `re` on the map, …) hand out the raw pointer; while any
-//! is alive `close()` and `resize()` refuse with CPython's `BufferError`.
+//! Every call that Python code makes often is a raw CPython slot (`mp_length`,
+//! `mp_subscript`, `mp_ass_subscript`, `sq_contains`, the buffer slots) or a `METH_FASTCALL`
+//! / `METH_NOARGS` method descriptor, each through the one wrapper [`slot`]: no PyO3
+//! trampoline, no tuple of arguments, no lock (the handle's rules, `handle.rs`), and `bytes`
+//! results made once, straight from the mapped memory. The PyO3 methods that remain
+//! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
-use std::io::SeekFrom;
+use std::ops::Range;
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use mmapfile::{Access, DynMmap, MmapOptions};
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PySlice, PyTuple};
-use pyo3::Borrowed;
+use pyo3::types::{PyBytes, PySlice, PyType};
 
 use crate::args::{self, adjust_slice};
-use crate::errors::{self, closed, readonly};
-use crate::recycle::BytesRing;
+use crate::errors::{self, readonly};
+use crate::handle::{
+    bytes_from_map, fastcall_args, install_methods, slot, MapHandle, PyMmap, RawMethod,
+    ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, DETACH_MIN,
+};
 
-pub(crate) const ACCESS_DEFAULT: i32 = 0;
-pub(crate) const ACCESS_READ: i32 = 1;
-pub(crate) const ACCESS_WRITE: i32 = 2;
-pub(crate) const ACCESS_COPY: i32 = 3;
+type Object = *mut ffi::PyObject;
 
-/// Work on at least this many bytes runs with the GIL released; below it the cost of
-/// releasing and re-taking the GIL outweighs what other threads would gain.
-pub(crate) const DETACH_MIN: usize = 64 * 1024;
-
-/// A memory-mapped file or anonymous memory, with CPython's `mmap.mmap` interface.
-#[pyclass(name = "mmap", module = "mmap", subclass, weakref, frozen)]
-pub struct PyMmap {
-    map: RwLock<Locked>,
-    /// Live buffer exports; `close()` and `resize()` refuse while it is non-zero. Changed only
-    /// under the lock (read lock for exports, which `close`/`resize` exclude with the write
-    /// lock); released exports decrement it without the lock.
-    exports: AtomicUsize,
-    /// False once `close()` has taken the map out: what `lines()` checks for each line it
-    /// hands out from its read-ahead (one plain load, where the lock costs two atomic
-    /// read-modify-writes). Cleared under the write lock.
-    open: AtomicBool,
-    /// The Python access constant the map reports (ACCESS_DEFAULT/READ/WRITE/COPY).
-    access: i32,
-    /// `trackfd` for file maps; false for anonymous memory, which keeps no descriptor
-    /// (so `size()` is EBADF as in CPython).
-    has_fd: bool,
-    trackfd: bool,
+/// `None`, as a new reference.
+fn none() -> Object {
+    // SAFETY: Py_None is a live (immortal on 3.12+) object; the reference is returned new.
+    unsafe {
+        let none = ffi::Py_None();
+        ffi::Py_IncRef(none);
+        none
+    }
 }
 
-/// What the lock guards.
-struct Locked {
-    /// The map; `None` once closed.
-    map: Option<DynMmap>,
-    /// The `bytes` objects `readline()` refills once the caller has let go of them; used
-    /// under the write lock only.
-    lines: BytesRing,
-}
-
-/// Runs `work` with the GIL released when it concerns `bytes` bytes or more.
-fn maybe_detach<T, F>(py: Python<'_>, bytes: usize, work: F) -> T
-where
-    F: Send + FnOnce() -> T,
-    T: Send,
-{
-    if bytes >= DETACH_MIN {
-        py.detach(work)
+/// A Python int, as a new reference (NULL with an exception set on failure).
+fn int(value: usize) -> PyResult<Object> {
+    // SAFETY: PyLong_FromSize_t returns a new reference or NULL with an exception set.
+    let object = unsafe { ffi::PyLong_FromSize_t(value) };
+    if object.is_null() {
+        // SAFETY: only called with the GIL held.
+        Err(PyErr::fetch(unsafe { Python::assume_attached() }))
     } else {
-        work()
+        Ok(object)
+    }
+}
+
+/// A required argument, which `args::positional` has already checked is present.
+fn required<'a, 'py>(
+    arg: Option<pyo3::Borrowed<'a, 'py, PyAny>>,
+) -> PyResult<pyo3::Borrowed<'a, 'py, PyAny>> {
+    arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
+}
+
+/// The index range `low..high` covering `count > 0` indices from `first` by `step`.
+fn span(first: usize, step: isize, count: usize) -> (usize, usize) {
+    let last = (first as isize + (count as isize - 1) * step) as usize;
+    (first.min(last), first.max(last) + 1)
+}
+
+/// What a slice of the map selects, for a copy of its bytes: `range` and, when the step is
+/// not 1, where the first byte is and the step.
+#[derive(Clone)]
+struct Selection {
+    range: Range<usize>,
+    first: usize,
+    step: isize,
+    count: usize,
+}
+
+impl Selection {
+    fn new(len: usize, start: isize, stop: isize, step: isize) -> Self {
+        let (first, step, count) = adjust_slice(len, start, stop, step);
+        let range = if count == 0 {
+            first.min(len)..first.min(len)
+        } else {
+            let (low, high) = span(first, step, count);
+            low..high
+        };
+        Self {
+            range,
+            first,
+            step,
+            count,
+        }
+    }
+
+    /// Copies the selected bytes of `mapped` (the bytes of `range`) into `out`.
+    fn gather(&self, mapped: &[u8], out: &mut [u8]) {
+        if self.step == 1 {
+            out.copy_from_slice(mapped);
+            return;
+        }
+        let low = self.range.start as isize;
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = mapped[(self.first as isize + k as isize * self.step - low) as usize];
+        }
     }
 }
 
 impl PyMmap {
-    fn read_lock(&self) -> RwLockReadGuard<'_, Locked> {
-        // A panic while the lock was held cannot leave the map half-changed (the core's
-        // operations are all-or-nothing), so a poisoned lock is still usable.
-        self.map.read().unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    fn write_lock(&self) -> RwLockWriteGuard<'_, Locked> {
-        self.map
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-
-    /// Runs `f` on the open map under the read lock (GIL held; keep `f` short).
-    pub(crate) fn with_map<R>(&self, f: impl FnOnce(&DynMmap) -> PyResult<R>) -> PyResult<R> {
-        match &self.read_lock().map {
-            Some(map) => f(map),
-            None => Err(closed()),
-        }
-    }
-
-    /// Runs `f` on the open map under the write lock (GIL held; keep `f` short).
-    fn with_map_mut<R>(&self, f: impl FnOnce(&mut DynMmap) -> PyResult<R>) -> PyResult<R> {
-        match &mut self.write_lock().map {
-            Some(map) => f(map),
-            None => Err(closed()),
-        }
-    }
-
-    /// Runs `f` on the open map under the read lock, with the GIL released when `bytes` is
-    /// large. The lock is taken and dropped inside the detached section.
-    pub(crate) fn with_map_detached<R: Send>(
-        &self,
-        py: Python<'_>,
-        bytes: usize,
-        f: impl Send + FnOnce(&DynMmap) -> PyResult<R>,
-    ) -> PyResult<R> {
-        maybe_detach(py, bytes, || self.with_map(f))
-    }
-
-    /// As [`with_map_detached`](Self::with_map_detached), under the write lock.
-    fn with_map_mut_detached<R: Send>(
-        &self,
-        py: Python<'_>,
-        bytes: usize,
-        f: impl Send + FnOnce(&mut DynMmap) -> PyResult<R>,
-    ) -> PyResult<R> {
-        maybe_detach(py, bytes, || self.with_map_mut(f))
-    }
-
-    /// Whether the map is still open (not closed); see `open`.
-    pub(crate) fn is_open(&self) -> bool {
-        self.open.load(Ordering::Acquire)
-    }
-
-    /// CPython's `CHECK_VALID`.
-    pub(crate) fn check_valid(&self) -> PyResult<()> {
-        self.with_map(|_| Ok(()))
-    }
-
-    pub(crate) fn len_checked(&self) -> PyResult<usize> {
-        self.with_map(|map| Ok(map.len()))
-    }
-
     fn is_writable(&self) -> bool {
         self.access != ACCESS_READ
     }
@@ -159,50 +114,96 @@ impl PyMmap {
         }
     }
 
-    /// find/rfind: `sub` any buffer; start defaults to the cursor, end to the length; both
-    /// clamp like slice indices (negative counts from the end).
-    fn search(
+    fn type_name(slf: Object) -> String {
+        // SAFETY: every live object has a type whose tp_name is a NUL-terminated C string
+        // that lives as long as the type (which `slf` keeps alive).
+        unsafe {
+            let ty = ffi::Py_TYPE(slf);
+            std::ffi::CStr::from_ptr((*ty).tp_name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+
+    /// A new `bytes` with the bytes `select` picks from the open map (it may be called twice:
+    /// once with the GIL held, and again under a lease for a big copy).
+    #[inline]
+    fn copy_out<'py>(
         &self,
-        py: Python<'_>,
-        method: &str,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-        reverse: bool,
-    ) -> PyResult<isize> {
-        // CPython's CHECK_VALID comes first; the length it reads only decides whether to
-        // release the GIL (the search re-reads it under the lock, after the conversions,
-        // which may run Python code that resizes or closes the map).
-        let len = self.len_checked()?;
-        let [sub, start, end] = args::positional::<3>(method, args, kwargs, 1)?;
-        let needle = args::buffer_bytes(&required(sub)?)?;
-        let start = start.map(|s| args::ssize(&s)).transpose()?;
-        let end = end.map(|e| args::ssize(&e)).transpose()?;
-        self.with_map_detached(py, len, move |map| {
-            let len = map.len() as isize;
-            let clamp = |index: isize| {
-                let index = if index < 0 { index + len } else { index };
-                index.clamp(0, len) as usize
-            };
-            let start = start.map_or(map.tell() as usize, clamp);
-            let end = end.map_or(len as usize, clamp);
-            let found = if reverse {
-                map.rfind_in(&needle, start..end)
-            } else {
-                map.find_in(&needle, start..end)
+        py: Python<'py>,
+        select: impl Fn(&DynMmap) -> PyResult<Selection>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Selection)> {
+        let small = self.handle.read(py, |map| {
+            let selection = select(map)?;
+            if selection.step != 1 || selection.count >= DETACH_MIN {
+                return Ok(None);
             }
-            .map_err(errors::from_io)?;
-            Ok(found.map_or(-1, |i| i as isize))
-        })
+            let bytes = map
+                .with_bytes(selection.range.clone(), |mapped| PyBytes::new(py, mapped))
+                .map_err(errors::from_io)?;
+            Ok(Some((bytes, selection)))
+        })?;
+        if let Some(done) = small {
+            return Ok(done);
+        }
+        let mut lease = self.handle.lease(py)?;
+        let selection = select(lease.map())?;
+        let gather = selection.clone();
+        let bytes = bytes_from_map(
+            py,
+            &mut lease,
+            selection.range.clone(),
+            selection.count,
+            move |mapped, out| gather.gather(mapped, out),
+        )?;
+        Ok((bytes, selection))
+    }
+
+    // ----- the raw slots -----
+
+    #[inline]
+    fn length(&self, py: Python<'_>) -> PyResult<usize> {
+        self.handle.read(py, |map| Ok(map.len()))
+    }
+
+    #[inline]
+    fn subscript(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Object> {
+        self.handle.check_open()?;
+        if args::is_index(key) {
+            let index = args::index_value(key, true)?;
+            let byte = self.handle.read(py, |map| {
+                let len = map.len() as isize;
+                let index = if index < 0 { index + len } else { index };
+                if index < 0 || index >= len {
+                    return Err(PyIndexError::new_err("mmap index out of range"));
+                }
+                map.get_byte(index as usize).map_err(errors::from_io)
+            })?;
+            return int(byte.into());
+        }
+        let Ok(slice) = key.cast::<PySlice>() else {
+            return Err(errors::type_error("mmap indices must be integers"));
+        };
+        let (start, stop, step) = args::unpack_slice(slice)?;
+        let (bytes, _) =
+            self.copy_out(py, |map| Ok(Selection::new(map.len(), start, stop, step)))?;
+        Ok(bytes.into_ptr())
     }
 
     /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
-    fn assign(&self, key: &Bound<'_, PyAny>, value: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        self.check_valid()?;
+    #[inline]
+    fn assign(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.handle.check_open()?;
         self.require_writable()?;
         if args::is_index(key) {
             let index = args::index_value(key, true)?;
             // The length is read after `__index__`, which may have closed or resized the map.
-            let len = self.len_checked()? as isize;
+            let len = self.length(py)? as isize;
             let index = if index < 0 { index + len } else { index };
             if index < 0 || index >= len {
                 return Err(PyIndexError::new_err("mmap index out of range"));
@@ -216,181 +217,512 @@ impl PyMmap {
             let byte = args::index_value(value, false)?;
             let byte = u8::try_from(byte)
                 .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
-            return self
-                .with_map_mut(|map| map.set_byte(index as usize, byte).map_err(errors::from_io));
+            return self.handle.write(py, |map| {
+                if index as usize >= map.len() {
+                    return Err(PyIndexError::new_err("mmap index out of range"));
+                }
+                map.set_byte(index as usize, byte).map_err(errors::from_io)
+            });
         }
         let Ok(slice) = key.cast::<PySlice>() else {
             return Err(errors::type_error("mmap indices must be integer"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
-        let len = self.len_checked()?;
+        let len = self.length(py)?;
         let (_, _, count) = adjust_slice(len, start, stop, step);
         let Some(value) = value else {
             return Err(errors::type_error(
                 "mmap object doesn't support slice deletion",
             ));
         };
-        let data = args::buffer_bytes(value)?;
-        if data.len() != count {
-            return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
-        }
-        self.with_map_mut_detached(value.py(), count, move |map| {
-            // Recomputed under the lock: the map may have changed while `value` was read.
-            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
-            if count != data.len() {
+        args::with_buffer(value, |data| {
+            if data.len() != count {
                 return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
             }
-            if count == 0 {
-                return Ok(());
-            }
-            if step == 1 {
-                return map.write_at(first, &data).map_err(errors::from_io);
-            }
-            let (low, high) = span(first, step, count);
-            map.with_bytes_mut(low..high, |bytes| {
-                for (k, &byte) in data.iter().enumerate() {
-                    bytes[(first as isize + k as isize * step) as usize - low] = byte;
+            let store = |map: &mut DynMmap| {
+                // Recomputed: the map may have changed while `value` was read.
+                let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+                if count != data.len() {
+                    return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
                 }
+                if count == 0 {
+                    return Ok(());
+                }
+                if step == 1 {
+                    return map.write_at(first, data).map_err(errors::from_io);
+                }
+                let (low, high) = span(first, step, count);
+                map.with_bytes_mut(low..high, |bytes| {
+                    for (k, &byte) in data.iter().enumerate() {
+                        bytes[(first as isize + k as isize * step) as usize - low] = byte;
+                    }
+                })
+                .map_err(errors::from_io)
+            };
+            if count < DETACH_MIN {
+                return self.handle.write(py, store);
+            }
+            let mut lease = self.handle.lease_mut(py)?;
+            lease.run(py, count, |lease| store(lease.map_mut()))
+        })?
+    }
+
+    /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
+    #[inline]
+    fn contains(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.handle.check_open()?;
+        if let Ok(bytes) = item.cast::<PyBytes>() {
+            let needle = bytes.as_bytes();
+            if needle.len() != 1 {
+                return Ok(false);
+            }
+            let byte = needle[0];
+            let find = move |map: &DynMmap| {
+                map.find_in(&[byte], ..)
+                    .map(|found| found.is_some())
+                    .map_err(errors::from_io)
+            };
+            let len = self.length(py)?;
+            if len < DETACH_MIN {
+                return self.handle.read(py, find);
+            }
+            let mut lease = self.handle.lease(py)?;
+            return lease.run(py, len, |lease| find(lease.map()));
+        }
+        let mut index = 0;
+        loop {
+            let byte = self.handle.read(py, |map| {
+                if index >= map.len() {
+                    return Ok(None);
+                }
+                map.get_byte(index).map(Some).map_err(errors::from_io)
+            })?;
+            let Some(byte) = byte else {
+                return Ok(false);
+            };
+            if item.eq(PyBytes::new(py, &[byte]))? {
+                return Ok(true);
+            }
+            index += 1;
+        }
+    }
+
+    #[inline]
+    fn get_buffer(&self, slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        // SAFETY: only called with the GIL held.
+        let py = unsafe { Python::assume_attached() };
+        let (address, len) = self.handle.export(py)?;
+        let readonly = c_int::from(!self.is_writable());
+        // SAFETY: `view` is the caller's Py_buffer; PyBuffer_FillInfo fills it for `len` bytes
+        // at the map's address (which stays put: close/resize refuse while exports > 0) and
+        // keeps a reference to `slf`. It raises BufferError itself for a writable request on
+        // a read-only map.
+        let rc = unsafe {
+            ffi::PyBuffer_FillInfo(
+                view,
+                slf,
+                address.cast(),
+                len as ffi::Py_ssize_t,
+                readonly,
+                flags,
+            )
+        };
+        if rc != 0 {
+            return Err(
+                PyErr::take(py).unwrap_or_else(|| errors::buffer_error("Object is not writable."))
+            );
+        }
+        self.handle.exported();
+        Ok(())
+    }
+
+    // ----- the methods -----
+
+    #[inline]
+    fn close(&self, py: Python<'_>) -> PyResult<Object> {
+        self.handle.close(py)?;
+        Ok(none())
+    }
+
+    #[inline]
+    fn enter(&self, slf: Object) -> PyResult<Object> {
+        self.handle.check_open()?;
+        // SAFETY: `slf` is live; the reference is returned new.
+        unsafe { ffi::Py_IncRef(slf) };
+        Ok(slf)
+    }
+
+    #[inline]
+    fn search(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        args: &[Object],
+        reverse: bool,
+    ) -> PyResult<Object> {
+        // CPython's CHECK_VALID comes first; the conversions may run Python code that
+        // resizes or closes the map, so the length is read after them.
+        self.handle.check_open()?;
+        let [sub, start, end] = args::positional::<3>(method, py, args, 1)?;
+        let sub = required(sub)?;
+        let start = start.map(|s| args::ssize(&s)).transpose()?;
+        let end = end.map(|e| args::ssize(&e)).transpose()?;
+        let cursor = self.handle.cursor();
+        let found = args::with_buffer(&sub, |needle| {
+            let search = |map: &DynMmap| {
+                let len = map.len() as isize;
+                let clamp = |index: isize| {
+                    let index = if index < 0 { index + len } else { index };
+                    index.clamp(0, len) as usize
+                };
+                let start = start.map_or(cursor.min(len as usize), clamp);
+                let end = end.map_or(len as usize, clamp);
+                if reverse {
+                    map.rfind_in(needle, start..end)
+                } else {
+                    map.find_in(needle, start..end)
+                }
+                .map_err(errors::from_io)
+            };
+            let work = self.handle.read(py, |map| {
+                let len = map.len() as isize;
+                let clamp = |index: isize| {
+                    let index = if index < 0 { index + len } else { index };
+                    index.clamp(0, len) as usize
+                };
+                let start = start.map_or(cursor.min(len as usize), clamp);
+                let end = end.map_or(len as usize, clamp);
+                if end.saturating_sub(start) < DETACH_MIN {
+                    search(map).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })?;
+            match work {
+                Some(found) => Ok(found),
+                None => {
+                    let mut lease = self.handle.lease(py)?;
+                    lease.run(py, usize::MAX, |lease| search(lease.map()))
+                }
+            }
+        })??;
+        match found {
+            Some(at) => int(at),
+            // SAFETY: PyLong_FromLong returns a new reference (-1 is a cached small int).
+            None => Ok(unsafe { ffi::PyLong_FromLong(-1) }),
+        }
+    }
+
+    fn flush(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        let len = self.length(py)? as isize;
+        let [offset, size] = args::positional::<2>("flush", py, args, 0)?;
+        let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
+        let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
+        if size < 0 || offset < 0 || len - offset < size {
+            return Err(errors::value_error("flush values out of range"));
+        }
+        if self.access == ACCESS_READ || self.access == ACCESS_COPY {
+            return Ok(none());
+        }
+        if offset as usize % mmapfile::page_size() != 0 {
+            // msync(2) wants a page-aligned address; the core would align it for us.
+            return Err(errors::os_error(libc::EINVAL));
+        }
+        // msync waits for the disk: always worth releasing the GIL.
+        let mut lease = self.handle.lease(py)?;
+        lease.run(py, usize::MAX, |lease| {
+            let map = lease.map();
+            if offset as usize + size as usize > map.len() {
+                return Err(errors::value_error("flush values out of range"));
+            }
+            map.flush_range(offset as usize, size as usize)
+                .map_err(errors::from_io)
+        })?;
+        Ok(none())
+    }
+
+    fn madvise(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        let len = self.length(py)? as isize;
+        let [option, start, length] = args::positional::<3>("madvise", py, args, 1)?;
+        let option = args::int(&*required(option)?)?;
+        let start = start.map(|s| args::ssize(&s)).transpose()?.unwrap_or(0);
+        let length = length.map(|l| args::ssize(&l)).transpose()?.unwrap_or(len);
+        if start < 0 || start >= len {
+            return Err(errors::value_error("madvise start out of bounds"));
+        }
+        if length < 0 {
+            return Err(errors::value_error("madvise length invalid"));
+        }
+        if isize::MAX - start < length {
+            return Err(PyOverflowError::new_err("madvise length too large"));
+        }
+        let length = length.min(len - start);
+        if start as usize % mmapfile::page_size() != 0 {
+            // madvise(2) wants a page-aligned address; the core would align it for us.
+            return Err(errors::os_error(libc::EINVAL));
+        }
+        // Exclusive access: advice such as MADV_DONTNEED may change the contents, so no other
+        // call of ours may be reading them.
+        self.handle.write(py, |map| {
+            if start as usize + length as usize > map.len() {
+                return Err(errors::value_error("madvise start out of bounds"));
+            }
+            // SAFETY: exclusive access excludes every borrow of the map's bytes in this
+            // module; content-changing advice is what the Python caller asked for, exactly as
+            // with CPython's mmap.madvise (which passes the option to the kernel unchecked).
+            unsafe { map.advise_raw(option, start as usize, length as usize) }
+                .map_err(errors::from_io)
+        })?;
+        Ok(none())
+    }
+
+    #[inline]
+    fn move_(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [dest, src, count] = args::positional::<3>("move", py, args, 3)?;
+        let dest = args::ssize(&*required(dest)?)?;
+        let src = args::ssize(&*required(src)?)?;
+        let count = args::ssize(&*required(count)?)?;
+        self.require_writable()?;
+        let out_of_range = || errors::value_error("source, destination, or count out of range");
+        if dest < 0 || src < 0 || count < 0 {
+            return Err(out_of_range());
+        }
+        let work = |map: &mut DynMmap| {
+            let len = map.len() as isize;
+            if len - dest < count || len - src < count {
+                return Err(out_of_range());
+            }
+            map.move_within(dest as usize, src as usize, count as usize)
+                .map_err(errors::from_io)
+        };
+        if (count as usize) < DETACH_MIN {
+            self.handle.write(py, work)?;
+        } else {
+            let mut lease = self.handle.lease_mut(py)?;
+            lease.run(py, count as usize, |lease| work(lease.map_mut()))?;
+        }
+        Ok(none())
+    }
+
+    #[inline]
+    fn read(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [n] = args::positional::<1>("read", py, args, 0)?;
+        let n = match n {
+            Some(n) if !n.is_none() => args::ssize(&n)?,
+            _ => -1,
+        };
+        let cursor = self.handle.cursor();
+        let (bytes, selection) = self.copy_out(py, |map| {
+            let len = map.len();
+            let pos = cursor.min(len);
+            let end = if n < 0 {
+                len
+            } else {
+                pos.saturating_add(n as usize).min(len)
+            };
+            Ok(Selection::new(len, pos as isize, end as isize, 1))
+        })?;
+        self.handle.set_cursor(selection.range.end);
+        Ok(bytes.into_ptr())
+    }
+
+    #[inline]
+    fn read_byte(&self, py: Python<'_>) -> PyResult<Object> {
+        let cursor = self.handle.cursor();
+        let byte = self.handle.read(py, |map| {
+            if cursor >= map.len() {
+                return Err(errors::value_error("read byte out of range"));
+            }
+            map.get_byte(cursor).map_err(errors::from_io)
+        })?;
+        self.handle.set_cursor(cursor + 1);
+        int(byte.into())
+    }
+
+    /// `readline()`. A line shorter than `DETACH_MIN` keeps the GIL and fills the `bytes`
+    /// straight from the mapped line inside the guarded access, reusing the object of an
+    /// earlier line that the caller has let go of (`recycle.rs`); a longer line is found and
+    /// copied with the GIL released.
+    #[inline]
+    fn readline(&self, py: Python<'_>) -> PyResult<Object> {
+        let cursor = self.handle.cursor();
+        let short = self.handle.with_lines(py, |map, lines| {
+            let len = map.len();
+            let pos = cursor.min(len);
+            let window_end = len.min(pos.saturating_add(DETACH_MIN));
+            map.with_bytes(pos..window_end, |window| {
+                let end = match memchr::memchr(b'\n', window) {
+                    Some(i) => i + 1,
+                    None if window_end == len => window.len(),
+                    None => return None,
+                };
+                // A fault while copying (file truncated meanwhile) is reported by
+                // `with_bytes` after this returns, and the `bytes` is dropped.
+                Some((pos + end, lines.bytes(py, &window[..end])))
             })
             .map_err(errors::from_io)
-        })
-    }
-
-    fn type_name(slf: &Bound<'_, Self>) -> String {
-        // SAFETY: every live object has a type whose tp_name is a NUL-terminated C string
-        // that lives as long as the type (which `slf` keeps alive).
-        unsafe {
-            let ty = ffi::Py_TYPE(slf.as_ptr());
-            std::ffi::CStr::from_ptr((*ty).tp_name)
-                .to_string_lossy()
-                .into_owned()
-        }
-    }
-
-    /// The byte at `index` as a 1-byte `bytes` (the sequence slot, used by iteration).
-    pub(crate) fn item_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        index: usize,
-    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let byte = self.with_map(|map| {
-            if index >= map.len() {
-                return Ok(None);
-            }
-            map.get_byte(index).map(Some).map_err(errors::from_io)
         })?;
-        Ok(byte.map(|b| PyBytes::new(py, &[b])))
-    }
-}
-
-impl PyMmap {
-    /// `readline()`, called by [`readline_method`].
-    ///
-    /// The common case (a line shorter than `DETACH_MIN`) takes the lock once, keeps the GIL
-    /// and fills the `bytes` straight from the mapped line inside the guarded access (no
-    /// intermediate copy), reusing the object of an earlier line that the caller has let go
-    /// of (`recycle.rs`); only a longer line is found and copied with the GIL released.
-    pub(crate) fn readline<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        {
-            let mut guard = self.write_lock();
-            let Locked { map, lines } = &mut *guard;
-            let Some(map) = map.as_mut() else {
-                return Err(closed());
-            };
-            let len = map.len();
-            let pos = (map.tell() as usize).min(len);
-            let window_end = len.min(pos.saturating_add(DETACH_MIN));
-            let found = map
-                .with_bytes(pos..window_end, |window| {
-                    let end = match memchr::memchr(b'\n', window) {
-                        Some(i) => i + 1,
-                        None if window_end == len => window.len(),
-                        None => return None,
-                    };
-                    // A fault while copying (file truncated meanwhile) is reported by
-                    // `with_bytes` after this returns, and the `bytes` is dropped.
-                    Some((end, lines.bytes(py, &window[..end])))
-                })
-                .map_err(errors::from_io)?;
-            if let Some((end, line)) = found {
-                map.advance(end);
-                return Ok(line);
-            }
+        if let Some((end, line)) = short {
+            self.handle.set_cursor(end);
+            return Ok(line.into_ptr());
         }
         // No newline within DETACH_MIN bytes: a long line, found and copied without the GIL.
-        let line = self.with_map_mut_detached(py, usize::MAX, |map| {
-            map.readline().map_err(errors::from_io)
+        let mut lease = self.handle.lease(py)?;
+        let pos = cursor.min(lease.map().len());
+        let end = lease
+            .run(py, usize::MAX, |lease| {
+                let map = lease.map();
+                map.find_in(b"\n", pos..)
+                    .map(|found| found.map_or(map.len(), |newline| newline + 1))
+            })
+            .map_err(errors::from_io)?;
+        let line = bytes_from_map(py, &mut lease, pos..end, end - pos, |mapped, out| {
+            out.copy_from_slice(mapped)
         })?;
-        Ok(PyBytes::new(py, &line))
+        drop(lease);
+        self.handle.set_cursor(end);
+        Ok(line.into_ptr())
     }
-}
 
-/// `mmap.readline` as a plain `METH_NOARGS` C function, installed on the class by
-/// [`install_readline`]. A `readline()` loop is the one call Python code makes millions of
-/// times in a row, and PyO3's method trampoline cost about 6 ns of each call (readline at
-/// the end of a map: 40 ns through PyO3, 34 ns so, 28 ns for CPython's mmap; with lines of
-/// 137 bytes a whole loop runs at 1.1-1.2x CPython's, now that the `bytes` are reused). The
-/// method descriptor already checks that `slf` is an instance of the class, so all that is
-/// left to do here is the work itself. (Reference drops PyO3 deferred from threads without
-/// the GIL are applied by the next call through PyO3 instead of this one.)
-///
-/// # Safety
-///
-/// Called only by CPython, through the descriptor made in [`install_readline`]: with the
-/// thread attached (GIL held) and `slf` a live instance of `PyMmap` or a subclass.
-unsafe extern "C" fn readline_method(
-    slf: *mut ffi::PyObject,
-    _args: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls METH_NOARGS functions with the thread attached.
-    let py = unsafe { Python::assume_attached() };
-    let outcome = std::panic::catch_unwind(|| {
-        // SAFETY: `slf` is a live object borrowed for the call; the descriptor has checked
-        // that its type is `PyMmap` or a subclass.
-        let this = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<PyMmap>() };
-        this.get().readline(py).map(Bound::into_ptr)
-    });
-    let err = match outcome {
-        Ok(Ok(line)) => return line,
-        Ok(Err(err)) => err,
-        // Nothing in readline panics; should it ever, the panic must not unwind into C.
-        Err(_) => pyo3::exceptions::PySystemError::new_err("mmap.readline() panicked"),
-    };
-    err.restore(py);
-    std::ptr::null_mut()
-}
+    fn resize(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [new_size] = args::positional::<1>("resize", py, args, 1)?;
+        let new_size = args::ssize(&*required(new_size)?)?;
+        let refuse_exports =
+            || errors::buffer_error("mmap can't resize with extant buffers exported.");
+        if self.handle.has_exports() {
+            return Err(refuse_exports());
+        }
+        if !self.trackfd {
+            return Err(errors::value_error("mmap can't resize with trackfd=False."));
+        }
+        if self.access != ACCESS_WRITE && self.access != ACCESS_DEFAULT {
+            return Err(errors::type_error(
+                "mmap can't resize a readonly or copy-on-write memory map.",
+            ));
+        }
+        if new_size < 0 {
+            return Err(errors::value_error("new size out of range"));
+        }
+        let has_fd = self.has_fd;
+        // Remapping copies or moves memory and ftruncate may write: release the GIL. The
+        // exclusive lease makes every other call wait until the memory is in its new place.
+        let mut lease = self.handle.lease_mut(py)?;
+        // Re-checked with the lease: a buffer may have been exported while it was awaited.
+        if self.handle.has_exports() {
+            return Err(refuse_exports());
+        }
+        lease.run(py, usize::MAX, |lease| {
+            let map = lease.map_mut();
+            if has_fd && map.access() == Access::Copy {
+                // ACCESS_DEFAULT with MAP_PRIVATE over a read-only descriptor: CPython's
+                // ftruncate fails there with EINVAL.
+                return Err(errors::os_error(libc::EINVAL));
+            }
+            if map
+                .offset()
+                .checked_add(new_size as u64)
+                .is_none_or(|end| end > isize::MAX as u64)
+            {
+                return Err(errors::value_error("new size out of range"));
+            }
+            map.resize(new_size as usize).map_err(errors::from_io)
+        })?;
+        let len = lease.map().len();
+        self.handle.set_cursor(self.handle.cursor().min(len));
+        Ok(none())
+    }
 
-/// Puts [`readline_method`] on the class as `readline`, a method descriptor like those of
-/// CPython's own C types (same `TypeError` for arguments: "mmap.readline() takes no
-/// arguments (1 given)").
-pub(crate) fn install_readline(ty: &Bound<'_, pyo3::types::PyType>) -> PyResult<()> {
-    // The descriptor keeps a pointer to its definition for as long as the class lives: the
-    // definition is leaked, once per import of the module.
-    let def = Box::leak(Box::new(ffi::PyMethodDef {
-        ml_name: c"readline".as_ptr(),
-        ml_meth: ffi::PyMethodDefPointer {
-            PyCFunction: readline_method,
-        },
-        ml_flags: ffi::METH_NOARGS,
-        ml_doc: c"readline($self, /)\n--\n\nThe bytes up to and including the next newline (or the end); b'' at the end.".as_ptr(),
-    }));
-    // SAFETY: `ty` is a live type object and `def` a valid, never freed method definition;
-    // PyDescr_NewMethod returns a new reference or NULL with an exception set.
-    let descr = unsafe {
-        Bound::from_owned_ptr_or_err(ty.py(), ffi::PyDescr_NewMethod(ty.as_type_ptr(), def))
-    }?;
-    ty.setattr("readline", descr)
-}
+    #[inline]
+    fn seek(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [pos, whence] = args::positional::<2>("seek", py, args, 1)?;
+        let dist = args::ssize(&*required(pos)?)?;
+        let whence = whence.map(|w| args::int(&w)).transpose()?.unwrap_or(0);
+        let len = self.length(py)?;
+        let base = match whence {
+            0 if dist < 0 => return Err(errors::value_error("seek out of range")),
+            0 => 0,
+            1 => self.handle.cursor(),
+            2 => len,
+            _ => return Err(errors::value_error("unknown seek type")),
+        };
+        let target = (base as isize)
+            .checked_add(dist)
+            .filter(|&target| target >= 0 && target as usize <= len)
+            .ok_or_else(|| errors::value_error("seek out of range"))?;
+        self.handle.set_cursor(target as usize);
+        int(target as usize)
+    }
 
-/// A required argument, which `args::positional` has already checked is present.
-fn required(arg: Option<Bound<'_, PyAny>>) -> PyResult<Bound<'_, PyAny>> {
-    arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
-}
+    #[inline]
+    fn size(&self, py: Python<'_>) -> PyResult<Object> {
+        self.handle.check_open()?;
+        if !self.has_fd {
+            // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
+            // for trackfd=False.
+            return Err(errors::os_error(libc::EBADF));
+        }
+        let size = self
+            .handle
+            .read(py, |map| map.size().map_err(errors::from_io))?;
+        // SAFETY: returns a new reference or NULL with an exception set.
+        let object = unsafe { ffi::PyLong_FromUnsignedLongLong(size) };
+        if object.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(object)
+    }
 
-/// The index range `low..high` covering `count > 0` indices from `first` by `step`.
-fn span(first: usize, step: isize, count: usize) -> (usize, usize) {
-    let last = (first as isize + (count as isize - 1) * step) as usize;
-    (first.min(last), first.max(last) + 1)
+    #[inline]
+    fn tell(&self) -> PyResult<Object> {
+        self.handle.check_open()?;
+        int(self.handle.cursor())
+    }
+
+    #[inline]
+    fn write(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [data] = args::positional::<1>("write", py, args, 1)?;
+        let data = required(data)?;
+        args::with_buffer(&data, |data| {
+            self.require_writable()?;
+            let cursor = self.handle.cursor();
+            let store = |map: &mut DynMmap| {
+                if cursor > map.len() || map.len() - cursor < data.len() {
+                    return Err(errors::value_error("data out of range"));
+                }
+                map.write_at(cursor, data).map_err(errors::from_io)
+            };
+            if data.len() < DETACH_MIN {
+                self.handle.write(py, store)?;
+            } else {
+                let mut lease = self.handle.lease_mut(py)?;
+                lease.run(py, data.len(), |lease| store(lease.map_mut()))?;
+            }
+            self.handle.set_cursor(cursor + data.len());
+            int(data.len())
+        })?
+    }
+
+    #[inline]
+    fn write_byte(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+        self.handle.check_open()?;
+        let [byte] = args::positional::<1>("write_byte", py, args, 1)?;
+        let byte = args::unsigned_byte(&*required(byte)?)?;
+        self.require_writable()?;
+        let cursor = self.handle.cursor();
+        self.handle.write(py, |map| {
+            if cursor >= map.len() {
+                return Err(errors::value_error("write byte out of range"));
+            }
+            map.set_byte(cursor, byte).map_err(errors::from_io)
+        })?;
+        self.handle.set_cursor(cursor + 1);
+        Ok(none())
+    }
 }
 
 #[pymethods]
@@ -530,481 +862,75 @@ impl PyMmap {
         // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
         let map = map.map_err(errors::from_io)?;
         Ok(PyMmap {
-            map: RwLock::new(Locked {
-                map: Some(map),
-                lines: BytesRing::default(),
-            }),
-            exports: AtomicUsize::new(0),
-            open: AtomicBool::new(true),
+            handle: MapHandle::new(map, access != ACCESS_READ),
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
         })
     }
 
-    /// Closes the map; later uses raise ValueError. Refused while buffers are exported.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let taken = {
-            let mut guard = self.write_lock();
-            if self.exports.load(Ordering::SeqCst) > 0 {
-                return Err(errors::buffer_error("cannot close exported pointers exist"));
-            }
-            // The recycled lines go too (the GIL is held, so they are freed right away).
-            guard.lines = BytesRing::default();
-            self.open.store(false, Ordering::Release);
-            guard.map.take()
-        };
-        match taken {
-            Some(map) => py.detach(|| map.close()).map_err(errors::from_io),
-            None => Ok(()),
-        }
-    }
-
     #[getter]
     fn closed(&self) -> bool {
-        self.read_lock().map.is_none()
-    }
-
-    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
-        slf.get().check_valid()?;
-        Ok(slf)
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> PyResult<()> {
-        self.close(py)
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn find(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<isize> {
-        self.search(py, "find", args, kwargs, false)
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn rfind(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<isize> {
-        self.search(py, "rfind", args, kwargs, true)
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn flush(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let len = self.len_checked()? as isize;
-        let [offset, size] = args::positional::<2>("flush", args, kwargs, 0)?;
-        let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
-        let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
-        if size < 0 || offset < 0 || len - offset < size {
-            return Err(errors::value_error("flush values out of range"));
-        }
-        if self.access == ACCESS_READ || self.access == ACCESS_COPY {
-            return Ok(());
-        }
-        if offset as usize % mmapfile::page_size() != 0 {
-            // msync(2) wants a page-aligned address; the core would align it for us.
-            return Err(errors::os_error(libc::EINVAL));
-        }
-        // msync waits for the disk: always worth releasing the GIL.
-        self.with_map_detached(py, usize::MAX, move |map| {
-            if offset as usize + size as usize > map.len() {
-                return Err(errors::value_error("flush values out of range"));
-            }
-            map.flush_range(offset as usize, size as usize)
-                .map_err(errors::from_io)
-        })
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn madvise(
-        &self,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        let len = self.len_checked()? as isize;
-        let [option, start, length] = args::positional::<3>("madvise", args, kwargs, 1)?;
-        let option = args::int(&required(option)?)?;
-        let start = start.map(|s| args::ssize(&s)).transpose()?.unwrap_or(0);
-        let length = length.map(|l| args::ssize(&l)).transpose()?.unwrap_or(len);
-        if start < 0 || start >= len {
-            return Err(errors::value_error("madvise start out of bounds"));
-        }
-        if length < 0 {
-            return Err(errors::value_error("madvise length invalid"));
-        }
-        if isize::MAX - start < length {
-            return Err(PyOverflowError::new_err("madvise length too large"));
-        }
-        let length = length.min(len - start);
-        if start as usize % mmapfile::page_size() != 0 {
-            // madvise(2) wants a page-aligned address; the core would align it for us.
-            return Err(errors::os_error(libc::EINVAL));
-        }
-        // The write lock: advice such as MADV_DONTNEED may change the contents, so no other
-        // operation of ours may be reading them.
-        self.with_map_mut(|map| {
-            if start as usize + length as usize > map.len() {
-                return Err(errors::value_error("madvise start out of bounds"));
-            }
-            // SAFETY: the write lock excludes every borrow of the map's bytes in this module;
-            // content-changing advice is what the Python caller asked for, exactly as with
-            // CPython's mmap.madvise (which passes the option to the kernel unchecked).
-            unsafe { map.advise_raw(option, start as usize, length as usize) }
-                .map_err(errors::from_io)
-        })
-    }
-
-    #[pyo3(name = "move", signature = (*args, **kwargs))]
-    fn move_(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        self.check_valid()?;
-        let [dest, src, count] = args::positional::<3>("move", args, kwargs, 3)?;
-        let dest = args::ssize(&required(dest)?)?;
-        let src = args::ssize(&required(src)?)?;
-        let count = args::ssize(&required(count)?)?;
-        self.require_writable()?;
-        let out_of_range = || errors::value_error("source, destination, or count out of range");
-        if dest < 0 || src < 0 || count < 0 {
-            return Err(out_of_range());
-        }
-        self.with_map_mut_detached(py, count as usize, move |map| {
-            let len = map.len() as isize;
-            if len - dest < count || len - src < count {
-                return Err(out_of_range());
-            }
-            map.move_within(dest as usize, src as usize, count as usize)
-                .map_err(errors::from_io)
-        })
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn read<'py>(
-        &self,
-        py: Python<'py>,
-        args: &Bound<'py, PyTuple>,
-        kwargs: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        self.check_valid()?;
-        let [n] = args::positional::<1>("read", args, kwargs, 0)?;
-        let n = match &n {
-            Some(n) if !n.is_none() => args::ssize(n)?,
-            _ => -1,
-        };
-        let (len, pos) = self.with_map(|map| Ok((map.len(), map.tell() as usize)))?;
-        let remaining = len.saturating_sub(pos);
-        let n = if n < 0 {
-            remaining
-        } else {
-            (n as usize).min(remaining)
-        };
-        let bytes =
-            self.with_map_mut_detached(py, n, move |map| map.read(n).map_err(errors::from_io))?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    fn read_byte(&self) -> PyResult<u8> {
-        self.with_map_mut(|map| {
-            if map.tell() as usize >= map.len() {
-                return Err(errors::value_error("read byte out of range"));
-            }
-            map.read_byte().map_err(errors::from_io)
-        })
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn resize(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        self.check_valid()?;
-        let [new_size] = args::positional::<1>("resize", args, kwargs, 1)?;
-        let new_size = args::ssize(&required(new_size)?)?;
-        if self.exports.load(Ordering::SeqCst) > 0 {
-            return Err(errors::buffer_error(
-                "mmap can't resize with extant buffers exported.",
-            ));
-        }
-        if !self.trackfd {
-            return Err(errors::value_error("mmap can't resize with trackfd=False."));
-        }
-        if self.access != ACCESS_WRITE && self.access != ACCESS_DEFAULT {
-            return Err(errors::type_error(
-                "mmap can't resize a readonly or copy-on-write memory map.",
-            ));
-        }
-        if new_size < 0 {
-            return Err(errors::value_error("new size out of range"));
-        }
-        let exports = &self.exports;
-        let has_fd = self.has_fd;
-        // Remapping copies or moves memory and ftruncate may write: release the GIL. The write
-        // lock makes every other operation wait until the memory is in its new place.
-        py.detach(move || {
-            let mut guard = self.write_lock();
-            // Re-checked under the lock: a buffer may have been exported meanwhile.
-            if exports.load(Ordering::SeqCst) > 0 {
-                return Err(errors::buffer_error(
-                    "mmap can't resize with extant buffers exported.",
-                ));
-            }
-            let Some(map) = guard.map.as_mut() else {
-                return Err(closed());
-            };
-            if has_fd && map.access() == Access::Copy {
-                // ACCESS_DEFAULT with MAP_PRIVATE over a read-only descriptor: CPython's
-                // ftruncate fails there with EINVAL.
-                return Err(errors::os_error(libc::EINVAL));
-            }
-            if map
-                .offset()
-                .checked_add(new_size as u64)
-                .is_none_or(|end| end > isize::MAX as u64)
-            {
-                return Err(errors::value_error("new size out of range"));
-            }
-            map.resize(new_size as usize).map_err(errors::from_io)
-        })
-    }
-
-    #[pyo3(signature = (*args, **kwargs))]
-    fn seek(&self, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<u64> {
-        self.check_valid()?;
-        let [pos, whence] = args::positional::<2>("seek", args, kwargs, 1)?;
-        let dist = args::ssize(&required(pos)?)?;
-        let whence = whence.map(|w| args::int(&w)).transpose()?.unwrap_or(0);
-        let target = match whence {
-            0 if dist < 0 => return Err(errors::value_error("seek out of range")),
-            0 => SeekFrom::Start(dist as u64),
-            1 => SeekFrom::Current(dist as i64),
-            2 => SeekFrom::End(dist as i64),
-            _ => return Err(errors::value_error("unknown seek type")),
-        };
-        self.with_map_mut(|map| {
-            map.seek(target)
-                .map_err(|_| errors::value_error("seek out of range"))
-        })
+        !self.handle.is_open()
     }
 
     fn seekable(&self) -> bool {
         true
     }
 
-    fn size(&self) -> PyResult<u64> {
-        self.check_valid()?;
-        if !self.has_fd {
-            // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
-            // for trackfd=False.
-            return Err(errors::os_error(libc::EBADF));
-        }
-        self.with_map(|map| map.size().map_err(errors::from_io))
+    // The dunder methods below are what `m.__len__()` and friends call by name, and what a
+    // subclass's `super()` reaches; `install` points the type's slots (and these methods'
+    // wrappers) at the raw functions, which share the code.
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        self.length(py)
     }
 
-    fn tell(&self) -> PyResult<u64> {
-        self.with_map(|map| Ok(map.tell()))
+    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let object = self.subscript(key.py(), key)?;
+        // SAFETY: `subscript` returned a new reference.
+        Ok(unsafe { Bound::from_owned_ptr(key.py(), object) })
     }
 
-    #[pyo3(signature = (*args, **kwargs))]
-    fn write(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<usize> {
-        self.check_valid()?;
-        let [data] = args::positional::<1>("write", args, kwargs, 1)?;
-        let data = args::buffer_bytes(&required(data)?)?;
-        self.require_writable()?;
-        self.with_map_mut_detached(py, data.len(), move |map| {
-            let pos = map.tell() as usize;
-            if pos > map.len() || map.len() - pos < data.len() {
-                return Err(errors::value_error("data out of range"));
-            }
-            map.write(&data).map_err(errors::from_io)
-        })
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.assign(key.py(), key, Some(value))
     }
 
-    #[pyo3(signature = (*args, **kwargs))]
-    fn write_byte(
-        &self,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<()> {
-        self.check_valid()?;
-        let [byte] = args::positional::<1>("write_byte", args, kwargs, 1)?;
-        let byte = args::unsigned_byte(&required(byte)?)?;
-        self.require_writable()?;
-        self.with_map_mut(|map| {
-            if map.tell() as usize >= map.len() {
-                return Err(errors::value_error("write byte out of range"));
-            }
-            map.write_byte(byte).map_err(errors::from_io)
-        })
+    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.assign(key.py(), key, None)
     }
 
-    /// mmapfile extra: `count(sub[, start[, end]])`, non-overlapping occurrences of `sub`
-    /// in the whole map (or `start..end`, clamped like slice indices), as `bytes.count`.
-    #[pyo3(signature = (*args, **kwargs))]
-    fn count(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<usize> {
-        self.check_valid()?;
-        let [sub, start, end] = args::positional::<3>("count", args, kwargs, 1)?;
-        let needle = args::buffer_bytes(&required(sub)?)?;
-        let start = start.map(|s| args::ssize(&s)).transpose()?;
-        let end = end.map(|e| args::ssize(&e)).transpose()?;
-        crate::extras::count(self, py, needle, start, end)
-    }
-
-    /// mmapfile extra: an iterator over the lines of the whole map, as `bytes`.
-    fn lines(slf: Bound<'_, Self>) -> PyResult<Bound<'_, PyAny>> {
-        crate::lines::lines(slf).map(Bound::into_any)
-    }
-
-    /// mmapfile extra: an iterator over the matches of a Rust-syntax regex in the whole map.
-    fn finditer(
-        slf: Bound<'_, Self>,
-        pattern: &Bound<'_, PyAny>,
-    ) -> PyResult<crate::extras::MatchIter> {
-        slf.get().check_valid()?;
-        let re = crate::extras::compile(pattern)?;
-        let spans = crate::extras::find_spans(slf.get(), slf.py(), re)?;
-        Ok(crate::extras::MatchIter::new(slf.unbind(), spans))
-    }
-
-    fn __len__(&self) -> PyResult<usize> {
-        self.len_checked()
+    fn __contains__(&self, item: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.contains(item.py(), item)
     }
 
     /// `bytes(m)`: a copy of the whole map. CPython's mmap leaves this to the buffer protocol,
     /// which cannot report an error; going through the core's guarded copy instead makes a
     /// copy of a truncated map raise rather than return zeros for the vanished bytes.
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        self.check_valid()?;
-        let len = self.len_checked()?;
-        let bytes =
-            self.with_map_detached(py, len, |map| map.copy_range(..).map_err(errors::from_io))?;
-        Ok(PyBytes::new(py, &bytes))
-    }
-
-    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let py = key.py();
-        self.check_valid()?;
-        if args::is_index(key) {
-            let index = args::index_value(key, true)?;
-            let byte = self.with_map(|map| {
-                let len = map.len() as isize;
-                let index = if index < 0 { index + len } else { index };
-                if index < 0 || index >= len {
-                    return Err(PyIndexError::new_err("mmap index out of range"));
-                }
-                map.get_byte(index as usize).map_err(errors::from_io)
-            })?;
-            return Ok(byte.into_pyobject(py)?.into_any());
-        }
-        let Ok(slice) = key.cast::<PySlice>() else {
-            return Err(errors::type_error("mmap indices must be integers"));
-        };
-        let (start, stop, step) = args::unpack_slice(slice)?;
-        let (_, _, count) = adjust_slice(self.len_checked()?, start, stop, step);
-        let bytes = self.with_map_detached(py, count, move |map| {
-            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
-            if count == 0 {
-                return Ok(Vec::new());
-            }
-            if step == 1 {
-                return map
-                    .copy_range(first..first + count)
-                    .map_err(errors::from_io);
-            }
-            let (low, high) = span(first, step, count);
-            map.with_bytes(low..high, |bytes| {
-                (0..count)
-                    .map(|k| bytes[(first as isize + k as isize * step) as usize - low])
-                    .collect()
-            })
-            .map_err(errors::from_io)
+        self.handle.check_open()?;
+        let (bytes, _) = self.copy_out(py, |map| {
+            Ok(Selection::new(map.len(), 0, map.len() as isize, 1))
         })?;
-        Ok(PyBytes::new(py, &bytes).into_any())
+        Ok(bytes)
     }
 
-    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign(key, Some(value))
-    }
-
-    fn __delitem__(&self, key: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.assign(key, None)
-    }
-
-    /// Iteration yields 1-byte `bytes`, like CPython's sequence slot (`list(m)`).
-    fn __iter__(slf: Bound<'_, Self>) -> PyResult<crate::iter::MmapIter> {
-        slf.get().check_valid()?;
-        Ok(crate::iter::MmapIter::new(slf.unbind()))
-    }
-
-    /// `reversed(m)`: the 1-byte `bytes` from the last to the first.
-    fn __reversed__(slf: Bound<'_, Self>) -> PyResult<crate::iter::MmapIter> {
-        let len = slf.get().len_checked()?;
-        Ok(crate::iter::MmapIter::reversed(slf.unbind(), len))
-    }
-
-    /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
-    fn __contains__(&self, py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<bool> {
-        self.check_valid()?;
-        if let Ok(bytes) = item.cast::<PyBytes>() {
-            let needle = bytes.as_bytes();
-            if needle.len() != 1 {
-                return Ok(false);
-            }
-            let len = self.len_checked()?;
-            return self.with_map_detached(py, len, |map| {
-                map.find_in(needle, ..)
-                    .map(|found| found.is_some())
-                    .map_err(errors::from_io)
-            });
-        }
-        let mut index = 0;
-        while let Some(byte) = self.item_bytes(py, index)? {
-            if item.eq(byte)? {
-                return Ok(true);
-            }
-            index += 1;
-        }
-        Ok(false)
-    }
-
-    fn __repr__(slf: &Bound<'_, Self>) -> String {
-        let name = Self::type_name(slf);
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        let name = Self::type_name(slf.as_ptr());
         let this = slf.get();
-        match &this.read_lock().map {
-            None => format!("<{name} closed=True>"),
-            Some(map) => format!(
+        if !this.handle.is_open() {
+            return Ok(format!("<{name} closed=True>"));
+        }
+        let cursor = this.handle.cursor();
+        this.handle.read(slf.py(), |map| {
+            Ok(format!(
                 "<{name} closed=False, access={}, length={}, pos={}, offset={}>",
                 access_name(this.access),
                 map.len(),
-                map.tell(),
+                cursor,
                 map.offset()
-            ),
-        }
+            ))
+        })
     }
 
     /// Maps cannot be pickled (CPython's messages for protocols 0-1 and 2+).
@@ -1013,7 +939,7 @@ impl PyMmap {
         let name = if protocol < 2 {
             "mmap".to_string()
         } else {
-            Self::type_name(slf)
+            Self::type_name(slf.as_ptr())
         };
         Err(PyTypeError::new_err(format!(
             "cannot pickle '{name}' object"
@@ -1023,7 +949,7 @@ impl PyMmap {
     fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<()> {
         Err(PyTypeError::new_err(format!(
             "cannot pickle '{}' object",
-            Self::type_name(slf)
+            Self::type_name(slf.as_ptr())
         )))
     }
 
@@ -1033,36 +959,258 @@ impl PyMmap {
         view: *mut ffi::Py_buffer,
         flags: c_int,
     ) -> PyResult<()> {
-        let this = slf.get();
-        let guard = this.read_lock();
-        let Some(map) = guard.map.as_ref() else {
-            return Err(closed());
-        };
-        let readonly = c_int::from(!this.is_writable());
-        // SAFETY: `view` is the caller's Py_buffer; PyBuffer_FillInfo fills it for `len` bytes
-        // at the map's address (which stays put: close/resize refuse while exports > 0) and
-        // keeps a reference to `slf`. It raises BufferError itself for a writable request on
-        // a read-only map.
-        let rc = unsafe {
-            ffi::PyBuffer_FillInfo(
-                view,
-                slf.as_ptr(),
-                map.as_ptr().cast_mut().cast(),
-                map.len() as ffi::Py_ssize_t,
-                readonly,
-                flags,
-            )
-        };
-        if rc != 0 {
-            return Err(PyErr::take(slf.py())
-                .unwrap_or_else(|| errors::buffer_error("Object is not writable.")));
-        }
-        this.exports.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        slf.get().get_buffer(slf.as_ptr(), view, flags)
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
-        self.exports.fetch_sub(1, Ordering::SeqCst);
+        self.handle.released();
+    }
+}
+
+// ----------------------------------------------------------------------------- raw functions
+//
+// SAFETY (for every function below): CPython calls them with the thread attached, through
+// the slots and method descriptors `install` sets on the class, with `slf` a live instance
+// of `PyMmap` or a subclass (the descriptors check the type; the slots belong to the type),
+// and the other arguments as the slot's or calling convention's contract says.
+
+unsafe extern "C" fn raw_length(slf: Object) -> ffi::Py_ssize_t {
+    // SAFETY: see above.
+    unsafe { slot("len(mmap)", |py| PyMmap::from_ptr(py, slf).length(py)) }
+}
+
+unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
+    // SAFETY: see above; `key` is a live borrowed reference.
+    unsafe {
+        slot("mmap[]", |py| {
+            PyMmap::from_ptr(py, slf).subscript(py, &pyo3::Borrowed::from_ptr(py, key))
+        })
+    }
+}
+
+unsafe extern "C" fn raw_ass_subscript(slf: Object, key: Object, value: Object) -> c_int {
+    // SAFETY: see above; `key` is live, `value` live or NULL for deletion.
+    unsafe {
+        slot("mmap[] =", |py| {
+            let value = (!value.is_null()).then(|| pyo3::Borrowed::from_ptr(py, value));
+            PyMmap::from_ptr(py, slf).assign(
+                py,
+                &pyo3::Borrowed::from_ptr(py, key),
+                value.as_deref(),
+            )
+        })
+    }
+}
+
+unsafe extern "C" fn raw_contains(slf: Object, item: Object) -> c_int {
+    // SAFETY: see above; `item` is a live borrowed reference.
+    unsafe {
+        slot("mmap.__contains__", |py| {
+            PyMmap::from_ptr(py, slf).contains(py, &pyo3::Borrowed::from_ptr(py, item))
+        })
+    }
+}
+
+unsafe extern "C" fn raw_getbuffer(slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+    // SAFETY: see above; `view` is the caller's Py_buffer.
+    unsafe {
+        slot("mmap.__buffer__", |py| {
+            PyMmap::from_ptr(py, slf).get_buffer(slf, view, flags)
+        })
+    }
+}
+
+unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) {
+    // SAFETY: see above. Releasing cannot fail; the count goes down with the GIL held.
+    let py = unsafe { Python::assume_attached() };
+    unsafe { PyMmap::from_ptr(py, slf) }.handle.released();
+}
+
+/// A `METH_NOARGS` method `$name` calling `PyMmap::$method(py)`.
+macro_rules! noargs {
+    ($shim:ident, $name:literal, |$this:ident, $py:ident, $slf:ident| $call:expr) => {
+        unsafe extern "C" fn $shim($slf: Object, _unused: Object) -> Object {
+            // SAFETY: see above.
+            unsafe {
+                slot($name, |$py| {
+                    let $this = PyMmap::from_ptr($py, $slf);
+                    $call
+                })
+            }
+        }
+    };
+}
+
+/// A `METH_FASTCALL` method `$name` calling `PyMmap::$method(py, args)`.
+macro_rules! fastcall {
+    ($shim:ident, $name:literal, $method:ident) => {
+        unsafe extern "C" fn $shim(
+            slf: Object,
+            args: *mut Object,
+            nargs: ffi::Py_ssize_t,
+        ) -> Object {
+            // SAFETY: see above; `args` holds `nargs` live borrowed references.
+            unsafe {
+                slot($name, |py| {
+                    PyMmap::from_ptr(py, slf).$method(py, fastcall_args(args, nargs))
+                })
+            }
+        }
+    };
+}
+
+noargs!(raw_close, "mmap.close", |this, py, slf| this.close(py));
+noargs!(raw_enter, "mmap.__enter__", |this, py, slf| this.enter(slf));
+noargs!(raw_read_byte, "mmap.read_byte", |this, py, slf| this
+    .read_byte(py));
+noargs!(raw_readline, "mmap.readline", |this, py, slf| this
+    .readline(py));
+noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
+noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
+fastcall!(raw_flush, "mmap.flush", flush);
+fastcall!(raw_madvise, "mmap.madvise", madvise);
+fastcall!(raw_move, "mmap.move", move_);
+fastcall!(raw_read, "mmap.read", read);
+fastcall!(raw_resize, "mmap.resize", resize);
+fastcall!(raw_seek, "mmap.seek", seek);
+fastcall!(raw_write, "mmap.write", write);
+fastcall!(raw_write_byte, "mmap.write_byte", write_byte);
+
+unsafe extern "C" fn raw_find(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
+    // SAFETY: see above.
+    unsafe {
+        slot("mmap.find", |py| {
+            PyMmap::from_ptr(py, slf).search(py, "find", fastcall_args(args, nargs), false)
+        })
+    }
+}
+
+unsafe extern "C" fn raw_rfind(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
+    // SAFETY: see above.
+    unsafe {
+        slot("mmap.rfind", |py| {
+            PyMmap::from_ptr(py, slf).search(py, "rfind", fastcall_args(args, nargs), true)
+        })
+    }
+}
+
+unsafe extern "C" fn raw_exit(slf: Object, _args: *mut Object, _nargs: ffi::Py_ssize_t) -> Object {
+    // SAFETY: see above.
+    unsafe { slot("mmap.__exit__", |py| PyMmap::from_ptr(py, slf).close(py)) }
+}
+
+fn noargs_method(
+    name: &'static std::ffi::CStr,
+    method: unsafe extern "C" fn(Object, Object) -> Object,
+    doc: &'static std::ffi::CStr,
+) -> RawMethod {
+    RawMethod {
+        name,
+        method: ffi::PyMethodDefPointer {
+            PyCFunction: method,
+        },
+        flags: ffi::METH_NOARGS,
+        doc,
+    }
+}
+
+fn fastcall_method(
+    name: &'static std::ffi::CStr,
+    method: unsafe extern "C" fn(Object, *mut Object, ffi::Py_ssize_t) -> Object,
+    doc: &'static std::ffi::CStr,
+) -> RawMethod {
+    RawMethod {
+        name,
+        method: ffi::PyMethodDefPointer {
+            PyCFunctionFast: method,
+        },
+        flags: ffi::METH_FASTCALL,
+        doc,
+    }
+}
+
+/// Puts the raw methods on the class and points its slots at the raw functions.
+pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    install_methods(
+        ty,
+        vec![
+            noargs_method(c"close", raw_close, c"close($self, /)\n--\n\nCloses the map; later uses raise ValueError. Refused while buffers are exported."),
+            noargs_method(c"__enter__", raw_enter, c"__enter__($self, /)\n--\n\n"),
+            fastcall_method(c"__exit__", raw_exit, c"__exit__($self, *args, /)\n--\n\nCloses the map."),
+            fastcall_method(c"find", raw_find, c"find($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe lowest index of sub in [start, end), or -1."),
+            fastcall_method(c"rfind", raw_rfind, c"rfind($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe highest index of sub in [start, end), or -1."),
+            fastcall_method(c"flush", raw_flush, c"flush($self, offset=0, size=<len>, /)\n--\n\nWrites changes in [offset, offset+size) to the file."),
+            fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."),
+            fastcall_method(c"move", raw_move, c"move($self, dest, src, count, /)\n--\n\nCopies count bytes from src to dest."),
+            fastcall_method(c"read", raw_read, c"read($self, n=None, /)\n--\n\nUp to n bytes from the cursor (all the rest by default)."),
+            noargs_method(c"read_byte", raw_read_byte, c"read_byte($self, /)\n--\n\nThe byte at the cursor, as an int."),
+            noargs_method(c"readline", raw_readline, c"readline($self, /)\n--\n\nThe bytes up to and including the next newline (or the end); b'' at the end."),
+            fastcall_method(c"resize", raw_resize, c"resize($self, newsize, /)\n--\n\nChanges the size of the map and of its file."),
+            fastcall_method(c"seek", raw_seek, c"seek($self, pos, whence=0, /)\n--\n\nMoves the cursor; returns the new position."),
+            noargs_method(c"size", raw_size, c"size($self, /)\n--\n\nThe size of the file (not of the map)."),
+            noargs_method(c"tell", raw_tell, c"tell($self, /)\n--\n\nThe cursor position."),
+            fastcall_method(c"write", raw_write, c"write($self, bytes, /)\n--\n\nWrites bytes at the cursor; returns how many."),
+            fastcall_method(c"write_byte", raw_write_byte, c"write_byte($self, byte, /)\n--\n\nWrites one byte at the cursor."),
+        ],
+    )?;
+    let ty_ptr = ty.as_type_ptr();
+    // SAFETY: `ty` is the live heap type PyO3 made for `PyMmap`, with the mapping, sequence
+    // and buffer slot tables of its heap type object, not yet used by any instance or
+    // subclass. Each raw function has its slot's signature and does what PyO3's trampoline
+    // for the same dunder did; the wrappers (`__len__`, `__getitem__`, …) that called the
+    // trampolines are pointed at them too, so that calls by name and subclasses use them.
+    // PyType_Modified drops whatever CPython cached about the type.
+    unsafe {
+        let mapping = (*ty_ptr).tp_as_mapping;
+        let sequence = (*ty_ptr).tp_as_sequence;
+        let buffer = (*ty_ptr).tp_as_buffer;
+        macro_rules! point {
+            ($table:ident . $slot:ident = $function:ident) => {
+                if !$table.is_null() {
+                    let old = (*$table).$slot.map(|f| f as *const ());
+                    retarget(ty, old, $function as *const ());
+                    (*$table).$slot = Some($function);
+                }
+            };
+        }
+        point!(mapping.mp_length = raw_length);
+        point!(mapping.mp_subscript = raw_subscript);
+        point!(mapping.mp_ass_subscript = raw_ass_subscript);
+        point!(sequence.sq_length = raw_length);
+        point!(sequence.sq_contains = raw_contains);
+        point!(buffer.bf_getbuffer = raw_getbuffer);
+        point!(buffer.bf_releasebuffer = raw_releasebuffer);
+        ffi::PyType_Modified(ty_ptr);
+    }
+    Ok(())
+}
+
+/// Points the slot wrappers in `ty`'s dict that call `old` at `new` (same signature).
+///
+/// # Safety
+///
+/// `new` must be a function with the signature of the slot `old` fills.
+unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const ()) {
+    let Some(old) = old else { return };
+    // SAFETY: reading the live type's dict; every wrapper descriptor object has the layout of
+    // PyWrapperDescrObject, and `d_wrapped` is the slot function its wrapper calls.
+    unsafe {
+        let dict = (*ty.as_type_ptr()).tp_dict;
+        if dict.is_null() {
+            return;
+        }
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key = std::ptr::null_mut();
+        let mut value = std::ptr::null_mut();
+        let wrapper_type = std::ptr::addr_of_mut!(ffi::PyWrapperDescr_Type);
+        while ffi::PyDict_Next(dict, &mut pos, &mut key, &mut value) != 0 {
+            if ffi::Py_TYPE(value) == wrapper_type {
+                let descr = value.cast::<ffi::PyWrapperDescrObject>();
+                if (*descr).d_wrapped as *const () == old {
+                    (*descr).d_wrapped = new.cast_mut().cast();
+                }
+            }
+        }
     }
 }
 

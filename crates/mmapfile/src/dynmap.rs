@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::ops::{Bound, Range, RangeBounds};
 
 use crate::error::{self, past_end};
+use crate::guard::{MapFacts, Watch};
 use crate::search::Plan;
 use crate::sys::{self, MapInner, OwnedDesc};
 use crate::{Access, Advice};
@@ -55,7 +56,10 @@ pub(crate) enum Backing {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct DynMmap {
-    /// The OS mapping; `pub(crate)` so the memory door (mem.rs) can reach the fault guard.
+    /// The fault guard's registration of the mapping. Declared before `inner` so that it is
+    /// dropped (taken out of the registry) before the memory is unmapped.
+    pub(crate) watch: Watch,
+    /// The OS mapping.
     pub(crate) inner: MapInner,
     access: Access,
     backing: Backing,
@@ -82,14 +86,22 @@ impl fmt::Debug for DynMmap {
 
 impl DynMmap {
     pub(crate) fn new(inner: MapInner, access: Access, backing: Backing, offset: u64) -> Self {
-        Self {
+        let mut map = Self {
+            watch: Watch::none(),
             inner,
             access,
             backing,
             offset,
             pos: 0,
             search_threads: None,
-        }
+        };
+        map.watch = Watch::new(map.guard_facts());
+        map
+    }
+
+    /// What the fault guard needs to know about the mapping as it is now.
+    fn guard_facts(&self) -> MapFacts {
+        guard_facts(&self.inner, &self.backing, self.offset)
     }
 
     // ----- shape -----
@@ -157,13 +169,18 @@ impl DynMmap {
     }
 
     /// Runs `f` over `range` of the map; the fault guard reports a truncated file as an error.
+    ///
+    /// If the file is truncated while `f` runs, `f` may see bytes turn to zeros mid-call; a
+    /// panic of `f` that follows (a library's broken assumption) is then reported as the
+    /// truncation error instead, without its message on stderr. Any other panic of `f`
+    /// unwinds as usual.
     pub fn with_bytes<R>(
         &self,
         range: impl RangeBounds<usize>,
         f: impl FnOnce(&[u8]) -> R,
     ) -> io::Result<R> {
         let range = self.checked_range(range)?;
-        self.load(range, f)
+        self.load_foreign(range, f)
     }
 
     /// Runs `f` over `range` of the map mutably; an error on a read-only map.
@@ -641,7 +658,16 @@ impl DynMmap {
             Backing::File(Some(file)) => Some(sys::borrow_desc(file)),
         };
         let Some(fd) = fd else {
-            self.inner.remap(None, 0, new_len)?;
+            let Self {
+                watch,
+                inner,
+                backing,
+                offset,
+                ..
+            } = self;
+            remap_watched(watch, inner, backing, *offset, false, |inner| {
+                inner.remap(None, 0, new_len)
+            })?;
             self.pos = self.pos.min(new_len);
             return Ok(());
         };
@@ -654,33 +680,79 @@ impl DynMmap {
         // What to restore if remapping fails: the file's real size, which is larger than
         // `offset + old_len` when the map is a window.
         let old_file_len = sys::file_info(fd)?.size;
-        // Keep the map inside the file at every step: grow the file first, shrink it last.
+        // Pages the guard replaced with zeros split the OS mapping, which then cannot be
+        // moved, and hide the file: a shared mapping is made afresh from the file (which is
+        // the truth), while a private one would lose its own changes, so growing it reports
+        // the truncation.
+        let repaired = self.watch.has_marks();
+        if repaired && new_len > old_len && !self.inner.is_shared() {
+            let gone = self.watch.gone_from().min(old_len);
+            return Err(self.vanished(&(gone..old_len)));
+        }
+        let fresh = repaired && self.inner.is_shared();
+        let Self {
+            watch,
+            inner,
+            backing,
+            offset,
+            ..
+        } = self;
+        let offset = *offset;
+        let backing: &Backing = backing;
+        let fd = match backing {
+            Backing::File(Some(file)) => sys::borrow_desc(file),
+            _ => unreachable!("checked above: a file map with its descriptor"),
+        };
+        let remap = |inner: &mut MapInner, len: usize| {
+            if fresh {
+                inner.remap_fresh(Some(fd), offset, len)
+            } else {
+                inner.remap(Some(fd), offset, len)
+            }
+        };
+        // Keep the map inside the file at every step: grow the file first, shrink it last;
+        // on any error put back what was changed, and report the first error.
         if new_len > old_len {
             sys::set_file_len(fd, new_file_len)?;
-            if let Err(err) = self.inner.remap(Some(fd), self.offset, new_len) {
-                let _ = sys::set_file_len(fd, old_file_len);
-                return Err(err);
+            if let Err(err) = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, new_len)
+            }) {
+                let restored = sys::set_file_len(fd, old_file_len);
+                return Err(rollback_error(err, restored, "the file's length"));
             }
         } else if cfg!(windows) {
             // Windows refuses to cut a file under any live view of it, ours included: unmap,
             // cut, map again. A failure to map after the cut (which frees memory, so it is
             // not expected) puts the file's length and the map back, but the cut bytes read
             // as zeros from then on.
-            self.inner.remap(Some(fd), self.offset, 0)?;
+            remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, 0)
+            })?;
             if let Err(err) = sys::set_file_len(fd, new_file_len) {
-                self.inner.remap(Some(fd), self.offset, old_len)?;
-                return Err(err);
+                let restored = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                    remap(inner, old_len)
+                });
+                return Err(rollback_error(err, restored, "the map's length"));
             }
-            if let Err(err) = self.inner.remap(Some(fd), self.offset, new_len) {
-                let _ = sys::set_file_len(fd, old_file_len);
-                self.inner.remap(Some(fd), self.offset, old_len)?;
-                return Err(err);
+            if let Err(err) = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, new_len)
+            }) {
+                let file = sys::set_file_len(fd, old_file_len);
+                let err = rollback_error(err, file, "the file's length");
+                let restored = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                    remap(inner, old_len)
+                });
+                return Err(rollback_error(err, restored, "the map's length"));
             }
         } else {
-            self.inner.remap(Some(fd), self.offset, new_len)?;
+            remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, new_len)
+            })?;
             if let Err(err) = sys::set_file_len(fd, new_file_len) {
-                self.inner.remap(Some(fd), self.offset, old_len)?;
-                return Err(err);
+                let restored = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                    remap(inner, old_len)
+                });
+                return Err(rollback_error(err, restored, "the map's length"));
             }
         }
         self.pos = self.pos.min(new_len);
@@ -696,7 +768,14 @@ impl DynMmap {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn close(self) -> io::Result<()> {
-        let Self { inner, backing, .. } = self;
+        let Self {
+            mut watch,
+            inner,
+            backing,
+            ..
+        } = self;
+        // Out of the guard's registry before the address range can be reused.
+        watch.release();
         let unmapped = inner.unmap();
         // Close the descriptor even when munmap failed, and report the first error.
         let closed = match backing {
@@ -708,7 +787,7 @@ impl DynMmap {
 
     // ----- checks -----
 
-    fn require_writable(&self, operation: &str) -> io::Result<()> {
+    pub(crate) fn require_writable(&self, operation: &str) -> io::Result<()> {
         if self.access.is_writable() {
             Ok(())
         } else {
@@ -728,7 +807,7 @@ impl DynMmap {
     }
 
     /// A range the caller asked for, which must lie inside the map.
-    fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
+    pub(crate) fn checked_range(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
         let (start, end) = bounds(&range, self.len());
         if start > end {
             return Err(error::invalid_input(format!(
@@ -771,6 +850,55 @@ fn no_descriptor(operation: &str) -> io::Error {
         io::ErrorKind::Unsupported,
         format!("cannot {operation}: the map keeps no file descriptor (keep_file(false))"),
     )
+}
+
+/// What the fault guard needs to know about a mapping as it is now.
+fn guard_facts(inner: &MapInner, backing: &Backing, offset: u64) -> MapFacts {
+    let fd = match backing {
+        #[cfg(unix)]
+        Backing::File(Some(file)) => Some(std::os::fd::AsRawFd::as_raw_fd(file)),
+        _ => None,
+    };
+    MapFacts {
+        region: inner.guarded_region(),
+        fd,
+        file_offset: offset,
+        user_len: inner.len(),
+        regular_file: inner.is_regular_file(),
+    }
+}
+
+/// Runs a change of the OS mapping with the guard's registration paused, and registers
+/// what is there afterwards (changed or not). A fresh mapping has no vanished pages.
+fn remap_watched(
+    watch: &mut Watch,
+    inner: &mut MapInner,
+    backing: &Backing,
+    offset: u64,
+    fresh: bool,
+    change: impl FnOnce(&mut MapInner) -> io::Result<()>,
+) -> io::Result<()> {
+    // The old addresses stop being ours the moment the OS moves them: out of the registry
+    // first (nothing reads the map meanwhile: the caller holds `&mut`).
+    watch.pause();
+    let result = change(inner);
+    if fresh && result.is_ok() {
+        // A new mapping of the file: every page shows the file again.
+        watch.forget_marks();
+    }
+    watch.update(guard_facts(inner, backing, offset));
+    result
+}
+
+/// The error of a change whose undoing failed too: both are told, the first leads.
+fn rollback_error(err: io::Error, undone: io::Result<()>, what: &str) -> io::Error {
+    match undone {
+        Ok(()) => err,
+        Err(undo) => io::Error::new(
+            err.kind(),
+            format!("{err}; putting back {what} failed as well ({undo}), so it stays changed"),
+        ),
+    }
 }
 
 #[cfg(test)]

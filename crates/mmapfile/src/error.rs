@@ -2,6 +2,64 @@
 
 use std::io;
 
+/// The inner error of an `io::Error` that reports a file truncated under its map: the
+/// error's kind is [`UnexpectedEof`](io::ErrorKind::UnexpectedEof) and its message says what
+/// vanished, and this payload lets a caller tell a truncation apart without reading the
+/// message. Test for it with [`is_truncated`], or reach the details through
+/// [`io::Error::get_ref`] and `downcast_ref`.
+///
+/// ```
+/// use mmapfile::{is_truncated, Truncated};
+/// # fn check(err: &std::io::Error) {
+/// if let Some(truncated) = err.get_ref().and_then(|inner| inner.downcast_ref::<Truncated>()) {
+///     eprintln!("bytes from map offset {} on are gone", truncated.gone_from());
+/// }
+/// assert_eq!(is_truncated(err), err.get_ref().is_some_and(|inner| inner.is::<Truncated>()));
+/// # }
+/// # check(&std::io::Error::other("not a truncation"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncated {
+    gone_from: usize,
+    file_end: Option<u64>,
+    message: String,
+}
+
+impl Truncated {
+    pub(crate) fn new(gone_from: usize, file_end: Option<u64>, message: String) -> Self {
+        Truncated {
+            gone_from,
+            file_end,
+            message,
+        }
+    }
+
+    /// The offset in the map from which its bytes are known to be gone.
+    pub fn gone_from(&self) -> usize {
+        self.gone_from
+    }
+
+    /// Where the file now ends, as an offset in the map, when the map could still ask the
+    /// file for its size (maps that keep their descriptor).
+    pub fn file_end(&self) -> Option<u64> {
+        self.file_end
+    }
+}
+
+impl std::fmt::Display for Truncated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Truncated {}
+
+/// Whether `err` reports a file truncated under its map (its inner error is a
+/// [`Truncated`]), as opposed to any other failure, `UnexpectedEof` ones included.
+pub fn is_truncated(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|inner| inner.is::<Truncated>())
+}
+
 pub(crate) fn invalid_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }
@@ -21,6 +79,26 @@ pub(crate) fn read_only(operation: &str) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_truncation_is_told_apart_by_its_payload() {
+        let err = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            Truncated::new(4096, Some(10), "gone".into()),
+        );
+        assert!(is_truncated(&err));
+        assert_eq!(err.to_string(), "gone");
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<Truncated>());
+        assert_eq!(
+            inner.map(|t| (t.gone_from(), t.file_end())),
+            Some((4096, Some(10)))
+        );
+        assert!(!is_truncated(&io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "gone"
+        )));
+        assert!(!is_truncated(&io::ErrorKind::UnexpectedEof.into()));
+    }
 
     #[test]
     fn messages_name_the_argument_and_the_bound() {

@@ -2,21 +2,46 @@
 //!
 //! When a mapped file is truncated, the kernel removes the pages past the new end; touching
 //! one raises `SIGBUS` (`BUS_ADRERR`), whose default action kills the process. This module
-//! is the only place in the crate that deals with signals. It
+//! keeps the guard's registry and policy; every OS call it makes is a small primitive in
+//! `sys/unix.rs`. It
 //!
-//! 1. installs one process-wide `SIGBUS` handler, once, the first time a regular file is
-//!    mapped (`SA_SIGINFO | SA_ONSTACK | SA_NODEFER`), remembering the disposition that was
-//!    there before;
-//! 2. keeps a lock-free registry of the live file mappings ([`Slot`]s in chunks that are
+//! 1. installs one process-wide handler for the fault signals the first time a regular file
+//!    is mapped, in one `sigaction` call that also returns the disposition it replaced (the
+//!    first link of the *chain*);
+//! 2. re-asserts itself whenever a file map is made or resized and whenever a truncation is
+//!    reported: if another handler was installed since (Python's `faulthandler`, a C
+//!    library, …), the guard goes back on top and that handler becomes the newest link of the
+//!    chain, so signals that are not ours still reach it;
+//! 3. keeps a lock-free registry of the live file mappings ([`Slot`]s in chunks that are
 //!    never freed, so the handler can walk them without locks or allocation);
-//! 3. in the handler, looks the faulting address up; if it lies in one of our mappings, it
+//! 4. in the handler, looks the faulting address up; if it lies in one of our mappings, it
 //!    records the lowest vanished offset on that mapping (`Slot::gone`, before anything else,
 //!    so a thread that reads the zero page already sees the mark), maps an anonymous zero
 //!    page over the faulting page with `MAP_FIXED` (same protection, so the faulting
-//!    instruction can complete) and returns; otherwise it hands the signal to the previous
-//!    disposition: a `SA_SIGINFO` or plain handler is called; for `SIG_DFL` the default is
-//!    restored, so a real fault repeats and kills the process as it would have and a sent
-//!    signal is raised again; `SIG_IGN` ignores a sent signal and lets a real fault kill.
+//!    instruction can complete) and returns. At the process's limit of mappings (Linux's
+//!    `vm.max_map_count`) the zero page would need a new mapping: the guard keeps a few
+//!    spare one-page mappings and gives two back first; if even that fails, the whole
+//!    mapping becomes zeros and is reported gone from offset 0 (an error, never a death);
+//! 5. hands every other signal down the chain, newest link first, as the kernel would have
+//!    delivered it: the link's `sa_mask` blocked (and the signal itself unless
+//!    `SA_NODEFER`), `SA_SIGINFO` or plain calling convention, `SA_RESETHAND` honoured,
+//!    `SIG_IGN` ignoring a sent signal, `SIG_DFL` restoring the default (a real fault then
+//!    repeats and kills as it would have, a sent signal is raised again). A link that passes
+//!    the signal back to us (by calling its saved previous handler, or by restoring it and
+//!    re-raising, as `faulthandler` does) reaches the next older link. A fault that repeats
+//!    at the same address after a link returned goes to the next older link, so a link that
+//!    has since been switched off cannot make a fault loop forever;
+//! 6. treats a `SIGBUS` that this process sent itself while we are the installed handler and
+//!    one of our maps' files is shorter than the map as the re-raise of our fault by a
+//!    handler installed on top of us (`faulthandler` restores its predecessor, which is us,
+//!    and raises again): it returns, the access faults again, now straight into the guard.
+//!
+//! What is guaranteed: with the guard on top when the fault happens (always, unless another
+//! handler was installed after the last map was made or resized and does not pass the signal
+//! on), a fault in a vanished page of our map is an error. A handler installed later that
+//! does not pass the signal on, or `SIG_DFL` put back directly (`faulthandler.disable()`
+//! when it was enabled before the first map), leaves the existing maps unguarded until the
+//! next map is made or resized.
 //!
 //! The crate's door to mapped memory (`mem.rs`) reads [`Watch::gone_from`] before and after
 //! each access: one relaxed atomic load each, nothing per byte.
@@ -25,7 +50,12 @@
 //! empty string before the first map is created turns the guard off for the whole process:
 //! no handler is installed and nothing is registered.
 
-use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
+
+#[cfg(any(unix, windows))]
+pub(crate) use imp::OsRegion;
 
 /// The name of the environment variable that turns the guard off.
 pub(crate) const OPT_OUT_VAR: &str = "MMAPFILE_NO_FAULT_GUARD";
@@ -34,13 +64,13 @@ pub(crate) const OPT_OUT_VAR: &str = "MMAPFILE_NO_FAULT_GUARD";
 const INTACT: usize = usize::MAX;
 
 /// One registered mapping. Written only by the thread that owns the mapping, under a
-/// sequence count so the handler never trusts a half-written (start, end) pair. A cache line
-/// each, so registering one map never slows the hot-path reads of another's `gone`.
+/// sequence count so the handler never trusts a half-written range. A cache line each, so
+/// registering one map never slows the hot-path reads of another's `gone`.
 #[repr(align(64))]
 pub(crate) struct Slot {
     /// Whether a mapping owns this slot.
     taken: AtomicBool,
-    /// Odd while the owner rewrites `start`, `end`, `user` and `prot`.
+    /// Odd while the owner rewrites the fields below.
     seq: AtomicUsize,
     /// The page-aligned OS mapping, `start..end` (end rounded up to a page).
     start: AtomicUsize,
@@ -49,6 +79,11 @@ pub(crate) struct Slot {
     user: AtomicUsize,
     /// The mapping's `PROT_*` bits, given to the zero pages too.
     prot: AtomicI32,
+    /// The map's kept descriptor (-1 if none), where it starts in the file and how long
+    /// it is: enough for the handler to tell, with `fstat`, whether the file shrank.
+    fd: AtomicI32,
+    file_offset: AtomicU64,
+    user_len: AtomicUsize,
     /// The lowest user-view offset known to have vanished, or `INTACT`.
     gone: AtomicUsize,
 }
@@ -62,6 +97,9 @@ impl Slot {
             end: AtomicUsize::new(0),
             user: AtomicUsize::new(0),
             prot: AtomicI32::new(0),
+            fd: AtomicI32::new(-1),
+            file_offset: AtomicU64::new(0),
+            user_len: AtomicUsize::new(0),
             gone: AtomicUsize::new(INTACT),
         }
     }
@@ -74,6 +112,10 @@ impl Slot {
         self.end.store(region.end, Ordering::Relaxed);
         self.user.store(region.user, Ordering::Relaxed);
         self.prot.store(region.prot, Ordering::Relaxed);
+        self.fd.store(region.fd, Ordering::Relaxed);
+        self.file_offset
+            .store(region.file_offset, Ordering::Relaxed);
+        self.user_len.store(region.user_len, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::Release);
     }
 
@@ -91,19 +133,37 @@ impl Slot {
             end: self.end.load(Ordering::Relaxed),
             user: self.user.load(Ordering::Relaxed),
             prot: self.prot.load(Ordering::Relaxed),
+            fd: self.fd.load(Ordering::Relaxed),
+            file_offset: self.file_offset.load(Ordering::Relaxed),
+            user_len: self.user_len.load(Ordering::Relaxed),
         };
         fence(Ordering::Acquire);
-        (self.seq.load(Ordering::Relaxed) == before).then_some(region)
+        (self.seq.load(Ordering::Relaxed) == before && region.end > region.start).then_some(region)
     }
 }
 
-/// An address range as the handler needs it.
+/// A registered mapping as the handler needs it.
 #[derive(Clone, Copy)]
 struct Region {
     start: usize,
     end: usize,
     user: usize,
     prot: i32,
+    fd: i32,
+    file_offset: u64,
+    user_len: usize,
+}
+
+impl Region {
+    const EMPTY: Region = Region {
+        start: 0,
+        end: 0,
+        user: 0,
+        prot: 0,
+        fd: -1,
+        file_offset: 0,
+        user_len: 0,
+    };
 }
 
 /// A map's link to the guard: the slot it is registered in, or a shared slot that is never
@@ -114,13 +174,24 @@ pub(crate) struct Watch {
     /// A regular file's map: the file's size bounds the bytes that exist (even when the
     /// guard is off, `flush` compares them).
     regular_file: bool,
-    /// The mapping's protection, kept here because a paused slot forgets it.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    prot: i32,
 }
 
 /// The slot of every unguarded map: never in the registry, so nothing ever marks it.
 static UNGUARDED: Slot = Slot::new();
+
+/// Where a map lies and what the guard needs to know about it, for [`Watch::update`].
+#[derive(Clone, Copy)]
+pub(crate) struct MapFacts {
+    /// The OS mapping, if it is a live mapping of a regular file.
+    #[cfg(any(unix, windows))]
+    pub region: Option<OsRegion>,
+    /// The map's kept descriptor, if any.
+    pub fd: Option<i32>,
+    pub file_offset: u64,
+    pub user_len: usize,
+    /// Whether the map is of a regular file (even when empty or unguarded).
+    pub regular_file: bool,
+}
 
 impl Watch {
     /// A watch that never reports anything.
@@ -129,51 +200,65 @@ impl Watch {
             slot: &UNGUARDED,
             registered: false,
             regular_file: false,
-            prot: 0,
         }
     }
 
-    /// Registers a live mapping of a regular file: the OS mapping `start..start + os_len`,
-    /// whose user view begins at `user`, mapped with `prot`. Installs the handler on first
-    /// use. When the guard is off (opt-out, or the handler could not be installed), the
-    /// watch reports no faults.
-    pub(crate) fn register(start: usize, os_len: usize, user: usize, prot: i32) -> Self {
-        if !ensure_installed() {
-            return Self {
-                regular_file: true,
-                ..Self::none()
-            };
-        }
-        let slot = claim_slot();
-        slot.gone.store(INTACT, Ordering::Relaxed);
-        slot.publish(Region::new(start, os_len, user, prot));
-        Self {
-            slot,
-            registered: true,
-            regular_file: true,
-            prot,
-        }
+    /// The watch of a new map. Installs or re-asserts the handler for a file map; when the
+    /// guard is off (opt-out, or the handler could not be installed), the watch reports no
+    /// faults.
+    pub(crate) fn new(facts: MapFacts) -> Self {
+        let mut watch = Self::none();
+        watch.update(facts);
+        watch
     }
 
-    /// Takes the range out of the registry while the mapping is being moved (mremap);
-    /// [`moved`](Self::moved) puts the new one in. Only where `mremap` exists.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    /// Takes the range out of the registry while the mapping is being moved or replaced;
+    /// [`update`](Self::update) puts the new one in.
     pub(crate) fn pause(&self) {
         if self.registered {
             self.slot.publish(Region::EMPTY);
         }
     }
 
-    /// The mapping moved or changed length (mremap). Marks beyond `user_len` are dropped:
-    /// those pages are no longer part of the mapping.
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    pub(crate) fn moved(&self, start: usize, os_len: usize, user: usize, user_len: usize) {
-        if !self.registered {
-            return;
+    /// The mapping was made, moved, resized or replaced. `fresh`: the pages are all the
+    /// file's again (a new mapping), so earlier marks are dropped; otherwise marks beyond the
+    /// new length are dropped, as those pages are no longer part of the mapping.
+    pub(crate) fn update(&mut self, facts: MapFacts) {
+        self.regular_file = facts.regular_file;
+        #[cfg(any(unix, windows))]
+        {
+            let Some(os) = facts.region else {
+                self.pause();
+                return;
+            };
+            if !ensure_installed() {
+                return;
+            }
+            if !self.registered {
+                self.slot = claim_slot();
+                self.slot.gone.store(INTACT, Ordering::Relaxed);
+                self.registered = true;
+            }
+            imp::reassert();
+            let page = page_size();
+            self.slot.publish(Region {
+                start: os.start,
+                end: os.start.saturating_add(os.os_len).saturating_add(page - 1) & !(page - 1),
+                user: os.user,
+                prot: os.prot,
+                fd: facts.fd.unwrap_or(-1),
+                file_offset: facts.file_offset,
+                user_len: facts.user_len,
+            });
+            if self.slot.gone.load(Ordering::Relaxed) >= facts.user_len {
+                self.slot.gone.store(INTACT, Ordering::Relaxed);
+            }
         }
-        self.slot
-            .publish(Region::new(start, os_len, user, self.prot));
-        if self.slot.gone.load(Ordering::Relaxed) >= user_len {
+    }
+
+    /// The map is a new mapping whose pages are all backed again: forget earlier marks.
+    pub(crate) fn forget_marks(&self) {
+        if self.registered {
             self.slot.gone.store(INTACT, Ordering::Relaxed);
         }
     }
@@ -204,11 +289,20 @@ impl Watch {
         self.slot.gone.load(Ordering::Relaxed)
     }
 
+    /// Whether a fault on this map was repaired with zero pages (or a vanished region was
+    /// otherwise noted): the mapping no longer shows only the file.
+    pub(crate) fn has_marks(&self) -> bool {
+        self.gone_from() != INTACT
+    }
+
     /// Records that the bytes from `offset` on are known to be gone (e.g. from the file's
-    /// size). The mark only ever moves down.
+    /// size). The mark only ever moves down. Also puts the guard back on top if another
+    /// handler displaced it: a reported truncation is a moment to check.
     pub(crate) fn note_gone(&self, offset: usize) {
         if self.registered {
             self.slot.gone.fetch_min(offset, Ordering::SeqCst);
+            #[cfg(any(unix, windows))]
+            imp::reassert();
         }
     }
 }
@@ -216,26 +310,6 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.release();
-    }
-}
-
-impl Region {
-    const EMPTY: Region = Region {
-        start: 0,
-        end: 0,
-        user: 0,
-        prot: 0,
-    };
-
-    fn new(start: usize, os_len: usize, user: usize, prot: i32) -> Self {
-        let page = page_size();
-        let end = start.saturating_add(os_len).saturating_add(page - 1) & !(page - 1);
-        Self {
-            start,
-            end,
-            user,
-            prot,
-        }
     }
 }
 
@@ -265,7 +339,16 @@ fn chunks() -> impl Iterator<Item = &'static Chunk> {
     })
 }
 
+/// Every live registered mapping. Async-signal-safe.
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
+fn live_slots() -> impl Iterator<Item = (&'static Slot, Region)> {
+    chunks()
+        .flat_map(|chunk| chunk.slots.iter())
+        .filter_map(|slot| slot.read().map(|region| (slot, region)))
+}
+
 /// Finds a free slot, or adds a chunk for one.
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn claim_slot() -> &'static Slot {
     for chunk in chunks() {
         for slot in &chunk.slots {
@@ -302,13 +385,20 @@ static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The page size, cached where the handler can read it without a syscall.
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
 
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn page_size() -> usize {
     PAGE.load(Ordering::Relaxed)
 }
 
-/// Whether the guard protects file maps in this process (it is installed with the first one).
+/// Whether the guard protects file maps in this process (it is installed with the first
+/// one). Asking also puts the guard back on top if another handler displaced it.
 pub(crate) fn active() -> bool {
-    ensure_installed()
+    let active = ensure_installed();
+    #[cfg(any(unix, windows))]
+    if active {
+        imp::reassert();
+    }
+    active
 }
 
 /// Whether the user turned the guard off with the environment variable.
@@ -327,153 +417,355 @@ fn ensure_installed() -> bool {
     ACTIVE.load(Ordering::Acquire)
 }
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(unix)]
 mod imp {
     use std::cell::UnsafeCell;
-    use std::mem::MaybeUninit;
-    use std::ptr;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
 
-    use super::{chunks, page_size};
+    pub(crate) use crate::sys::OsRegion;
+    use crate::sys::{self, Disposition, DispositionKind, SignalInfo, FAULT_SIGNALS};
 
-    /// The disposition that was in place before ours, written once before ours is installed.
-    struct Previous(UnsafeCell<MaybeUninit<libc::sigaction>>);
-    // SAFETY: written once inside `INSTALL.call_once` before `PREVIOUS_SET` is released, and
-    // only read after `PREVIOUS_SET` is seen; never written again.
-    unsafe impl Sync for Previous {}
-    static PREVIOUS: Previous = Previous(UnsafeCell::new(MaybeUninit::uninit()));
-    static PREVIOUS_SET: AtomicBool = AtomicBool::new(false);
+    use super::{live_slots, page_size};
 
-    /// Installs the handler; false if the OS refused.
-    pub(super) fn install() -> bool {
-        // SAFETY: sigaction with a null new action only reads the current disposition into
-        // the cell, which nobody else reads before `PREVIOUS_SET` is set below.
-        let rc =
-            unsafe { libc::sigaction(libc::SIGBUS, ptr::null(), (*PREVIOUS.0.get()).as_mut_ptr()) };
-        if rc != 0 {
-            return false;
-        }
-        PREVIOUS_SET.store(true, Ordering::Release);
-        // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags) that we fill in.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = on_sigbus as *const () as usize;
-        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
-        // SAFETY: sa_mask is a valid sigset_t inside `action`.
-        unsafe { libc::sigemptyset(&mut action.sa_mask) };
-        // SAFETY: installs our handler, which is async-signal-safe (see `on_sigbus`).
-        unsafe { libc::sigaction(libc::SIGBUS, &action, ptr::null_mut()) == 0 }
+    /// How many handlers the chain of one signal remembers (the one before the guard and
+    /// those installed on top of it since). When it is full, the guard no longer goes back
+    /// on top of newcomers.
+    const CHAIN_CAPACITY: usize = 16;
+
+    /// The dispositions the guard covers for one signal, oldest first. Links are written
+    /// once, under `EDIT`, before `len` publishes them; the handler only reads.
+    struct Chain {
+        links: [UnsafeCell<Option<Disposition>>; CHAIN_CAPACITY],
+        /// Set when a `SA_RESETHAND` link was delivered: it acts as `SIG_DFL` from then on.
+        reset: [AtomicBool; CHAIN_CAPACITY],
+        len: AtomicUsize,
     }
 
-    /// The SIGBUS handler. Async-signal-safe: atomics, `mmap`, `sigaction` and `raise` only;
-    /// no allocation, no locks. Saves and restores `errno`.
-    extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-        // SAFETY: `__errno_location` returns this thread's errno slot.
-        let errno = unsafe { *libc::__errno_location() };
-        // SAFETY: the kernel hands a valid siginfo to a SA_SIGINFO handler.
-        let handled =
-            unsafe { !info.is_null() && repair((*info).si_code, (*info).si_addr() as usize) };
-        if !handled {
-            // SAFETY: forwarded from the kernel unchanged.
-            unsafe { chain(sig, info, ctx) };
-        }
-        // SAFETY: as above.
-        unsafe { *libc::__errno_location() = errno };
-    }
+    // SAFETY: a link is written only under `EDIT` while it is beyond `len` (invisible to
+    // readers), then published with a release store of `len`, and never written again.
+    unsafe impl Sync for Chain {}
 
-    /// If `addr` is in one of our mappings and the signal is a real fault, marks the mapping
-    /// and maps a zero page over the faulting page. Returns whether it did.
-    fn repair(code: libc::c_int, addr: usize) -> bool {
-        // Only kernel-generated bus errors at an address: a SIGBUS sent with kill/raise has
-        // si_code <= 0 and no meaningful address.
-        if code != libc::BUS_ADRERR {
-            return false;
-        }
-        let page = page_size();
-        for chunk in chunks() {
-            for slot in &chunk.slots {
-                let Some(region) = slot.read() else { continue };
-                if addr < region.start || addr >= region.end {
-                    continue;
-                }
-                let page_start = addr & !(page - 1);
-                // Mark first, map second: another thread that reads the zero page must already
-                // see the mark when it checks after its access.
-                let gone = page_start.saturating_sub(region.user);
-                slot.gone.fetch_min(gone, Ordering::SeqCst);
-                // SAFETY: the page lies inside a mapping this crate owns and registered (the
-                // sequence check rules out a stale range); replacing it with zeros is what the
-                // guard promises, and the crate reports every access that touched it.
-                let ptr = unsafe {
-                    libc::mmap(
-                        page_start as *mut libc::c_void,
-                        page,
-                        region.prot,
-                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
-                        -1,
-                        0,
-                    )
-                };
-                return ptr != libc::MAP_FAILED;
+    impl Chain {
+        const fn new() -> Self {
+            Self {
+                links: [const { UnsafeCell::new(None) }; CHAIN_CAPACITY],
+                reset: [const { AtomicBool::new(false) }; CHAIN_CAPACITY],
+                len: AtomicUsize::new(0),
             }
         }
-        false
+
+        /// Link `index` as the kernel would now deliver to it. Async-signal-safe.
+        fn link(&self, index: usize) -> Disposition {
+            if index >= self.len.load(Ordering::Acquire)
+                || self.reset[index].load(Ordering::Acquire)
+            {
+                return Disposition::default_action();
+            }
+            // SAFETY: published links are never written again (see `Sync`).
+            unsafe { (*self.links[index].get()).unwrap_or_else(Disposition::default_action) }
+        }
+
+        /// Adds the newest link; call under `EDIT`. False when full.
+        fn push(&self, link: Disposition) -> bool {
+            let len = self.len.load(Ordering::Relaxed);
+            if len == CHAIN_CAPACITY {
+                return false;
+            }
+            // SAFETY: `len` is unpublished, and `EDIT` excludes other writers.
+            unsafe { *self.links[len].get() = Some(link) };
+            self.len.store(len + 1, Ordering::Release);
+            true
+        }
     }
 
-    /// Hands a signal that is not ours to the disposition that was there before.
+    static CHAINS: [Chain; FAULT_SIGNALS.len()] = [const { Chain::new() }; FAULT_SIGNALS.len()];
+    /// Serialises installing and re-asserting (never taken in the handler).
+    static EDIT: Mutex<()> = Mutex::new(());
+    /// Set while a disposition is being swapped and its link not yet recorded; the handler
+    /// waits for it (only other threads can see it set: the installing thread blocks the
+    /// signals meanwhile).
+    static SWAPPING: AtomicBool = AtomicBool::new(false);
+
+    fn chain_of(sig: libc::c_int) -> Option<&'static Chain> {
+        FAULT_SIGNALS
+            .iter()
+            .position(|&s| s == sig)
+            .map(|i| &CHAINS[i])
+    }
+
+    /// Installs the handler; false if the OS refused or the guard does not work here.
+    pub(super) fn install() -> bool {
+        if !sys::FAULT_GUARD_SUPPORTED {
+            return false;
+        }
+        let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+        let installed = FAULT_SIGNALS.iter().all(|&sig| take_over(sig).is_ok());
+        replenish_spares();
+        installed
+    }
+
+    /// Puts the guard back on top of any handler installed since, which becomes the newest
+    /// link of the chain; refills the spare mappings. One `sigaction` read per signal.
+    pub(super) fn reassert() {
+        if !super::ACTIVE.load(Ordering::Acquire) {
+            return;
+        }
+        // Another thread doing the same job is as good; and a child forked while a thread
+        // held the lock must not wait for it forever.
+        let Ok(_edit) = EDIT.try_lock() else { return };
+        for (sig, chain) in FAULT_SIGNALS.iter().zip(&CHAINS) {
+            let displaced = sys::current_disposition(*sig).is_some_and(|now| !now.is(on_fault));
+            if displaced && chain.len.load(Ordering::Relaxed) < CHAIN_CAPACITY {
+                let _ = take_over(*sig);
+            }
+        }
+        replenish_spares();
+    }
+
+    /// Installs the handler for `sig` in one call and records what it replaced. Under `EDIT`.
+    fn take_over(sig: libc::c_int) -> std::io::Result<()> {
+        let chain = chain_of(sig).expect("a fault signal");
+        let _blocked = sys::FaultSignalsBlocked::new();
+        SWAPPING.store(true, Ordering::SeqCst);
+        let result = sys::install_handler(sig, on_fault).map(|previous| {
+            // Our own handler (a fork's child inherits it) needs no link.
+            if !previous.is(on_fault) {
+                chain.push(previous);
+            }
+        });
+        SWAPPING.store(false, Ordering::SeqCst);
+        result
+    }
+
+    // ----- spare mappings for repairs at the mapping limit -----
+
+    const SPARES: usize = 4;
+    static SPARE: [AtomicUsize; SPARES] = [const { AtomicUsize::new(0) }; SPARES];
+
+    fn replenish_spares() {
+        for spare in &SPARE {
+            if spare.load(Ordering::Relaxed) == 0 {
+                match sys::reserve_spare_mapping() {
+                    Some(addr) => spare.store(addr, Ordering::Release),
+                    None => return,
+                }
+            }
+        }
+    }
+
+    /// Gives back up to `count` spare mappings. Async-signal-safe.
+    fn release_spares(count: usize) -> usize {
+        let mut released = 0;
+        for spare in &SPARE {
+            if released == count {
+                break;
+            }
+            let addr = spare.swap(0, Ordering::AcqRel);
+            if addr != 0 {
+                // SAFETY: each spare address is taken out of the table once, by this swap.
+                unsafe { sys::release_spare_mapping(addr) };
+                released += 1;
+            }
+        }
+        released
+    }
+
+    // ----- per-thread state, without thread-locals (the handler may run anywhere) -----
+
+    const THREAD_STATES: usize = 128;
+
+    /// What the handler remembers about one thread: how deep it is in calls down the chain,
+    /// which link it called last, and the last fault it passed on.
+    struct ThreadState {
+        thread: AtomicUsize,
+        depth: AtomicUsize,
+        link: AtomicUsize,
+        last_fault: AtomicUsize,
+        last_link: AtomicUsize,
+    }
+
+    static THREADS: [ThreadState; THREAD_STATES] = [const {
+        ThreadState {
+            thread: AtomicUsize::new(0),
+            depth: AtomicUsize::new(0),
+            link: AtomicUsize::new(0),
+            last_fault: AtomicUsize::new(0),
+            last_link: AtomicUsize::new(0),
+        }
+    }; THREAD_STATES];
+
+    /// This thread's state, claimed on first use; `None` if the table is full.
+    /// Async-signal-safe. Entries are kept for the life of the process (they are needed
+    /// only by threads that pass signals on, which is rare).
+    fn thread_state() -> Option<&'static ThreadState> {
+        let me = sys::thread_id();
+        if let Some(state) = THREADS
+            .iter()
+            .find(|s| s.thread.load(Ordering::Acquire) == me)
+        {
+            return Some(state);
+        }
+        THREADS.iter().find(|s| {
+            s.thread
+                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
+    }
+
+    /// How many self-sent signals were taken for re-raises since the last repair: bounds
+    /// the (unlikely) case of a guess that was wrong.
+    static RERAISES: AtomicUsize = AtomicUsize::new(0);
+
+    /// The fault handler. Async-signal-safe: atomics and the `sys` primitives only; no
+    /// allocation, no locks. Leaves `errno` as it found it.
+    extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        let _errno = sys::ErrnoSaved::new();
+        let Some(chain) = chain_of(sig) else { return };
+        // Bounded: a child forked in the middle of a swap would otherwise wait forever.
+        for _ in 0..1 << 20 {
+            if !SWAPPING.load(Ordering::Acquire) {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        // SAFETY: the kernel hands a valid siginfo (or null) to a SA_SIGINFO handler.
+        let signal = unsafe { sys::signal_info(sig, info) };
+        let state = thread_state();
+        let depth = state.map_or(0, |s| s.depth.load(Ordering::Relaxed));
+        if depth == 0 {
+            if signal.vanished_page_fault && repair(signal.addr) {
+                RERAISES.store(0, Ordering::Relaxed);
+                return;
+            }
+            if signal.self_sent && is_reraise_of_ours(sig) {
+                return;
+            }
+        }
+        // SAFETY: the handler's own arguments, unchanged.
+        unsafe { pass_on(sig, chain, state, depth, signal, info, ctx) };
+    }
+
+    /// If `addr` is in one of our mappings, marks the mapping and maps a zero page over the
+    /// faulting page. Returns whether it did.
+    fn repair(addr: usize) -> bool {
+        let page = page_size();
+        let Some((slot, region)) = live_slots().find(|(_, r)| addr >= r.start && addr < r.end)
+        else {
+            return false;
+        };
+        let page_start = addr & !(page - 1);
+        // Mark first, map second: another thread that reads the zero page must already see
+        // the mark when it checks after its access.
+        slot.gone
+            .fetch_min(page_start.saturating_sub(region.user), Ordering::SeqCst);
+        // SAFETY: the page lies inside a mapping this crate owns and registered (the
+        // sequence check rules out a stale range); replacing it with zeros is what the guard
+        // promises, and the crate reports every access that touched it.
+        if unsafe { sys::map_zero_pages(page_start, page, region.prot) } {
+            return true;
+        }
+        // At the mapping limit: splitting our mapping needs up to two more mappings.
+        // SAFETY: as above.
+        if release_spares(2) > 0 && unsafe { sys::map_zero_pages(page_start, page, region.prot) } {
+            return true;
+        }
+        // Still no room: replace the whole mapping, which needs no split, and report all of
+        // it gone (the mark first, as above).
+        slot.gone.store(0, Ordering::SeqCst);
+        // SAFETY: the whole registered range is ours, as above.
+        unsafe { sys::map_zero_pages(region.start, region.end - region.start, region.prot) }
+    }
+
+    /// Whether a `SIGBUS` this process sent itself is a handler above us re-raising our
+    /// fault: we are the installed handler again (it restored us) and one of our maps'
+    /// files is now shorter than the map. Marks those maps. Async-signal-safe (`fstat`).
+    fn is_reraise_of_ours(sig: libc::c_int) -> bool {
+        if sig != libc::SIGBUS || !sys::current_disposition(sig).is_some_and(|d| d.is(on_fault)) {
+            return false;
+        }
+        let mut truncated = false;
+        for (slot, region) in live_slots() {
+            if region.fd < 0 {
+                continue;
+            }
+            let Some(size) = sys::raw_file_size(region.fd) else {
+                continue;
+            };
+            let covered = size.saturating_sub(region.file_offset);
+            if covered < region.user_len as u64 {
+                slot.gone.fetch_min(covered as usize, Ordering::SeqCst);
+                truncated = true;
+            }
+        }
+        truncated && RERAISES.fetch_add(1, Ordering::Relaxed) < 8
+    }
+
+    /// Hands a signal that is not ours to the chain: the newest link, or the next older one
+    /// when a link passed it back to us (`depth > 0`) or a fault repeats after a link
+    /// returned.
     ///
     /// # Safety
     /// `info` and `ctx` are the handler's arguments, unchanged.
-    unsafe fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-        let user_sent = info.is_null() || {
-            // SAFETY: non-null, from the kernel.
-            unsafe { (*info).si_code <= 0 }
-        };
-        if !PREVIOUS_SET.load(Ordering::Acquire) {
-            // SAFETY: restores the default action; see `die_by_default`.
-            unsafe { die_by_default(sig, user_sent) };
-            return;
-        }
-        // SAFETY: PREVIOUS_SET is set, so the cell was initialised and is never written again.
-        let previous = unsafe { (*PREVIOUS.0.get()).assume_init_ref() };
-        let handler = previous.sa_sigaction;
-        if handler == libc::SIG_DFL {
-            // SAFETY: see `die_by_default`.
-            unsafe { die_by_default(sig, user_sent) };
-        } else if handler == libc::SIG_IGN {
-            if !user_sent {
-                // A real fault cannot be ignored: returning would fault again forever (the
-                // kernel itself kills in this case when no handler is installed).
-                // SAFETY: see `die_by_default`.
-                unsafe { die_by_default(sig, false) };
+    unsafe fn pass_on(
+        sig: libc::c_int,
+        chain: &Chain,
+        state: Option<&ThreadState>,
+        depth: usize,
+        signal: SignalInfo,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        let newest = chain.len.load(Ordering::Acquire);
+        let index = match state {
+            // Passed back to us by the link we called: the next older one.
+            Some(s) if depth > 0 => s.link.load(Ordering::Relaxed).checked_sub(1),
+            // The same fault again after a link returned: that link did not fix it.
+            Some(s) if signal.addr != 0 && s.last_fault.load(Ordering::Relaxed) == signal.addr => {
+                s.last_link.load(Ordering::Relaxed).checked_sub(1)
             }
-        } else if previous.sa_flags & libc::SA_SIGINFO != 0 {
-            // SAFETY: the previous owner installed this as a SA_SIGINFO handler, so it takes
-            // these three arguments.
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-                unsafe { std::mem::transmute(handler) };
-            f(sig, info, ctx);
-        } else {
-            // SAFETY: a plain handler installed without SA_SIGINFO takes the signal number.
-            let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
-            f(sig);
+            _ => newest.checked_sub(1),
+        };
+        if let Some(s) = state {
+            if depth == 0 {
+                s.last_fault.store(signal.addr, Ordering::Relaxed);
+                s.last_link.store(index.unwrap_or(0), Ordering::Relaxed);
+            }
         }
-    }
-
-    /// Restores the default action so the signal does what it would have done without us:
-    /// a real fault re-executes when we return and kills the process; a sent signal is
-    /// raised again now.
-    ///
-    /// # Safety
-    /// Call only from the signal handler.
-    unsafe fn die_by_default(sig: libc::c_int, user_sent: bool) {
-        // SAFETY: a zeroed sigaction with SIG_DFL (0) is the default disposition.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = libc::SIG_DFL;
-        // SAFETY: sigaction and raise are async-signal-safe.
-        unsafe {
-            libc::sigaction(sig, &action, ptr::null_mut());
-            if user_sent {
-                libc::raise(sig);
+        let link = index.map_or_else(Disposition::default_action, |i| chain.link(i));
+        let sent = !signal.kernel_fault;
+        match link.kind() {
+            DispositionKind::Default => {
+                // What the kernel does without a handler: a fault repeats when we return and
+                // kills; a sent signal is raised again now.
+                sys::reset_to_default(sig);
+                if sent {
+                    sys::raise_signal(sig);
+                }
+            }
+            DispositionKind::Ignore => {
+                if !sent {
+                    // A real fault cannot be ignored: returning would fault again forever
+                    // (the kernel itself kills in this case).
+                    sys::reset_to_default(sig);
+                }
+            }
+            DispositionKind::Handler => {
+                let index = index.unwrap_or(0);
+                if link.resets_on_delivery() {
+                    chain.reset[index].store(true, Ordering::Release);
+                }
+                if let Some(s) = state {
+                    let outer = s.link.swap(index, Ordering::Relaxed);
+                    s.depth.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: the caller's promise; the link is a handler for `sig`.
+                    unsafe { link.call(sig, info, ctx) };
+                    s.depth.fetch_sub(1, Ordering::Relaxed);
+                    s.link.store(outer, Ordering::Relaxed);
+                } else {
+                    // SAFETY: as above.
+                    unsafe { link.call(sig, info, ctx) };
+                }
             }
         }
     }
@@ -486,35 +778,37 @@ mod imp {
 mod imp {
     use std::sync::atomic::Ordering;
 
-    use super::chunks;
     use crate::sys::fault;
+    pub(crate) use crate::sys::OsRegion;
+
+    use super::live_slots;
 
     pub(super) fn install() -> bool {
         fault::install(repair)
     }
 
+    /// Nothing to do: vectored handlers are all asked in turn, and one that does not claim a
+    /// fault passes it on, so a handler added later cannot hide ours.
+    pub(super) fn reassert() {}
+
     fn repair(addr: usize, write: bool) -> bool {
-        for chunk in chunks() {
-            for slot in &chunk.slots {
-                let Some(region) = slot.read() else { continue };
-                if addr < region.start || addr >= region.end {
-                    continue;
-                }
-                if !fault::allows(region.prot, write) {
-                    return false;
-                }
-                // Mark first, replace second, as on Unix.
-                slot.gone.fetch_min(0, Ordering::SeqCst);
-                return fault::zero_view(region.start, region.end - region.start, region.prot);
-            }
+        let Some((slot, region)) =
+            live_slots().find(|(_, region)| addr >= region.start && addr < region.end)
+        else {
+            return false;
+        };
+        if !fault::allows(region.prot, write) {
+            return false;
         }
-        false
+        // Mark first, replace second, as on Unix.
+        slot.gone.fetch_min(0, Ordering::SeqCst);
+        fault::zero_view(region.start, region.end - region.start, region.prot)
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
+#[cfg(not(any(unix, windows)))]
 mod imp {
-    /// The guard is implemented for Linux and Android only; elsewhere maps are unguarded.
+    /// The guard works on Unix systems and Windows only; elsewhere maps are unguarded.
     pub(super) fn install() -> bool {
         false
     }

@@ -96,16 +96,22 @@ mod error;
 mod guard;
 mod mem;
 mod options;
+mod records;
 mod scan;
 mod search;
 pub(crate) mod sys;
 mod typed;
+mod walk;
 
 pub use dynmap::DynMmap;
+pub use error::{is_truncated, Truncated};
 pub use options::{Access, Advice, MmapOptions};
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};
+pub use walk::WalkStep;
+/// The traits that say which types [`DynMmap::records`] can view a map as.
+pub use zerocopy;
 
 /// Whether the fault guard protects this process's file maps (see
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first
@@ -125,6 +131,26 @@ pub fn page_size() -> usize {
 /// Windows). The crate aligns for you; this is for callers that want to match it.
 pub fn allocation_granularity() -> usize {
     sys::allocation_granularity()
+}
+
+/// The huge page sizes this system supports, in bytes, smallest first (on x86_64 Linux
+/// typically 2 MiB and 1 GiB); empty where there are none or the crate cannot tell.
+///
+/// On Linux and Android these are the sizes the kernel lists under
+/// `/sys/kernel/mm/hugepages`. A size listed is one the kernel can map, not a promise that
+/// pages of it are reserved: an explicit huge page map (`MAP_HUGETLB`) also needs pages in
+/// that size's pool (`nr_hugepages`), which is 0 unless an administrator set it. Transparent
+/// huge pages ([`Advice::HugePage`]) need no pool and use the smallest size. Other systems
+/// report none for now (macOS superpages, FreeBSD's `getpagesizes` and Windows large pages
+/// are not asked).
+///
+/// ```
+/// let sizes = mmapfile::huge_page_sizes();
+/// assert!(sizes.windows(2).all(|pair| pair[0] < pair[1]));
+/// assert!(sizes.iter().all(|&size| size > mmapfile::page_size()));
+/// ```
+pub fn huge_page_sizes() -> Vec<usize> {
+    sys::huge_page_sizes()
 }
 
 /// The Rust examples of the repository's README run as doc tests, so the tour cannot rot.

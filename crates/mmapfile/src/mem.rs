@@ -12,6 +12,7 @@ use std::io;
 use std::ops::Range;
 use std::sync::atomic::{fence, Ordering};
 
+use crate::error::Truncated;
 use crate::guard::Watch;
 use crate::DynMmap;
 
@@ -32,6 +33,40 @@ impl DynMmap {
             return Err(self.vanished(&range));
         }
         Ok(out)
+    }
+
+    /// [`load`](Self::load) for code the crate does not control: a regex engine, a caller's
+    /// closure. Such code may trust what it read a moment ago, and the guard's zero pages
+    /// can break that trust mid-call: regex-automata, for one, asserts that a match found
+    /// forwards is found again backwards, and panics when a truncation zeroed the bytes in
+    /// between. So a panic out of `f` is caught, and if the map's mark shows that bytes of
+    /// `range` vanished, it becomes the truncation error (and the panic message is kept off
+    /// stderr); any other panic goes on unwinding. (Built with `panic = "abort"`, such a
+    /// panic still aborts.)
+    pub(crate) fn load_foreign<R>(
+        &self,
+        range: Range<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> io::Result<R> {
+        debug_assert!(range.start <= range.end && range.end <= self.len());
+        let watch = self.watch();
+        if touches_gone(&range, watch.gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        let outcome = {
+            let _scan = quiet_panics::Scan::enter(watch, &range);
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(&self.as_slice()[range.clone()])
+            }))
+        };
+        fence(Ordering::Acquire);
+        if touches_gone(&range, watch.gone_from()) {
+            return Err(self.vanished(&range));
+        }
+        match outcome {
+            Ok(out) => Ok(out),
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
     }
 
     /// Runs `f` over the bytes in `range` mutably; the caller has checked the range and that
@@ -79,7 +114,7 @@ impl DynMmap {
     }
 
     fn watch(&self) -> &Watch {
-        self.inner.guard()
+        &self.watch
     }
 
     /// How many bytes of the map the file covers now, if the map keeps its descriptor.
@@ -93,7 +128,7 @@ impl DynMmap {
     /// zeros without faulting) is refused from now on too.
     #[cold]
     #[inline(never)]
-    fn vanished(&self, range: &Range<usize>) -> io::Error {
+    pub(crate) fn vanished(&self, range: &Range<usize>) -> io::Error {
         let watch = self.watch();
         let covered = if watch.is_regular_file() {
             self.file_covers()
@@ -108,11 +143,15 @@ impl DynMmap {
         match covered {
             Some(covered) if covered < self.len() as u64 => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: it now ends {covered} bytes into \
-                     the {}-byte map, and the map's bytes from offset {gone} on are gone \
-                     ({access})",
-                    self.len()
+                Truncated::new(
+                    gone,
+                    Some(covered),
+                    format!(
+                        "the file was truncated while mapped: it now ends {covered} bytes \
+                         into the {}-byte map, and the map's bytes from offset {gone} on are \
+                         gone ({access})",
+                        self.len()
+                    ),
                 ),
             ),
             Some(_) => io::Error::other(format!(
@@ -121,9 +160,13 @@ impl DynMmap {
             )),
             None => io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "the file was truncated while mapped: the map's bytes from offset {gone} \
-                     on are gone ({access})"
+                Truncated::new(
+                    gone,
+                    None,
+                    format!(
+                        "the file was truncated while mapped: the map's bytes from offset \
+                         {gone} on are gone ({access})"
+                    ),
                 ),
             ),
         }
@@ -134,4 +177,63 @@ impl DynMmap {
 #[inline]
 fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
     range.end > gone && range.start < range.end
+}
+
+/// Keeps the panic message of a scan that the guard explains off stderr: the panic becomes
+/// the truncation error, so the message would only alarm. A panic hook that wraps the one
+/// in place is installed once, with the first foreign scan; it stays silent only while this
+/// thread is inside a foreign scan whose range the map's mark reaches, and otherwise calls
+/// the previous hook. (A hook installed later replaces it: the message is printed then, and
+/// the error is returned all the same.)
+mod quiet_panics {
+    use std::cell::Cell;
+    use std::ops::Range;
+    use std::sync::Once;
+
+    use crate::guard::Watch;
+
+    thread_local! {
+        /// The innermost foreign scan of this thread: its map's watch and range.
+        static CURRENT: Cell<Option<(*const Watch, usize, usize)>> = const { Cell::new(None) };
+    }
+
+    static HOOK: Once = Once::new();
+
+    /// Marks this thread as inside a foreign scan until dropped.
+    pub(super) struct Scan(Option<(*const Watch, usize, usize)>);
+
+    impl Scan {
+        pub(super) fn enter(watch: &Watch, range: &Range<usize>) -> Self {
+            HOOK.call_once(|| {
+                let previous = std::panic::take_hook();
+                std::panic::set_hook(Box::new(move |info| {
+                    if !explained_by_the_guard() {
+                        previous(info);
+                    }
+                }));
+            });
+            let current = Some((watch as *const Watch, range.start, range.end));
+            Self(CURRENT.with(|cell| cell.replace(current)))
+        }
+    }
+
+    impl Drop for Scan {
+        fn drop(&mut self) {
+            CURRENT.with(|cell| cell.set(self.0));
+        }
+    }
+
+    /// Whether this thread is inside a foreign scan whose bytes the guard saw vanish.
+    fn explained_by_the_guard() -> bool {
+        CURRENT
+            .try_with(Cell::get)
+            .ok()
+            .flatten()
+            .is_some_and(|(watch, start, end)| {
+                // SAFETY: the pointer is set only while `load_foreign` borrows the map (and
+                // so its watch) on this thread, and cleared before that borrow ends.
+                let gone = unsafe { (*watch).gone_from() };
+                super::touches_gone(&(start..end), gone)
+            })
+    }
 }

@@ -6,6 +6,9 @@ use std::num::NonZeroUsize;
 use crate::dynmap::Backing;
 use crate::error;
 use crate::sys::{self, AsDesc, FileKind, MapInner, MapMode};
+// The OS layer defines these (it knows nothing above it); the builder is where users meet them.
+pub use crate::sys::Advice;
+pub(crate) use crate::sys::Protection;
 use crate::{DynMmap, Mmap, MmapMut};
 
 /// What a map lets you do with its memory, decided when it is created.
@@ -24,38 +27,6 @@ impl Access {
     pub fn is_writable(self) -> bool {
         !matches!(self, Access::Read)
     }
-}
-
-/// The memory protection of a mapping, as handed to the OS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protection {
-    Read,
-    ReadWrite,
-    #[cfg_attr(not(unix), allow(dead_code))]
-    Raw(i32),
-}
-
-/// Advice for the kernel's paging of a map, given with `advise`.
-///
-/// Only advice that never changes the contents of the map is offered here; on Unix the
-/// others are reachable through the `unsafe` [`DynMmap::advise_raw`]. Windows has an
-/// equivalent for `Normal` and `WillNeed` (`PrefetchVirtualMemory`) only: the others return
-/// [`io::ErrorKind::Unsupported`] there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Advice {
-    /// No special treatment (`MADV_NORMAL`).
-    Normal,
-    /// Expect random access: read ahead less (`MADV_RANDOM`).
-    Random,
-    /// Expect sequential access: read ahead aggressively (`MADV_SEQUENTIAL`).
-    Sequential,
-    /// Expect access soon: start reading now (`MADV_WILLNEED`).
-    WillNeed,
-    /// Back the range with transparent huge pages where possible (Linux; `MADV_NORMAL` elsewhere).
-    HugePage,
-    /// Do not use transparent huge pages for the range (Linux; `MADV_NORMAL` elsewhere).
-    NoHugePage,
 }
 
 /// A builder for memory maps: window, access and behaviour.
@@ -375,10 +346,21 @@ impl MmapOptions {
             return Ok(DynMmap::new(inner, access, Backing::Anonymous, 0));
         };
         let fd = sys::borrow_desc(file);
-        let len = self.checked_window(fd, access)?;
-        let inner = self.map_inner(Some(fd), len, mode)?;
+        let (len, grown_from) = self.checked_window(fd, access)?;
+        // A map that cannot be made leaves the file as it found it (`grow(true)`).
+        let undo_growth = |err: io::Error| match grown_from {
+            Some(size) => match sys::set_file_len(fd, size) {
+                Ok(()) => err,
+                Err(undo) => io::Error::new(
+                    err.kind(),
+                    format!("{err}; the file stays grown: shrinking it back failed ({undo})"),
+                ),
+            },
+            None => err,
+        };
+        let inner = self.map_inner(Some(fd), len, mode).map_err(undo_growth)?;
         let kept = if self.keep_file {
-            Some(sys::duplicate(fd)?)
+            Some(sys::duplicate(fd).map_err(undo_growth)?)
         } else {
             None
         };
@@ -408,8 +390,12 @@ impl MmapOptions {
     }
 
     /// Checks the descriptor and the window against the file, growing the file if asked;
-    /// returns the length to map.
-    fn checked_window(&self, fd: sys::Desc<'_>, access: Access) -> io::Result<usize> {
+    /// returns the length to map, and the file's former size if it was grown.
+    fn checked_window(
+        &self,
+        fd: sys::Desc<'_>,
+        access: Access,
+    ) -> io::Result<(usize, Option<u64>)> {
         let info = sys::file_info(fd)?;
         match info.kind {
             FileKind::Directory => {
@@ -440,11 +426,12 @@ impl MmapOptions {
             ));
         }
         if info.kind == FileKind::Device {
-            return self.len.ok_or_else(|| {
+            let len = self.len.ok_or_else(|| {
                 error::invalid_input(
                     "a device file has no size: give the map a non-zero length".to_string(),
                 )
-            });
+            })?;
+            return Ok((len, None));
         }
         let size = info.size;
         let Some(len) = self.len else {
@@ -457,12 +444,13 @@ impl MmapOptions {
                     self.offset
                 )));
             }
-            return usize::try_from(size - self.offset).map_err(|_| {
+            let len = usize::try_from(size - self.offset).map_err(|_| {
                 error::invalid_input(format!(
                     "the {}-byte rest of the file does not fit in the address space",
                     size - self.offset
                 ))
-            });
+            })?;
+            return Ok((len, None));
         };
         let end = self.offset.checked_add(len as u64).ok_or_else(|| {
             error::invalid_input(format!(
@@ -492,8 +480,9 @@ impl MmapOptions {
                 ));
             }
             sys::set_file_len(fd, end)?;
+            return Ok((len, Some(size)));
         }
-        Ok(len)
+        Ok((len, None))
     }
 }
 

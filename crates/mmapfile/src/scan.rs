@@ -12,14 +12,11 @@
 //! The scans give the kernel no `madvise` advice of their own. Advice is a property of the
 //! whole map, which the caller may have set for reasons of its own, and `MADV_SEQUENTIAL`
 //! also tells the kernel that the pages are used once, so a file the program will scan again
-//! is evicted sooner. Measured by `benches/compare.py` on a 1 GiB file (BENCHMARKS.md, and
-//! three earlier runs of the same script): on a warm file, Sequential, WillNeed and HugePage
-//! left a map-and-scan within 5% of no advice; on a cold file no advice helped consistently
-//! (explicit `MADV_NORMAL`, which changes nothing, came out between 0.87x and 1.20x of no
-//! advice across runs, which is the noise of the shared disk), and Sequential was never
-//! faster (0.55x to 1.00x). Mapping with [`MmapOptions::populate`](crate::MmapOptions::populate)
-//! took 6-11% off a warm 1 GiB `find` but added 7-11% to `lines`, so that too is left to
-//! the caller.
+//! is evicted sooner. `benches/compare.py` measures each advice against none, warm and
+//! cold (BENCHMARKS.md has the figures): no advice helped a scan consistently, and
+//! Sequential can slow a cold one. Mapping with
+//! [`MmapOptions::populate`](crate::MmapOptions::populate) helps some scans and slows
+//! others, so that too is left to the caller.
 //!
 //! # Ranges
 //!
@@ -76,6 +73,9 @@ impl DynMmap {
         let Some(range) = self.slice_range(range) else {
             return Ok(0);
         };
+        if let Some(counted) = self.count_threaded(needle, range.clone()) {
+            return counted;
+        }
         self.load(range, |hay| search::count(hay, needle))
     }
 
@@ -204,7 +204,7 @@ impl DynMmap {
 
     /// `range` resolved like a Python slice with non-negative indices; `None` when it
     /// selects nothing because its start lies past its (clamped) end.
-    fn slice_range(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
+    pub(crate) fn slice_range(&self, range: impl RangeBounds<usize>) -> Option<Range<usize>> {
         let len = self.len();
         let (start, end) = bounds(&range, len);
         let end = end.min(len as u128);
@@ -415,7 +415,8 @@ impl<'a> Iterator for RegexMatches<'a, '_> {
             self.next_found = 0;
             let (re, pos, last_end, batch) = (self.re, self.pos, self.last_end, self.batch);
             let found = &mut self.found;
-            let searched = self.map.load(self.range.clone(), |hay| {
+            // The regex engine asserts what it read earlier; a truncation can break that.
+            let searched = self.map.load_foreign(self.range.clone(), |hay| {
                 search::regex_batch(re, hay, pos, last_end, found, batch)
             });
             self.batch = (self.batch * 2).min(MAX_REGEX_BATCH);

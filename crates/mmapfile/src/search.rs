@@ -3,14 +3,17 @@
 //!
 //! Forward search is `memchr::memmem`, whose SIMD prefilter runs at memory bandwidth.
 //! Reverse search is the interesting part: memchr's `FinderRev` is a plain Two-Way search
-//! with no prefilter, 5-30x slower than the forward search on text. Instead, [`rfind`] walks
+//! with no prefilter, many times slower than the forward search on text. Instead, [`rfind`] walks
 //! the haystack backwards in windows and runs the *forward* finder (prefilter and all) on
 //! each window; the first window (from the end) that holds a match holds the last match.
 //! Windows start small, so a needle near the end is found after touching a few KiB, and
 //! grow to [`MAX_WINDOW`], so the per-window overhead vanishes on long scans.
 //!
 //! Both directions split long haystacks between threads ([`Plan`]): a scan of a big warm map
-//! is bound by how fast one core reads memory, and two cores read nearly twice as fast.
+//! is bound by how fast one core reads memory, not by the machine's memory bandwidth, so
+//! more cores read faster; on a cold map, more threads keep more reads in flight. The
+//! measurements behind the thresholds belong to one machine and are kept with the
+//! benchmarks (`benches/results/doc-figures.md`, BENCHMARKS.md), not here.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,9 +35,8 @@ const FORWARD_PROBES: usize = 8;
 /// How `find` and `rfind` split long searches between threads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Plan {
-    /// Haystacks shorter than this are searched on the calling thread only. Measured on a
-    /// warm map: at 32 MiB a second thread costs more than it saves (0.93x), at 64 MiB it
-    /// breaks even, from 128 MiB on it gives 1.77x.
+    /// Haystacks shorter than this are searched on the calling thread only: starting a
+    /// thread costs a fixed time, which a short scan does not earn back.
     pub min_len: usize,
     /// Start positions searched alone first, from the end the search starts at: most
     /// searches end early, and those should not pay for a thread.
@@ -48,9 +50,8 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// The plan for a map: at most `limit` threads (the map's `search_threads` option),
-    /// else one per available core, at most four. A single core reads memory at ~9-10 GB/s
-    /// on the test machine, two read at ~19 GB/s (1 GiB warm map; BENCHMARKS.md), so long
-    /// scans are memory-bound per core, not per machine.
+    /// else one per available core, at most four: long scans are bound by how fast each
+    /// core reads memory, so threads beyond the cores would only wait.
     pub(crate) fn with_limit(limit: Option<NonZeroUsize>) -> Self {
         static THREADS: OnceLock<usize> = OnceLock::new();
         let threads = limit.map_or_else(
@@ -122,8 +123,8 @@ pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<u
             // Past the head a match is no longer expected soon: each piece is one window,
             // searched forwards in one pass like `find` does, without the growing windows
             // that find a match near the end quickly (each window is a jump backwards that
-            // the prefetcher must follow; 1.03-1.04x slower than `find` with them, within
-            // 1-2% without, on a 1 GiB map).
+            // the prefetcher must follow, which made a long rfind measurably slower than
+            // find).
             parallel(0..head, plan, true, &|lo, hi| search(lo, hi, hi - lo))
         }
     }
@@ -307,8 +308,9 @@ pub(crate) fn line_ends(haystack: &[u8], pos: usize, out: &mut Vec<usize>, limit
 ///
 /// Lines average ~140 bytes in text, so a `memchr` call per line spends much of its time
 /// starting up; instead each 64-byte block becomes a bit mask of its newlines (four SSE2
-/// compares), and the set bits are walked. About 1.4x the line rate of `memchr_iter` here,
-/// and 1.2x more with the prefetch (see [`prefetch_ahead`]).
+/// compares), and the set bits are walked, which measured faster than `memchr_iter` at that
+/// line length, and faster still with [`prefetch_ahead`] (figures in
+/// `benches/results/doc-figures.md`).
 fn push_newline_ends(hay: &[u8], offset: usize, out: &mut Vec<usize>, limit: usize) -> usize {
     let mut next = offset;
     let mut left = limit;
@@ -343,7 +345,7 @@ fn push_newline_ends(hay: &[u8], offset: usize, out: &mut Vec<usize>, limit: usi
 /// How far ahead of the block being scanned [`prefetch_ahead`] asks for memory. A cold
 /// line of a big map is a cache miss, and the hardware prefetcher stops at every 4 KiB page
 /// edge; asking for the line 8 KiB ahead keeps the misses in flight across page edges.
-/// Measured on a warm 1 GiB map: 46 M lines/s without, 57-60 M lines/s with 4-16 KiB.
+/// Distances from 4 to 16 KiB did equally well when measured; 8 KiB is in the middle.
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_DISTANCE: usize = 8192;
 

@@ -171,6 +171,15 @@ impl MmapMut {
         self.map.flush_async()
     }
 
+    /// Borrows `range` as a mutable slice of plain-old-data records, zero-copy; see
+    /// [`DynMmap::records_mut`].
+    pub fn records_mut<T: zerocopy::FromBytes + zerocopy::IntoBytes>(
+        &mut self,
+        range: impl RangeBounds<usize>,
+    ) -> io::Result<&mut [T]> {
+        self.map.records_mut(range)
+    }
+
     /// Starts writing `len` bytes from `offset` back without waiting.
     pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
         self.map.flush_async_range(offset, len)
@@ -283,6 +292,27 @@ macro_rules! shared_api {
                 range: impl RangeBounds<usize>,
             ) -> crate::FindIter<'a, 'n> {
                 self.map.find_iter_in(needle, range)
+            }
+
+            /// Borrows `range` as a slice of plain-old-data records, zero-copy, with length
+            /// and alignment checked; see [`DynMmap::records`].
+            pub fn records<T: zerocopy::FromBytes + zerocopy::Immutable>(
+                &self,
+                range: impl RangeBounds<usize>,
+            ) -> io::Result<&[T]> {
+                self.map.records(range)
+            }
+
+            /// Walks the non-overlapping occurrences of `needle` in `range`, forwards or
+            /// backwards, with threads on long ranges; see [`DynMmap::walk_in`].
+            pub fn walk_in(
+                &self,
+                needle: &[u8],
+                range: impl RangeBounds<usize>,
+                reverse: bool,
+                visit: impl FnMut(crate::WalkStep) -> std::ops::ControlFlow<()>,
+            ) -> io::Result<()> {
+                self.map.walk_in(needle, range, reverse, visit)
             }
 
             /// The lines of the whole map, zero-copy, each with its `\n`; see

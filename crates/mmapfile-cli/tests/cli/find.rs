@@ -156,3 +156,44 @@ fn a_missing_file_and_a_directory_are_errors() {
         "is a directory",
     );
 }
+
+/// A file long enough for the core's threaded walk (64 MiB and more): every way of walking
+/// reports what the obvious walk over the bytes reports, self-overlapping needles included.
+#[test]
+fn a_long_file_is_walked_by_threads_with_the_same_results() {
+    let mut bytes = vec![b'.'; 72 << 20];
+    let mut planted = Vec::new();
+    for (i, at) in [0, 3 << 20, (4 << 20) - 2, 8 << 20, 40 << 20, (72 << 20) - 7]
+        .into_iter()
+        .enumerate()
+    {
+        let needle: &[u8] = if i % 2 == 0 { b"abab" } else { b"ababab" };
+        bytes[at..at + needle.len()].copy_from_slice(needle);
+        planted.push(at);
+    }
+    let scratch = Scratch::new();
+    let file = scratch.file("long.txt", &bytes);
+    let every = occurrences(&bytes, b"abab");
+    assert_eq!(every, planted);
+    find(&file, &["abab", "--all"])
+        .success()
+        .stdout(lines(&every));
+    find(&file, &["abab", "--count"])
+        .success()
+        .stdout(format!("{}\n", every.len()));
+    let mut backwards = Vec::new();
+    let mut hi = bytes.len();
+    while let Some(at) = bytes[..hi].windows(4).rposition(|w| w == b"abab") {
+        backwards.push(at);
+        hi = at;
+    }
+    // In `ababab` the walk back picks the occurrence at 2, the walk forwards the one at 0.
+    assert_ne!(backwards.iter().rev().copied().collect::<Vec<_>>(), every);
+    find(&file, &["abab", "--all", "--reverse"])
+        .success()
+        .stdout(lines(&backwards));
+    find(&file, &["abab", "--reverse"])
+        .success()
+        .stdout(lines(&backwards[..1]));
+    find(&file, &["zzz", "--count"]).code(1).stdout("0\n");
+}

@@ -1,11 +1,15 @@
-//! Unix: `mmap`, `mremap` (Linux), `msync`, `madvise`, `fstat`, `ftruncate`, `fcntl`.
+//! Unix: `mmap`, `mremap` (Linux), `msync`, `madvise`, `fstat`, `ftruncate`, `fcntl`, and the
+//! signal primitives of the fault guard (`sigaction`, `raise`, the zero-page `mmap`).
+//!
+//! Linux is tested natively; Android, macOS and FreeBSD are compile-checked only
+//! (`cargo clippy --target …`).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::sync::OnceLock;
 
-use crate::options::Protection;
+use super::{Advice, Protection};
 
 /// The descriptor type the portable code borrows to create a file-backed mapping.
 pub(crate) type Desc<'a> = BorrowedFd<'a>;
@@ -37,6 +41,32 @@ pub(crate) fn page_size() -> usize {
 /// The alignment a mapping offset must have.
 pub(crate) fn allocation_granularity() -> usize {
     page_size()
+}
+
+/// The huge page sizes the kernel offers, in bytes, ascending. Linux and Android list them
+/// as the directories `hugepages-<size>kB` of `/sys/kernel/mm/hugepages`; other Unix
+/// systems (macOS superpages, FreeBSD's `getpagesizes`) are not asked yet and give none.
+pub(crate) fn huge_page_sizes() -> Vec<usize> {
+    if !cfg!(any(target_os = "linux", target_os = "android")) {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
+        // No sysfs (a container without it) or no huge page support compiled in.
+        return Vec::new();
+    };
+    let mut sizes: Vec<usize> = dir
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            let kib = name
+                .to_str()?
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?;
+            kib.parse::<usize>().ok()?.checked_mul(1024)
+        })
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
 }
 
 /// What `fstat` tells about a descriptor, reduced to what mapping needs.
@@ -136,6 +166,7 @@ pub(crate) struct MapMode {
     pub protection: Protection,
     /// Shared (write-through) rather than private (copy-on-write).
     pub shared: bool,
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
     pub populate: bool,
     /// Extra raw `MAP_*` flags the caller asked for (Python's `flags=`).
     pub extra_flags: i32,
@@ -214,9 +245,22 @@ impl MapMode {
     }
 }
 
+/// Where a live file mapping lies, as the fault guard registers it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OsRegion {
+    /// Start of the OS mapping (page aligned).
+    pub start: usize,
+    /// Length of the OS mapping (the slack included).
+    pub os_len: usize,
+    /// The first byte the user sees.
+    pub user: usize,
+    /// The mapping's `PROT_*` bits, which the guard's zero pages get too.
+    pub prot: i32,
+}
+
 /// One live mapping: the page-aligned OS mapping plus the slack that hides the alignment.
 ///
-/// `len == 0` is an empty mapping that owns no OS resources (what is left after
+/// `len == 0` is an empty mapping that owns no OS mapping (what is left after
 /// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
 pub(crate) struct MapInner {
     /// Start of the OS mapping (page aligned), or dangling when empty.
@@ -226,9 +270,12 @@ pub(crate) struct MapInner {
     /// Bytes the user sees.
     len: usize,
     anonymous: bool,
+    /// A mapping of a regular file (the only kind that can shrink under the map).
+    regular: bool,
     mode: MapMode,
-    /// The fault guard's registration of file mappings (inert for anonymous memory).
-    guard: crate::guard::Watch,
+    /// Shared anonymous memory on Linux is a `memfd`, so that it can grow and stay shared
+    /// with the processes forked before (a plain shared anonymous mapping cannot grow).
+    memory_file: Option<OwnedFd>,
 }
 
 // SAFETY: the mapping is plain process memory owned by this value; the pointer is not tied to
@@ -249,36 +296,60 @@ impl MapInner {
         len: usize,
         mode: MapMode,
     ) -> io::Result<Self> {
-        let slack = if fd.is_some() {
-            (offset % allocation_granularity() as u64) as usize
-        } else {
-            0
+        let memory_file = match fd {
+            None if mode.is_shared() => memory_file()?,
+            _ => None,
         };
+        let mut inner = Self::empty(0, fd.is_none(), mode);
+        inner.memory_file = memory_file;
+        if fd.is_some() {
+            inner.slack = (offset % allocation_granularity() as u64) as usize;
+        }
+        inner.map_fresh(fd, offset, len)?;
+        Ok(inner)
+    }
+
+    /// Replaces the mapping with a fresh one of `len` bytes (the old one is unmapped once the
+    /// new one exists); on error nothing changes. Anonymous memory starts over (zeros, or the
+    /// memory file's contents).
+    fn map_fresh(&mut self, fd: Option<Desc<'_>>, offset: u64, len: usize) -> io::Result<()> {
         if len == 0 {
-            return Ok(Self::empty(slack, fd.is_none(), mode));
+            self.unmap_now();
+            self.len = 0;
+            return Ok(());
         }
         let total = len
-            .checked_add(slack)
+            .checked_add(self.slack)
             .filter(|&total| total <= isize::MAX as usize)
             .ok_or_else(|| too_long(len))?;
-        let aligned_offset = offset - slack as u64;
+        let aligned_offset = offset - self.slack as u64;
         let raw_offset = libc::off_t::try_from(aligned_offset).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("offset {offset} does not fit in off_t"),
             )
         })?;
-        let raw_fd = fd.map_or(-1, |fd| fd.as_raw_fd());
+        // Bytes of a memory file that a fresh mapping shows again: they read as zeros, as
+        // fresh memory does.
+        let mut stale = 0;
+        let (raw_fd, anonymous_flag) = match (fd, &self.memory_file) {
+            (Some(fd), _) => (fd.as_raw_fd(), false),
+            (None, Some(memory)) => {
+                stale = grow_memory_file(memory, total)?.min(total as u64) as usize;
+                (memory.as_raw_fd(), false)
+            }
+            (None, None) => (-1, true),
+        };
         // SAFETY: we ask the kernel for a fresh mapping at an address of its choosing (no
         // MAP_FIXED), so no existing memory is replaced; the result is checked below.
         let ptr = unsafe {
             libc::mmap(
                 ptr::null_mut(),
                 total,
-                mode.prot(),
-                mode.flags(fd.is_none()),
+                self.mode.prot(),
+                self.mode.flags(anonymous_flag),
                 raw_fd,
-                raw_offset,
+                if anonymous_flag { 0 } else { raw_offset },
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -291,20 +362,15 @@ impl MapInner {
             Some(fd) => file_info(fd).is_ok_and(|info| info.kind == FileKind::Regular),
             None => false,
         };
-        let guard = if regular {
-            let start = base.as_ptr() as usize;
-            crate::guard::Watch::register(start, total, start + slack, mode.prot())
-        } else {
-            crate::guard::Watch::none()
-        };
-        Ok(Self {
-            base,
-            slack,
-            len,
-            anonymous: fd.is_none(),
-            mode,
-            guard,
-        })
+        if stale > 0 {
+            // SAFETY: `stale <= total`, inside the new writable shared mapping we own.
+            unsafe { ptr::write_bytes(base.as_ptr(), 0, stale) };
+        }
+        self.unmap_now();
+        self.base = base;
+        self.len = len;
+        self.regular = regular;
+        Ok(())
     }
 
     fn empty(slack: usize, anonymous: bool, mode: MapMode) -> Self {
@@ -313,8 +379,9 @@ impl MapInner {
             slack,
             len: 0,
             anonymous,
+            regular: false,
             mode,
-            guard: crate::guard::Watch::none(),
+            memory_file: None,
         }
     }
 
@@ -331,14 +398,30 @@ impl MapInner {
         self.len
     }
 
-    /// The fault guard's view of this mapping.
-    pub(crate) fn guard(&self) -> &crate::guard::Watch {
-        &self.guard
-    }
-
     /// The whole OS mapping as (start, length), for registries that watch addresses.
     pub(crate) fn os_region(&self) -> Option<(usize, usize)> {
         (self.len > 0).then(|| (self.base.as_ptr() as usize, self.slack + self.len))
+    }
+
+    /// Whether stores are shared with the file (or with forked processes).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.mode.is_shared()
+    }
+
+    /// Whether this maps a regular file (whose size bounds the bytes that exist).
+    pub(crate) fn is_regular_file(&self) -> bool {
+        self.regular
+    }
+
+    /// What the fault guard registers: a live mapping of a regular file, else `None`.
+    pub(crate) fn guarded_region(&self) -> Option<OsRegion> {
+        let (start, os_len) = self.os_region().filter(|_| self.regular)?;
+        Some(OsRegion {
+            start,
+            os_len,
+            user: start + self.slack,
+            prot: self.mode.prot(),
+        })
     }
 
     /// Page-aligned (pointer, length) covering `offset..offset + len` of the user's view.
@@ -385,9 +468,22 @@ impl MapInner {
         }
     }
 
+    /// Maps the file (or memory) afresh at `new_len` bytes, dropping the old mapping: for a
+    /// shared file mapping whose pages the fault guard replaced, the file is the truth and the
+    /// old mapping cannot be moved (its zero pages split it). On error nothing changes.
+    pub(crate) fn remap_fresh(
+        &mut self,
+        fd: Option<Desc<'_>>,
+        offset: u64,
+        new_len: usize,
+    ) -> io::Result<()> {
+        self.map_fresh(fd, offset, new_len)
+    }
+
     /// Changes the length of the mapping to `new_len`, keeping the contents of the common
     /// prefix. The file itself must already have (or be given afterwards) the right length.
-    /// On error the mapping is unchanged.
+    /// Shared anonymous memory stays shared with processes forked before. On error the
+    /// mapping is unchanged.
     pub(crate) fn remap(
         &mut self,
         fd: Option<Desc<'_>>,
@@ -397,84 +493,119 @@ impl MapInner {
         if new_len == self.len {
             return Ok(());
         }
-        if new_len == 0 {
-            *self = Self::empty(self.slack, self.anonymous, self.mode);
+        if new_len == 0 || self.len == 0 {
+            if self.anonymous && self.memory_file.is_none() && self.mode.is_shared() && new_len > 0
+            {
+                return Err(unshareable());
+            }
+            return self.map_fresh(fd, offset, new_len);
+        }
+        let total = new_len
+            .checked_add(self.slack)
+            .filter(|&total| total <= isize::MAX as usize)
+            .ok_or_else(|| too_long(new_len))?;
+        let old_total = self.slack + self.len;
+        if new_len < self.len {
+            // Shrinking: drop the whole pages past the new end in place; the mapping stays
+            // where it is (and stays shared).
+            let keep = total.next_multiple_of(page_size());
+            let mapped = old_total.next_multiple_of(page_size());
+            if keep < mapped {
+                // SAFETY: `keep..mapped` is the page-aligned tail of our own live mapping;
+                // no reference into it outlives this call (`&mut self`).
+                let rc =
+                    unsafe { libc::munmap(self.base.as_ptr().add(keep).cast(), mapped - keep) };
+                if rc != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            self.len = new_len;
             return Ok(());
         }
-        if self.len == 0 {
-            *self = Self::map(fd, offset, new_len, self.mode)?;
-            return Ok(());
-        }
-        // A shared anonymous mapping is backed by a fixed-size shmem object: growing it in
-        // place leaves pages that SIGBUS when touched, so copy into a fresh one instead.
-        // Without mremap, anonymous memory has nowhere else to keep its contents either.
-        let in_place = !self.anonymous
-            || (!self.mode.is_shared() && cfg!(any(target_os = "linux", target_os = "android")));
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if in_place {
-            let total = new_len
-                .checked_add(self.slack)
-                .filter(|&total| total <= isize::MAX as usize)
-                .ok_or_else(|| too_long(new_len))?;
-            // The old addresses stop being ours the moment mremap returns: take them out of
-            // the guard's registry first (nothing reads the map meanwhile: we hold `&mut`).
-            self.guard.pause();
+        // Bytes past the old end that a memory file still holds from before a shrink.
+        let stale_end = match &self.memory_file {
+            Some(memory) => {
+                (grow_memory_file(memory, total)?.min(total as u64) as usize).max(old_total)
+            }
+            None if self.anonymous && self.mode.is_shared() => return Err(unshareable()),
+            None => old_total,
+        };
+        #[cfg(target_os = "linux")]
+        {
             // SAFETY: we move our own live mapping; no reference into it outlives this call
             // because remapping needs `&mut self`.
             let ptr = unsafe {
                 libc::mremap(
                     self.base.as_ptr().cast(),
-                    self.slack + self.len,
+                    old_total,
                     total,
                     libc::MREMAP_MAYMOVE,
                 )
             };
             if ptr == libc::MAP_FAILED {
-                let err = io::Error::last_os_error();
-                let start = self.base.as_ptr() as usize;
-                let old_total = self.slack + self.len;
-                self.guard
-                    .moved(start, old_total, start + self.slack, self.len);
-                return Err(err);
+                return Err(io::Error::last_os_error());
             }
             self.base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
             // A shrink keeps the whole last page, and in private memory the bytes past the old
-            // length still hold what was there before: zero them so that the grown part reads
-            // as zeros, as it does for a shared file (ftruncate zeroes) and fresh pages.
-            let old_end = self.slack + self.len;
-            if new_len > self.len && !self.mode.is_shared() {
-                let stale_end = old_end.next_multiple_of(page_size()).min(total);
-                // SAFETY: `old_end..stale_end` lies inside the new mapping (`total` bytes),
+            // length still hold what was there before (in a memory file, up to its size):
+            // zero them so that the grown part reads as zeros, as it does for a shared file
+            // (ftruncate zeroes) and fresh pages.
+            if !self.mode.is_shared() || self.memory_file.is_some() {
+                let stale_end = stale_end
+                    .max(old_total.next_multiple_of(page_size()))
+                    .min(total);
+                // SAFETY: `old_total..stale_end` lies inside the new mapping (`total` bytes),
                 // which is writable private memory we own exclusively (`&mut self`).
                 unsafe {
-                    ptr::write_bytes(self.base.as_ptr().add(old_end), 0, stale_end - old_end)
+                    ptr::write_bytes(self.base.as_ptr().add(old_total), 0, stale_end - old_total)
                 };
             }
             self.len = new_len;
-            let start = self.base.as_ptr() as usize;
-            self.guard.moved(start, total, start + self.slack, new_len);
-            return Ok(());
+            Ok(())
         }
-        let fresh = if in_place {
-            Self::map(fd, offset, new_len, self.mode)?
-        } else {
-            let fresh = Self::map(None, 0, new_len, self.mode)?;
-            let common = new_len.min(self.len);
-            // SAFETY: both mappings are live, distinct and at least `common` bytes long.
-            unsafe { ptr::copy_nonoverlapping(self.ptr(), fresh.ptr(), common) };
-            fresh
-        };
-        *self = fresh;
-        Ok(())
+        #[cfg(not(target_os = "linux"))]
+        {
+            // No mremap (or none in `libc` for Android): map afresh. A shared mapping of a file or memory file sees the same
+            // bytes through the new mapping; private memory is copied over.
+            let mut fresh = Self::empty(self.slack, self.anonymous, self.mode);
+            if let Some(memory) = &self.memory_file {
+                fresh.memory_file = Some(memory.try_clone()?);
+            }
+            fresh.map_fresh(fd, offset, new_len)?;
+            if !self.mode.is_shared() {
+                // SAFETY: both mappings are live, distinct and at least `self.len` bytes long.
+                unsafe { ptr::copy_nonoverlapping(self.ptr(), fresh.ptr(), self.len) };
+            } else if stale_end > old_total {
+                // SAFETY: inside the fresh writable mapping, which is `total` bytes long.
+                unsafe {
+                    ptr::write_bytes(
+                        fresh.base.as_ptr().add(old_total),
+                        0,
+                        stale_end.min(total) - old_total,
+                    )
+                };
+            }
+            *self = fresh;
+            Ok(())
+        }
     }
-}
 
-impl MapInner {
+    /// Unmaps the OS mapping, if any, leaving an empty one.
+    fn unmap_now(&mut self) {
+        if let Some((base, len)) = self.os_region() {
+            // SAFETY: we own this mapping and nothing refers to it past this point (callers
+            // hold `&mut self`). munmap fails only for invalid arguments.
+            unsafe { libc::munmap(base as *mut libc::c_void, len) };
+        }
+        self.base = NonNull::dangling();
+        self.len = 0;
+    }
+
     /// Unmaps now, reporting the error that `Drop` would have to swallow.
     pub(crate) fn unmap(self) -> io::Result<()> {
         let mut this = std::mem::ManuallyDrop::new(self);
-        // Out of the guard's registry before the address range can be reused.
-        this.guard.release();
+        // Taken out: the memory file closes when it drops.
+        let _memory = this.memory_file.take();
         let Some((base, len)) = this.os_region() else {
             return Ok(());
         };
@@ -490,12 +621,381 @@ impl MapInner {
 
 impl Drop for MapInner {
     fn drop(&mut self) {
-        // Out of the guard's registry before the address range can be reused.
-        self.guard.release();
-        if let Some((base, len)) = self.os_region() {
-            // SAFETY: we own this mapping and nobody can reach it after drop. munmap can only
-            // fail for invalid arguments, which would be a bug here; there is nothing to report.
-            unsafe { libc::munmap(base as *mut libc::c_void, len) };
+        self.unmap_now();
+    }
+}
+
+/// The error for growing shared anonymous memory where it cannot stay shared.
+fn unshareable() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "shared anonymous memory cannot grow on this system without ceasing to be shared \
+         with the processes forked from this one (shrinking works)",
+    )
+}
+
+/// A memory file for shared anonymous memory where the OS has one (Linux `memfd`).
+fn memory_file() -> io::Result<Option<OwnedFd>> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: the name is a NUL-terminated string; the result is a new descriptor or -1.
+        let fd = unsafe { libc::memfd_create(c"mmapfile-anonymous".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            // Kernels before 3.17 (or sandboxes) lack memfd: plain shared memory then.
+            return if err.raw_os_error() == Some(libc::ENOSYS) {
+                Ok(None)
+            } else {
+                Err(err)
+            };
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(None)
+    }
+}
+
+/// Makes a memory file at least `len` bytes long and returns its size before. It never
+/// shrinks: processes forked before a shrink still use its pages.
+fn grow_memory_file(memory: &OwnedFd, len: usize) -> io::Result<u64> {
+    let size = file_info(memory.as_fd())?.size;
+    if (len as u64) > size {
+        set_file_len(memory.as_fd(), len as u64)?;
+    }
+    Ok(size)
+}
+
+// ----- signal primitives of the fault guard (its policy lives in guard.rs) -----
+
+/// Whether the fault guard works on this system: Linux and Android (tested on Linux),
+/// macOS and FreeBSD (compile-checked only).
+pub(crate) const FAULT_GUARD_SUPPORTED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "freebsd"
+));
+
+/// The signals a vanished page of a mapped file raises: `SIGBUS` (Linux, Android, macOS);
+/// FreeBSD raises `SIGBUS` or `SIGSEGV` depending on `machdep.prot_fault_translation`.
+#[cfg(not(target_os = "freebsd"))]
+pub(crate) const FAULT_SIGNALS: [libc::c_int; 1] = [libc::SIGBUS];
+#[cfg(target_os = "freebsd")]
+pub(crate) const FAULT_SIGNALS: [libc::c_int; 2] = [libc::SIGBUS, libc::SIGSEGV];
+
+/// A `SA_SIGINFO` signal handler.
+pub(crate) type SignalHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// A signal disposition as `sigaction` reports it: default, ignore or a handler with its
+/// mask and flags.
+#[derive(Clone, Copy)]
+pub(crate) struct Disposition(libc::sigaction);
+
+/// What a disposition does with a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DispositionKind {
+    Default,
+    Ignore,
+    Handler,
+}
+
+impl Disposition {
+    /// `SIG_DFL`.
+    pub(crate) fn default_action() -> Self {
+        // SAFETY: a zeroed sigaction is SIG_DFL with an empty mask and no flags.
+        Self(unsafe { std::mem::zeroed() })
+    }
+
+    pub(crate) fn kind(&self) -> DispositionKind {
+        match self.0.sa_sigaction {
+            libc::SIG_DFL => DispositionKind::Default,
+            libc::SIG_IGN => DispositionKind::Ignore,
+            _ => DispositionKind::Handler,
+        }
+    }
+
+    /// Whether this disposition is `handler`.
+    pub(crate) fn is(&self, handler: SignalHandler) -> bool {
+        self.0.sa_sigaction == handler as usize
+    }
+
+    /// Whether the kernel would reset the disposition to the default on delivery.
+    pub(crate) fn resets_on_delivery(&self) -> bool {
+        self.0.sa_flags & libc::SA_RESETHAND != 0
+    }
+
+    /// Calls the handler as the kernel would deliver `sig` to it: with its `sa_mask` (and
+    /// `sig` itself unless `SA_NODEFER`) blocked while it runs, with the `siginfo` and
+    /// context for a `SA_SIGINFO` handler or the signal number alone for a plain one. A
+    /// signal it raises while blocked is delivered when the mask is restored, before this
+    /// returns. Does nothing for `SIG_DFL` and `SIG_IGN`. Async-signal-safe.
+    ///
+    /// # Safety
+    /// Call only from a signal handler for `sig`, with its own `info` and `ctx`.
+    pub(crate) unsafe fn call(
+        &self,
+        sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        if self.kind() != DispositionKind::Handler {
+            return;
+        }
+        let mut mask = self.0.sa_mask;
+        let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: `mask` is a valid set copied from the disposition; `old` receives the
+        // current mask, restored below. pthread_sigmask is async-signal-safe.
+        let masked = unsafe {
+            if self.0.sa_flags & libc::SA_NODEFER == 0 {
+                libc::sigaddset(&mut mask, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &mask, old.as_mut_ptr()) == 0
+        };
+        let handler = self.0.sa_sigaction;
+        if self.0.sa_flags & libc::SA_SIGINFO != 0 {
+            // SAFETY: installed with SA_SIGINFO, so it takes these three arguments, which
+            // are the kernel's, unchanged.
+            let f: SignalHandler = unsafe { std::mem::transmute::<usize, SignalHandler>(handler) };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: a handler installed without SA_SIGINFO takes the signal number.
+            let f: extern "C" fn(libc::c_int) =
+                unsafe { std::mem::transmute::<usize, extern "C" fn(libc::c_int)>(handler) };
+            f(sig);
+        }
+        if masked {
+            // SAFETY: restores the mask saved above.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old.as_ptr(), ptr::null_mut()) };
+        }
+    }
+}
+
+/// Installs `handler` for `sig` (`SA_SIGINFO | SA_ONSTACK | SA_NODEFER`, empty mask) and
+/// returns the disposition it replaced, in one `sigaction` call, so no handler installed
+/// concurrently is lost.
+pub(crate) fn install_handler(sig: libc::c_int, handler: SignalHandler) -> io::Result<Disposition> {
+    let mut action = Disposition::default_action().0;
+    action.sa_sigaction = handler as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+    let mut previous = Disposition::default_action().0;
+    // SAFETY: both pointers are valid sigaction structs; the handler is async-signal-safe
+    // (the caller's promise).
+    let rc = unsafe {
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(sig, &action, &mut previous)
+    };
+    if rc == 0 {
+        Ok(Disposition(previous))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The disposition of `sig` now. Async-signal-safe.
+pub(crate) fn current_disposition(sig: libc::c_int) -> Option<Disposition> {
+    let mut current = Disposition::default_action().0;
+    // SAFETY: a null new action only reads the current one into a valid struct.
+    let rc = unsafe { libc::sigaction(sig, ptr::null(), &mut current) };
+    (rc == 0).then_some(Disposition(current))
+}
+
+/// Puts back the default action of `sig`. Async-signal-safe.
+pub(crate) fn reset_to_default(sig: libc::c_int) {
+    let action = Disposition::default_action().0;
+    // SAFETY: installs SIG_DFL from a valid struct.
+    unsafe { libc::sigaction(sig, &action, ptr::null_mut()) };
+}
+
+/// Sends `sig` to the calling thread. Async-signal-safe.
+pub(crate) fn raise_signal(sig: libc::c_int) {
+    // SAFETY: raise has no memory preconditions.
+    unsafe { libc::raise(sig) };
+}
+
+/// Blocks the fault signals on this thread while a disposition is swapped, so that a sent
+/// signal cannot reach the handler before its bookkeeping is complete; the mask comes back
+/// when the returned value drops. (A fault of this thread meanwhile is impossible: it
+/// touches no mapped memory while blocked.)
+pub(crate) struct FaultSignalsBlocked(libc::sigset_t);
+
+impl FaultSignalsBlocked {
+    pub(crate) fn new() -> Self {
+        let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        let mut old = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset initialises `set`; pthread_sigmask fills `old`.
+        unsafe {
+            libc::sigemptyset(set.as_mut_ptr());
+            for sig in FAULT_SIGNALS {
+                libc::sigaddset(set.as_mut_ptr(), sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, set.as_ptr(), old.as_mut_ptr());
+            Self(old.assume_init())
+        }
+    }
+}
+
+impl Drop for FaultSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, ptr::null_mut()) };
+    }
+}
+
+/// What a handler needs to know about a signal it received.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignalInfo {
+    /// Raised by the kernel for a fault (not sent by a process).
+    pub kernel_fault: bool,
+    /// Raised by the kernel for a memory access at `addr` that the file no longer backs
+    /// (Linux: `BUS_ADRERR`; macOS and FreeBSD: any kernel-generated code).
+    pub vanished_page_fault: bool,
+    /// Sent (`kill`, `raise`, `pthread_kill`) by this very process, e.g. a handler that
+    /// re-raises a fault after restoring the previous disposition.
+    pub self_sent: bool,
+    /// The faulting address of a kernel fault.
+    pub addr: usize,
+}
+
+/// Decodes a handler's `siginfo`. Async-signal-safe.
+///
+/// # Safety
+/// `info` is null or the `siginfo` the kernel passed to a `SA_SIGINFO` handler.
+pub(crate) unsafe fn signal_info(sig: libc::c_int, info: *const libc::siginfo_t) -> SignalInfo {
+    // SAFETY: the caller's promise.
+    let Some(info) = (unsafe { info.as_ref() }) else {
+        return SignalInfo {
+            kernel_fault: false,
+            vanished_page_fault: false,
+            self_sent: false,
+            addr: 0,
+        };
+    };
+    let code = info.si_code;
+    // Kernel fault codes are small and positive everywhere; the codes of sent signals are
+    // <= 0 (Linux) or >= 0x10001 (BSD, macOS); Linux's SI_KERNEL is 0x80.
+    let kernel = code > 0 && code < 0x80;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let vanished = kernel && sig == libc::SIGBUS && code == libc::BUS_ADRERR;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let vanished = kernel && FAULT_SIGNALS.contains(&sig);
+    // SAFETY: si_addr is meaningful for a kernel fault, si_pid for a sent signal; both
+    // are plain reads of the struct the kernel filled.
+    let (addr, pid) = unsafe { (info.si_addr() as usize, info.si_pid()) };
+    // SAFETY: getpid has no preconditions and is async-signal-safe.
+    let self_sent = !kernel && pid == unsafe { libc::getpid() };
+    SignalInfo {
+        kernel_fault: kernel,
+        vanished_page_fault: vanished,
+        self_sent,
+        addr: if kernel { addr } else { 0 },
+    }
+}
+
+/// Maps zero-filled pages over `addr..addr + len` (page aligned) with protection `prot`,
+/// replacing what was there. Async-signal-safe. False if the OS refused (e.g. the
+/// process is at its limit of mappings).
+///
+/// # Safety
+/// The range must belong to a mapping the caller owns and whose contents it may replace.
+pub(crate) unsafe fn map_zero_pages(addr: usize, len: usize, prot: i32) -> bool {
+    // SAFETY: the caller owns the range; MAP_FIXED replaces exactly it.
+    let ptr = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    ptr != libc::MAP_FAILED
+}
+
+/// Reserves one mapping of the process's mapping budget (Linux's `vm.max_map_count`): a
+/// one-page inaccessible mapping that never merges with a neighbour (its own shared memory
+/// object), to be given back with [`release_spare_mapping`] when a repair needs room.
+pub(crate) fn reserve_spare_mapping() -> Option<usize> {
+    // SAFETY: a fresh mapping at an address of the kernel's choosing.
+    let ptr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            page_size(),
+            libc::PROT_NONE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    (ptr != libc::MAP_FAILED).then_some(ptr as usize)
+}
+
+/// Unmaps a spare from [`reserve_spare_mapping`]. Async-signal-safe.
+///
+/// # Safety
+/// `addr` came from `reserve_spare_mapping` and is released once.
+pub(crate) unsafe fn release_spare_mapping(addr: usize) {
+    // SAFETY: the caller's promise: our own one-page spare.
+    unsafe { libc::munmap(addr as *mut libc::c_void, page_size()) };
+}
+
+/// The size of the file open as `fd`, read with `fstat`. Async-signal-safe.
+pub(crate) fn raw_file_size(fd: RawFd) -> Option<u64> {
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success only, and we read it only then.
+    unsafe {
+        (libc::fstat(fd, stat.as_mut_ptr()) == 0).then(|| stat.assume_init().st_size.max(0) as u64)
+    }
+}
+
+/// An identifier of the calling thread. Async-signal-safe.
+pub(crate) fn thread_id() -> usize {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as usize }
+}
+
+/// The calling thread's `errno` slot, which a signal handler must leave as it found it.
+fn errno_slot() -> *mut libc::c_int {
+    // SAFETY: each returns this thread's errno location.
+    unsafe {
+        #[cfg(any(target_os = "linux", target_os = "hurd"))]
+        return libc::__errno_location();
+        #[cfg(target_os = "android")]
+        return libc::__errno();
+        #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+        return libc::__error();
+        #[cfg(not(any(
+            target_os = "linux",
+            target_os = "hurd",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd"
+        )))]
+        return ptr::null_mut();
+    }
+}
+
+/// Saves `errno` now and puts it back when dropped.
+pub(crate) struct ErrnoSaved(libc::c_int);
+
+impl ErrnoSaved {
+    pub(crate) fn new() -> Self {
+        let slot = errno_slot();
+        // SAFETY: the slot is this thread's errno, or null where unknown.
+        Self(if slot.is_null() { 0 } else { unsafe { *slot } })
+    }
+}
+
+impl Drop for ErrnoSaved {
+    fn drop(&mut self) {
+        let slot = errno_slot();
+        if !slot.is_null() {
+            // SAFETY: as in `new`.
+            unsafe { *slot = self.0 };
         }
     }
 }
@@ -510,9 +1010,8 @@ fn too_long(len: usize) -> io::Error {
     )
 }
 
-/// madvise values for [`crate::Advice`].
-pub(crate) fn advice_value(advice: crate::Advice) -> i32 {
-    use crate::Advice;
+/// madvise values for [`Advice`].
+pub(crate) fn advice_value(advice: Advice) -> i32 {
     match advice {
         Advice::Normal => libc::MADV_NORMAL,
         Advice::Random => libc::MADV_RANDOM,

@@ -35,7 +35,7 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 use windows_sys::Win32::System::WindowsProgramming::PUBLIC_OBJECT_BASIC_INFORMATION;
 
-use crate::options::Protection;
+use super::{Advice, Protection};
 
 /// The handle type the portable code borrows to create a file-backed mapping.
 pub(crate) type Desc<'a> = BorrowedHandle<'a>;
@@ -291,8 +291,21 @@ pub(crate) struct MapInner {
     /// A named section's handle, held as long as the view. Windows keeps a section (and its
     /// name) alive while a view of it exists, but wine drops the name with the last handle.
     _section: Option<OwnedHandle>,
-    /// The fault guard's registration of file mappings (inert for anonymous memory).
-    guard: crate::guard::Watch,
+    /// A view of a regular file (the only kind whose pages can fail to arrive).
+    regular: bool,
+}
+
+/// Where a live file view lies, as the fault guard registers it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OsRegion {
+    /// Start of the view (aligned to the allocation granularity).
+    pub start: usize,
+    /// Length of the view (the slack included).
+    pub os_len: usize,
+    /// The first byte the user sees.
+    pub user: usize,
+    /// The view's page protection (`PAGE_*`), which the guard's zero pages get too.
+    pub prot: i32,
 }
 
 // SAFETY: the view is plain process memory owned by this value; the pointer is not tied to
@@ -427,12 +440,6 @@ impl MapInner {
             Some(fd) => file_info(fd).is_ok_and(|info| info.kind == FileKind::Regular),
             None => false,
         };
-        let guard = if regular {
-            let start = base.as_ptr() as usize;
-            crate::guard::Watch::register(start, total, start + slack, mode.page_protection())
-        } else {
-            crate::guard::Watch::none()
-        };
         let inner = Self {
             base,
             slack,
@@ -442,7 +449,7 @@ impl MapInner {
             mode,
             file,
             _section: section,
-            guard,
+            regular,
         };
         if mode.populate {
             // A hint: a failure leaves the view as usable as without it.
@@ -462,7 +469,7 @@ impl MapInner {
             mode,
             file: None,
             _section: None,
-            guard: crate::guard::Watch::none(),
+            regular: false,
         }
     }
 
@@ -479,9 +486,25 @@ impl MapInner {
         self.len
     }
 
-    /// The fault guard's view of this mapping.
-    pub(crate) fn guard(&self) -> &crate::guard::Watch {
-        &self.guard
+    /// Whether stores reach the file (or the named memory).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.mode.shared
+    }
+
+    /// Whether this maps a regular file (whose size bounds the bytes that exist).
+    pub(crate) fn is_regular_file(&self) -> bool {
+        self.regular
+    }
+
+    /// What the fault guard registers: a live view of a regular file, else `None`.
+    pub(crate) fn guarded_region(&self) -> Option<OsRegion> {
+        let (start, os_len) = self.os_region().filter(|_| self.regular)?;
+        Some(OsRegion {
+            start,
+            os_len,
+            user: start + self.slack,
+            prot: self.mode.page_protection(),
+        })
     }
 
     /// The whole OS view as (start, length), for registries that watch addresses.
@@ -601,10 +624,20 @@ impl MapInner {
         Ok(())
     }
 
-    /// Unmaps now, reporting the error that `Drop` would have to swallow.
+    /// Maps the file afresh at `new_len` bytes (after the fault guard replaced the view with
+    /// zeros, the file is the truth). A file view is always mapped afresh on Windows.
+    pub(crate) fn remap_fresh(
+        &mut self,
+        fd: Option<Desc<'_>>,
+        offset: u64,
+        new_len: usize,
+    ) -> io::Result<()> {
+        self.remap(fd, offset, new_len)
+    }
+
+    /// Unmaps now, reporting the error that `Drop` would have to swallow. The owner takes
+    /// the view out of the fault guard's registry first.
     pub(crate) fn unmap(mut self) -> io::Result<()> {
-        // Out of the guard's registry before the address range can be reused.
-        self.guard.release();
         // With `len` at 0, the drop at the end of this call unmaps nothing a second time
         // (it still closes the kept file handle).
         if std::mem::replace(&mut self.len, 0) == 0 {
@@ -624,8 +657,6 @@ impl MapInner {
 
 impl Drop for MapInner {
     fn drop(&mut self) {
-        // Out of the guard's registry before the address range can be reused.
-        self.guard.release();
         if let Some((start, _)) = self.os_region() {
             let view = MEMORY_MAPPED_VIEW_ADDRESS {
                 Value: start as *mut c_void,
@@ -783,9 +814,8 @@ const ADVICE_SEQUENTIAL: i32 = 3;
 const ADVICE_HUGE_PAGE: i32 = 4;
 const ADVICE_NO_HUGE_PAGE: i32 = 5;
 
-/// The codes [`MapInner::advise`] understands for [`crate::Advice`].
-pub(crate) fn advice_value(advice: crate::Advice) -> i32 {
-    use crate::Advice;
+/// The codes [`MapInner::advise`] understands for [`Advice`].
+pub(crate) fn advice_value(advice: Advice) -> i32 {
     match advice {
         Advice::Normal => ADVICE_NORMAL,
         Advice::WillNeed => ADVICE_WILL_NEED,

@@ -12,11 +12,14 @@ mod file_api;
 mod mapping;
 mod model;
 mod ops;
+mod records;
 mod search;
+mod sizes;
 mod threads;
 // Truncating a mapped file: Unix lets it happen (and the guard catches the fault); Windows
 // refuses it, which `windows` tests.
 #[cfg(unix)]
 mod truncation;
+mod walk;
 #[cfg(windows)]
 mod windows;

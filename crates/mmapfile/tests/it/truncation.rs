@@ -259,6 +259,10 @@ fn expect_truncated<T>(what: &str, result: std::io::Result<T>) {
         err.to_string().contains("truncated while mapped"),
         "{what}: message {err}"
     );
+    assert!(
+        mmapfile::is_truncated(&err),
+        "{what}: no Truncated payload in {err:?}"
+    );
 }
 
 /// What every scenario checks afterwards: the bytes below the new end read back, the bytes

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Per-call benchmark of the Python module: every method of `mmap.mmap` on a small map,
+CPython's builtin `mmap` against `mmapfile`, interleaved in one process.
+
+    python3 benches/percall.py --install-module                # 3.11 and 3.13, print
+    python3 benches/percall.py --install-module --out BENCHMARKS.md
+    python3 benches/percall.py --versions 3.13 --rounds 5      # reuse the installed venvs
+
+What it does:
+- for each CPython version given (default 3.11 and 3.13, from pyenv or PATH) it uses the venv
+  target/percall-venv-VERSION; `--install-module` first (re)makes it from that interpreter
+  and runs `pip install ./crates/mmapfile-py` in it (release build, cargo target dir
+  target/py-VERSION, the one scripts' tests use too);
+- inside that interpreter (`percall.py --worker`) it writes a 64 KiB text file, opens it
+  `r+b` and maps it twice, `mmap.mmap(f.fileno(), 0)` and `mmapfile.mmap(f.fileno(), 0)`;
+  each call is timed with `timeit` on both maps, round after round, the two interleaved (the
+  order alternates each round), the loop count calibrated once per call so that one
+  measurement takes about 5 ms;
+- it reports the median over the rounds of the time per call, the ratio builtin / mmapfile
+  (above 1: mmapfile is faster) and the geometric mean of the ratios, as markdown; with
+  `--out FILE` it also replaces its own section of FILE (between the markers
+  `<!-- percall:begin -->` and `<!-- percall:end -->`, appended when missing), leaving the
+  rest of the file alone.
+
+The machine's load (`uptime`) is printed with the figures: interleaving keeps the ratios
+fair on a busy machine, the nanoseconds are only comparable within one run.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import math
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN = "<!-- percall:begin -->"
+END = "<!-- percall:end -->"
+
+LOREM = (b"Lorem ipsum dolor sit amet, consectetuer adipiscing elit. Donec egestas, enim et "
+         b"ullamcorper lectus ligula rutrum leo.\n")
+SIZE = 64 * 1024
+
+# (name shown, statement, setup). The statements run with `m` the 64 KiB map, `s` a 4 KiB
+# map of the same file, `mod` the module, `fd` the file's descriptor; they must leave the maps
+# as they found them (same contents, cursor anywhere).
+CALLS = [
+    ("`len(m)`", "len(m)", ""),
+    ("`m[i]`", "m[i]", "i = 1000"),
+    ("`m[i:j]` 16 B", "m[i:j]", "i, j = 1000, 1016"),
+    ("`m[0:4096]`", "m[0:4096]", ""),
+    ("`m[i] = v`", "m[i] = v", "i, v = 1000, m[1000]"),
+    ("`m[i:j] = b` 16 B", "m[i:j] = b", "i, j = 1000, 1016; b = m[1000:1016]"),
+    ("`m.seek(100); m.read(16)`", "m.seek(100); m.read(16)", ""),
+    ("`m.seek(0); m.read(4096)`", "m.seek(0); m.read(4096)", ""),
+    ("`m.tell()`", "m.tell()", ""),
+    ("`m.seek(77)`", "m.seek(77)", ""),
+    ("`m.seek(0); m.write(16 B)`", "m.seek(0); m.write(b)", "b = m[0:16]"),
+    ("`m.seek(0); m.read_byte()`", "m.seek(0); m.read_byte()", ""),
+    ("`m.seek(0); m.write_byte(v)`", "m.seek(0); m.write_byte(v)", "v = m[0]"),
+    ("`m.seek(0); m.readline()`", "m.seek(0); m.readline()", ""),
+    ("`m.find(b'elit', 0, 200)`", "m.find(b'elit', 0, 200)", ""),
+    ("`m.rfind(b'Lorem', 0, 200)`", "m.rfind(b'Lorem', 0, 200)", ""),
+    ("`b'p' in m`", "b'p' in m", ""),
+    ("`m.size()`", "m.size()", ""),
+    ("`m.move(0, 100, 16)`", "m.move(0, 100, 16)", "m.move(100, 0, 16)"),
+    ("`m.flush()` 4 KiB map", "s.flush()", ""),
+    ("`for b in s` 4 KiB map", "for _ in s: pass", ""),
+    ("`struct.unpack_from('<I', m, 64)`", "unpack_from('<I', m, 64)",
+     "from struct import unpack_from"),
+    ("`memoryview(m).release()`", "memoryview(m).release()", ""),
+    ("`with mmap(-1, 4096): pass`", "with mod.mmap(-1, 4096): pass", ""),
+    ("`mmap.mmap(fd, 0)` + `close()`", "mod.mmap(fd, 0).close()", ""),
+]
+
+
+# ----------------------------------------------------------------------------- the worker
+
+
+def worker(rounds, target_seconds):
+    import mmap
+    import timeit
+
+    import mmapfile
+
+    directory = tempfile.mkdtemp(prefix="percall-")
+    path = os.path.join(directory, "lorem.bin")
+    with open(path, "wb") as out:
+        out.write((LOREM * (SIZE // len(LOREM) + 1))[:SIZE])
+    small_path = os.path.join(directory, "small.bin")
+    with open(small_path, "wb") as out:
+        out.write((LOREM * 64)[:4096])
+    file = open(path, "r+b")
+    small = open(small_path, "r+b")
+    spaces = {}
+    for name, module in (("builtin", mmap), ("mmapfile", mmapfile)):
+        spaces[name] = {
+            "m": module.mmap(file.fileno(), 0),
+            "s": module.mmap(small.fileno(), 0),
+            "mod": module,
+            "fd": file.fileno(),
+        }
+    timers = []
+    for label, stmt, setup in CALLS:
+        pair = {}
+        for name, space in spaces.items():
+            namespace = dict(space)
+            exec(setup, namespace)
+            pair[name] = timeit.Timer(stmt, globals=namespace)
+        # Loops per measurement: calibrated on the builtin, used for both.
+        number, _ = pair["builtin"].autorange()
+        once = pair["builtin"].timeit(number) / number
+        number = max(1, int(target_seconds / max(once, 1e-9)))
+        timers.append((label, pair, number))
+    samples = {label: {"builtin": [], "mmapfile": []} for label, _, _ in timers}
+    for round_index in range(rounds):
+        order = ["builtin", "mmapfile"] if round_index % 2 == 0 else ["mmapfile", "builtin"]
+        for label, pair, number in timers:
+            for name in order:
+                samples[label][name].append(pair[name].timeit(number) / number * 1e9)
+    rows = []
+    for label, _, number in timers:
+        builtin = statistics.median(samples[label]["builtin"])
+        ours = statistics.median(samples[label]["mmapfile"])
+        rows.append({"call": label, "builtin_ns": builtin, "mmapfile_ns": ours,
+                     "loops": number})
+    for space in spaces.values():
+        space["m"].close()
+        space["s"].close()
+    file.close()
+    small.close()
+    shutil.rmtree(directory)
+    print(json.dumps({
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "module": mmapfile.__file__,
+        "rows": rows,
+    }))
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+def find_python(version):
+    pattern = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python")
+    found = sorted(glob.glob(pattern),
+                   key=lambda p: [int(x) for x in Path(p).parent.parent.name.split(".")
+                                  if x.isdigit()])
+    if found:
+        return found[-1]
+    return shutil.which(f"python{version}")
+
+
+def install_module(python, venv, version):
+    print(f"+ {python} -m venv {venv}; pip install ./crates/mmapfile-py", file=sys.stderr)
+    subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+           "--disable-pip-version-check"]
+    subprocess.run(pip + ["maturin"], check=True)
+    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
+               CARGO_TARGET_DIR=str(ROOT / "target" / f"py-{version}"))
+    subprocess.run(pip + ["--no-build-isolation", str(ROOT / "crates" / "mmapfile-py")],
+                   check=True, env=env)
+
+
+def load():
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def markdown(results, command, load_before, load_after):
+    lines = [
+        BEGIN,
+        "## Per call: the Python module against CPython's builtin `mmap`",
+        "",
+        "Every method of the class on a 64 KiB file opened `r+b` and mapped whole (`s`: a "
+        "4 KiB map), timed with `timeit` in one process per interpreter, builtin and "
+        "mmapfile interleaved, median of the rounds; ratio = builtin time / mmapfile time "
+        "(above 1: mmapfile is faster). Times include `timeit`'s loop, as a user's "
+        "measurement would.",
+        "",
+        f"Command: `{command}`  ",
+        f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.machine()}, {os.cpu_count()} CPUs  ",
+        f"Load before: `{load_before}`  ",
+        f"Load after: `{load_after}`",
+        "",
+    ]
+    for result in results:
+        rows = result["rows"]
+        ratios = [row["builtin_ns"] / row["mmapfile_ns"] for row in rows]
+        geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        lines += [
+            f"### CPython {result['python']} ({result['rounds']} rounds)",
+            "",
+            "| call | builtin ns | mmapfile ns | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for row, ratio in zip(rows, ratios):
+            lines.append(f"| {row['call']} | {row['builtin_ns']:.0f} | "
+                         f"{row['mmapfile_ns']:.0f} | {ratio:.2f}x |")
+        slowest = min(zip(ratios, rows), key=lambda pair: pair[0])
+        lines += [
+            "",
+            f"Geometric mean over {len(rows)} calls: **{geomean:.2f}x**; lowest: "
+            f"{slowest[1]['call']} at {slowest[0]:.2f}x.",
+            "",
+        ]
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(path, section):
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(BEGIN), text.find(END)
+    if start != -1 and end > start:
+        text = text[:start] + section + text[end + len(END):].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + section
+    path.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--versions", nargs="+", default=["3.11", "3.13"],
+                        help="CPython versions to run (default: 3.11 3.13)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per call (default 7)")
+    parser.add_argument("--ms", type=float, default=5.0,
+                        help="milliseconds per measurement (default 5)")
+    parser.add_argument("--install-module", action="store_true",
+                        help="(re)make target/percall-venv-VERSION and pip install the module")
+    parser.add_argument("--out", help="also write the section into this markdown file")
+    args = parser.parse_args()
+    if args.rounds < 5:
+        parser.error("--rounds must be at least 5")
+    if args.worker:
+        worker(args.rounds, args.ms / 1000)
+        return
+    load_before = load()
+    results = []
+    for version in args.versions:
+        python = find_python(version)
+        if python is None:
+            print(f"CPython {version}: not installed, skipped", file=sys.stderr)
+            continue
+        venv = ROOT / "target" / f"percall-venv-{version}"
+        if args.install_module:
+            install_module(python, venv, version)
+        venv_python = venv / "bin" / "python"
+        if not venv_python.exists():
+            sys.exit(f"{venv_python} is missing: run with --install-module")
+        print(f"+ CPython {version}: {venv_python} percall.py --worker", file=sys.stderr)
+        run = subprocess.run(
+            [str(venv_python), str(Path(__file__).resolve()), "--worker",
+             "--rounds", str(args.rounds), "--ms", str(args.ms)],
+            capture_output=True, text=True, cwd=str(ROOT / "target"))
+        if run.returncode != 0:
+            sys.exit(f"worker for {version} failed:\n{run.stderr}")
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        result["rounds"] = args.rounds
+        results.append(result)
+    if not results:
+        sys.exit("no interpreter ran")
+    shown = ["python3", "benches/percall.py", "--install-module",
+             "--versions", *args.versions, "--rounds", str(args.rounds)]
+    if args.out:
+        shown += ["--out", args.out]
+    section = markdown(results, shlex.join(shown), load_before, load())
+    print(section)
+    if args.out:
+        replace_section(Path(args.out), section)
+
+
+if __name__ == "__main__":
+    main()
