@@ -49,3 +49,6 @@ cargo test -p mmapfile --target "$target"
 
 echo "== cargo test -p mmapfile-cli --target $target (under wine)"
 cargo test -p mmapfile-cli --target "$target"
+
+echo "== the Python module for Windows, CPython's test_mmap under wine"
+bash scripts/windows/test-python.sh

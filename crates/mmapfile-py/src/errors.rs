@@ -48,6 +48,10 @@ fn strerror(errno: i32) -> String {
 /// argument errors cannot normally reach here because the bindings check arguments first with
 /// CPython's messages, so they become `ValueError`/`OSError` with the core's message.
 pub(crate) fn from_io(err: io::Error) -> PyErr {
+    #[cfg(windows)]
+    if let Some(code) = err.raw_os_error() {
+        return crate::windows::win_error(code);
+    }
     if let Some(errno) = err.raw_os_error() {
         return os_error(errno);
     }

@@ -8,11 +8,16 @@
 //! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
 use std::ops::Range;
+#[cfg(unix)]
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
-use mmapfile::{Access, DynMmap, MmapOptions};
-use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
+#[cfg(unix)]
+use mmapfile::MmapOptions;
+use mmapfile::{Access, DynMmap};
+#[cfg(unix)]
+use pyo3::exceptions::PyOverflowError;
+use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySlice, PyType};
@@ -20,8 +25,8 @@ use pyo3::types::{PyBytes, PySlice, PyType};
 use crate::args::{self, adjust_slice};
 use crate::errors::{self, readonly};
 use crate::handle::{
-    bytes_from_map, fastcall_args, install_methods, slot, MapHandle, PyMmap, RawMethod,
-    ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, DETACH_MIN,
+    bytes_from_map, fastcall_args, install_methods, slot, PyMmap, RawMethod, ACCESS_COPY,
+    ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, DETACH_MIN,
 };
 
 type Object = *mut ffi::PyObject;
@@ -424,8 +429,10 @@ impl PyMmap {
         if self.access == ACCESS_READ || self.access == ACCESS_COPY {
             return Ok(none());
         }
+        // msync(2) wants a page-aligned address (the core would align it for us);
+        // FlushViewOfFile takes any.
+        #[cfg(unix)]
         if offset as usize % mmapfile::page_size() != 0 {
-            // msync(2) wants a page-aligned address; the core would align it for us.
             return Err(errors::os_error(libc::EINVAL));
         }
         // msync waits for the disk: always worth releasing the GIL.
@@ -441,6 +448,7 @@ impl PyMmap {
         Ok(none())
     }
 
+    #[cfg(unix)]
     fn madvise(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         let len = self.length(py)? as isize;
         let [option, start, length] = args::positional::<3>("madvise", py, args, 1)?;
@@ -662,7 +670,10 @@ impl PyMmap {
         self.handle.check_open()?;
         if !self.has_fd {
             // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
-            // for trackfd=False.
+            // for trackfd=False. On Windows it reports the map's size instead.
+            #[cfg(windows)]
+            return int(self.length(py)?);
+            #[cfg(unix)]
             return Err(errors::os_error(libc::EBADF));
         }
         let size = self
@@ -727,6 +738,7 @@ impl PyMmap {
 
 #[pymethods]
 impl PyMmap {
+    #[cfg(unix)]
     #[new]
     // CPython's constructor signature, argument for argument.
     #[allow(clippy::too_many_arguments)]
@@ -862,11 +874,35 @@ impl PyMmap {
         // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
         let map = map.map_err(errors::from_io)?;
         Ok(PyMmap {
-            handle: MapHandle::new(map, access != ACCESS_READ),
+            handle: crate::handle::MapHandle::new(map, access != ACCESS_READ),
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
         })
+    }
+
+    /// CPython's Windows constructor: `tagname` instead of `flags`/`prot`, and no `trackfd`
+    /// (`windows.rs`).
+    #[cfg(windows)]
+    #[new]
+    #[pyo3(signature = (fileno, length, tagname = None, access = ACCESS_DEFAULT, offset = 0))]
+    fn new(
+        py: Python<'_>,
+        fileno: c_int,
+        length: isize,
+        tagname: Option<&Bound<'_, PyAny>>,
+        access: c_int,
+        offset: i64,
+    ) -> PyResult<Self> {
+        crate::windows::new_map(py, fileno, length, tagname, access, offset)
+    }
+
+    /// As CPython's on Windows: the object plus the stored tagname.
+    #[cfg(windows)]
+    fn __sizeof__(slf: &Bound<'_, Self>) -> usize {
+        // SAFETY: the type object of a live instance.
+        let base = unsafe { (*slf.get_type().as_type_ptr()).tp_basicsize } as usize;
+        base + 2 * slf.get().tagname_units
     }
 
     #[getter]
@@ -1068,6 +1104,7 @@ noargs!(raw_readline, "mmap.readline", |this, py, slf| this
 noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
 noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
 fastcall!(raw_flush, "mmap.flush", flush);
+#[cfg(unix)]
 fastcall!(raw_madvise, "mmap.madvise", madvise);
 fastcall!(raw_move, "mmap.move", move_);
 fastcall!(raw_read, "mmap.read", read);
@@ -1131,16 +1168,14 @@ fn fastcall_method(
 
 /// Puts the raw methods on the class and points its slots at the raw functions.
 pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
-    install_methods(
-        ty,
-        vec![
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut methods = vec![
             noargs_method(c"close", raw_close, c"close($self, /)\n--\n\nCloses the map; later uses raise ValueError. Refused while buffers are exported."),
             noargs_method(c"__enter__", raw_enter, c"__enter__($self, /)\n--\n\n"),
             fastcall_method(c"__exit__", raw_exit, c"__exit__($self, *args, /)\n--\n\nCloses the map."),
             fastcall_method(c"find", raw_find, c"find($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe lowest index of sub in [start, end), or -1."),
             fastcall_method(c"rfind", raw_rfind, c"rfind($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe highest index of sub in [start, end), or -1."),
             fastcall_method(c"flush", raw_flush, c"flush($self, offset=0, size=<len>, /)\n--\n\nWrites changes in [offset, offset+size) to the file."),
-            fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."),
             fastcall_method(c"move", raw_move, c"move($self, dest, src, count, /)\n--\n\nCopies count bytes from src to dest."),
             fastcall_method(c"read", raw_read, c"read($self, n=None, /)\n--\n\nUp to n bytes from the cursor (all the rest by default)."),
             noargs_method(c"read_byte", raw_read_byte, c"read_byte($self, /)\n--\n\nThe byte at the cursor, as an int."),
@@ -1151,8 +1186,11 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
             noargs_method(c"tell", raw_tell, c"tell($self, /)\n--\n\nThe cursor position."),
             fastcall_method(c"write", raw_write, c"write($self, bytes, /)\n--\n\nWrites bytes at the cursor; returns how many."),
             fastcall_method(c"write_byte", raw_write_byte, c"write_byte($self, byte, /)\n--\n\nWrites one byte at the cursor."),
-        ],
-    )?;
+        ];
+    // CPython's Windows mmap has no madvise.
+    #[cfg(unix)]
+    methods.push(fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."));
+    install_methods(ty, methods)?;
     let ty_ptr = ty.as_type_ptr();
     // SAFETY: `ty` is the live heap type PyO3 made for `PyMmap`, with the mapping, sequence
     // and buffer slot tables of its heap type object, not yet used by any instance or
@@ -1214,6 +1252,7 @@ unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const (
     }
 }
 
+#[cfg(unix)]
 /// `fstat(fd)`'s file type (`S_IFMT` bits) and size; `None` when fstat fails (CPython then
 /// skips its size checks and lets mmap(2) report the bad descriptor).
 fn fstat(fd: c_int) -> Option<(libc::mode_t, u64)> {
