@@ -34,7 +34,7 @@ CC_x86_64_apple_darwin=$apple_cc check x86_64-apple-darwin --workspace --all-tar
 CC_aarch64_apple_darwin=$apple_cc check aarch64-apple-darwin --workspace --all-targets
 check x86_64-unknown-freebsd --workspace --all-targets
 check aarch64-linux-android -p mmapfile --lib
-check x86_64-pc-windows-gnu -p mmapfile -p mmapfile-cli --all-targets
+check x86_64-pc-windows-gnu --workspace --all-targets
 
 if ((${#failed[@]})); then
     echo "!!! clippy failed for: ${failed[*]}" >&2

@@ -83,3 +83,10 @@ if ours["skipped"] != builtin["skipped"] or ours["run"] != builtin["run"]:
 if problems:
     sys.exit("\n".join(problems))
 PY
+
+echo "== Windows-only behaviour (tagname, resize, errors) against the builtin mmap, under wine"
+(cd "$work" && /usr/lib/wine/wine64 "$python_exe" "$repo/scripts/windows/python_checks.py" \
+    </dev/null 2>&1 | cat) >"$work/checks.log" || true
+cat "$work/checks.log"
+# Judged by the report, which names every difference (and needs the sharing line).
+grep -q '^   ok   tagname shared' "$work/checks.log" && ! grep -q '^   DIFF' "$work/checks.log"

@@ -49,7 +49,7 @@ fn strerror(errno: i32) -> String {
 /// CPython's messages, so they become `ValueError`/`OSError` with the core's message.
 pub(crate) fn from_io(err: io::Error) -> PyErr {
     #[cfg(windows)]
-    if let Some(code) = err.raw_os_error() {
+    if let Some(code) = crate::windows::error_code(&err) {
         return crate::windows::win_error(code);
     }
     if let Some(errno) = err.raw_os_error() {

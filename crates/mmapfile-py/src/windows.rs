@@ -22,6 +22,20 @@ use crate::handle::{MapHandle, PyMmap, ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ,
 /// the allocation granularity.
 const ERROR_MAPPED_ALIGNMENT: i32 = 1132;
 
+/// `ERROR_USER_MAPPED_FILE`: Windows refuses to cut a file under a live view. The core
+/// reports it as `ResourceBusy` with its own words; CPython users see the code.
+const ERROR_USER_MAPPED_FILE: i32 = 1224;
+/// `ERROR_NOT_ENOUGH_MEMORY`: CreateFileMappingW's answer to a read-only or copy-on-write
+/// section larger than its file, which the builtin module passes on.
+const ERROR_NOT_ENOUGH_MEMORY: i32 = 8;
+
+/// The Windows error code behind a core error, if it has one.
+pub(crate) fn error_code(err: &std::io::Error) -> Option<i32> {
+    err.raw_os_error().or_else(|| {
+        (err.kind() == std::io::ErrorKind::ResourceBusy).then_some(ERROR_USER_MAPPED_FILE)
+    })
+}
+
 /// `OSError` for a Windows error code, as `PyErr_SetFromWindowsErr` makes it: Python derives
 /// `errno` (and the subclass) from `winerror`.
 pub(crate) fn win_error(code: i32) -> PyErr {
@@ -86,6 +100,7 @@ pub(crate) fn new_map(
         py.import("os")?.call_method1("lseek", (fileno, 0, 0))?;
         Some(raw)
     };
+    let mut file_size = None;
     if let Some(raw) = handle {
         // SAFETY: a handle Python's runtime owns for `fileno`, borrowed for this call only.
         let file = unsafe { BorrowedHandle::borrow_raw(raw as RawHandle) };
@@ -102,12 +117,19 @@ pub(crate) fn new_map(
             }
             length = size - offset;
         }
+        file_size = Some(size);
     } else if length == 0 {
         // A section of the paging file needs a size.
         return Err(win_error(87));
     }
     if offset % mmapfile::allocation_granularity() as u64 != 0 {
         return Err(win_error(ERROR_MAPPED_ALIGNMENT));
+    }
+    // Only a writable section extends its file; the others fail as the OS fails them.
+    if let Some(size) = file_size {
+        if core_access != Access::Write && offset.saturating_add(length) > size {
+            return Err(win_error(ERROR_NOT_ENOUGH_MEMORY));
+        }
     }
     let length = usize::try_from(length).map_err(|_| win_error(8))?;
     // Writable maps grow the file to the window, as a larger section does on Windows.
