@@ -15,9 +15,7 @@ use std::os::raw::c_int;
 #[cfg(unix)]
 use mmapfile::MmapOptions;
 use mmapfile::{Access, DynMmap};
-#[cfg(unix)]
-use pyo3::exceptions::PyOverflowError;
-use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySlice, PyType};
@@ -758,16 +756,7 @@ impl PyMmap {
             None => true,
         };
         // 1. Signs.
-        if length < 0 {
-            return Err(PyOverflowError::new_err(
-                "memory mapped length must be positive",
-            ));
-        }
-        if offset < 0 {
-            return Err(PyOverflowError::new_err(
-                "memory mapped offset must be positive",
-            ));
-        }
+        check_signs(length, offset)?;
         // 2. access excludes flags/prot.
         let default_prot = libc::PROT_READ | libc::PROT_WRITE;
         if access != ACCESS_DEFAULT && (flags != libc::MAP_SHARED || prot != default_prot) {
@@ -1250,6 +1239,21 @@ unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const (
             }
         }
     }
+}
+
+/// The constructor's first checks, on every platform: neither length nor offset negative.
+pub(crate) fn check_signs(length: isize, offset: i64) -> PyResult<()> {
+    if length < 0 {
+        return Err(PyOverflowError::new_err(
+            "memory mapped length must be positive",
+        ));
+    }
+    if offset < 0 {
+        return Err(PyOverflowError::new_err(
+            "memory mapped offset must be positive",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

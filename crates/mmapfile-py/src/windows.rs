@@ -12,7 +12,7 @@ use std::os::raw::c_int;
 use std::os::windows::io::{BorrowedHandle, RawHandle};
 
 use mmapfile::{Access, MmapOptions};
-use pyo3::exceptions::{PyOSError, PyOverflowError, PyTypeError};
+use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -39,12 +39,7 @@ pub(crate) fn error_code(err: &std::io::Error) -> Option<i32> {
 /// `OSError` for a Windows error code, as `PyErr_SetFromWindowsErr` makes it: Python derives
 /// `errno` (and the subclass) from `winerror`.
 pub(crate) fn win_error(code: i32) -> PyErr {
-    let text = std::io::Error::from_raw_os_error(code).to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(cut) => text[..cut].to_string(),
-        None => text,
-    };
-    PyOSError::new_err((0, text, Option::<String>::None, code))
+    PyOSError::new_err((0, errors::strerror(code), Option::<String>::None, code))
 }
 
 pub(crate) fn new_map(
@@ -68,16 +63,7 @@ pub(crate) fn new_map(
     };
     // CPython hands an empty tagname to Windows as no name.
     let tagname = tagname.filter(|name| !name.is_empty());
-    if length < 0 {
-        return Err(PyOverflowError::new_err(
-            "memory mapped length must be positive",
-        ));
-    }
-    if offset < 0 {
-        return Err(PyOverflowError::new_err(
-            "memory mapped offset must be positive",
-        ));
-    }
+    crate::object::check_signs(length, offset)?;
     let core_access = match access {
         ACCESS_READ => Access::Read,
         ACCESS_DEFAULT | ACCESS_WRITE => Access::Write,
