@@ -29,9 +29,10 @@ failed=()
 
 # Build scripts that compile C (criterion's alloca) get Apple-only flags the host compiler
 # refuses; the wrapper drops them.
-apple_cc="$PWD/scripts/cross/apple-cc"
-CC_x86_64_apple_darwin=$apple_cc check x86_64-apple-darwin --workspace --all-targets
-CC_aarch64_apple_darwin=$apple_cc check aarch64-apple-darwin --workspace --all-targets
+export CC_x86_64_apple_darwin="$PWD/scripts/cross/apple-cc"
+export CC_aarch64_apple_darwin="$PWD/scripts/cross/apple-cc"
+check x86_64-apple-darwin --workspace --all-targets
+check aarch64-apple-darwin --workspace --all-targets
 check x86_64-unknown-freebsd --workspace --all-targets
 check aarch64-linux-android -p mmapfile --lib
 check x86_64-pc-windows-gnu --workspace --all-targets
