@@ -116,8 +116,8 @@ pub use zerocopy;
 /// Whether the fault guard protects this process's file maps (see
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first
 /// file map, or by this call; it is off when `MMAPFILE_NO_FAULT_GUARD` was set (to anything
-/// but `0` or the empty string) before that, and on platforms other than Linux, Android and
-/// Windows.
+/// but `0` or the empty string) before that, and on platforms other than Linux, Android,
+/// macOS, FreeBSD and Windows.
 pub fn fault_guard_active() -> bool {
     guard::active()
 }
