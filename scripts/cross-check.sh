@@ -37,6 +37,13 @@ check x86_64-unknown-freebsd --workspace --all-targets
 check aarch64-linux-android -p mmapfile --lib
 check x86_64-pc-windows-gnu --workspace --all-targets
 
+# The crate's documentation must build for Windows too (links to Unix-only items break).
+if grep -qx x86_64-pc-windows-gnu <<<"$installed"; then
+    echo "== cargo doc -p mmapfile --target x86_64-pc-windows-gnu"
+    RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mmapfile \
+        --target x86_64-pc-windows-gnu || failed+=("x86_64-pc-windows-gnu (doc)")
+fi
+
 if ((${#failed[@]})); then
     echo "!!! clippy failed for: ${failed[*]}" >&2
     exit 1
