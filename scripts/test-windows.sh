@@ -12,10 +12,12 @@ if ! rustup target list --installed | grep -qx "$target"; then
     echo "!!! bash scripts/install-cross.sh adds it)"
     exit 0
 fi
+# .ci/run installs these first (and fails if it cannot); elsewhere their absence is a skip.
 for tool in x86_64-w64-mingw32-gcc wineboot wineserver /usr/lib/wine/wine64; do
     command -v "$tool" >/dev/null || {
-        echo "missing $tool: run bash scripts/install-cross.sh" >&2
-        exit 1
+        echo "!!! SKIPPED: the Windows tests ($tool is not installed;"
+        echo "!!! bash scripts/install-cross.sh installs it)"
+        exit 0
     }
 done
 
