@@ -316,7 +316,8 @@ unsafe impl Send for MapInner {}
 // (FlushViewOfFile, FlushFileBuffers, PrefetchVirtualMemory), so sharing it cannot race.
 unsafe impl Sync for MapInner {}
 
-/// A section handle, closed when dropped.
+/// Creates a section over `file` (or the paging file), or opens the existing one of that
+/// name; returns its handle and whether it already existed.
 fn create_section(
     file: HANDLE,
     protect: PAGE_PROTECTION_FLAGS,
