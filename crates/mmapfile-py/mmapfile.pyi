@@ -9,7 +9,10 @@ What differs, on purpose:
   run with the GIL released; ``close()`` or ``resize()`` from another thread waits for them
   instead of pulling the memory away;
 * a file truncated under the map raises ``OSError`` instead of killing the interpreter
-  with SIGBUS;
+  with SIGBUS, also with ``faulthandler`` enabled before or after the first map (it then
+  prints its report once when enabled after the last map was made), or enabled and then
+  disabled, provided a map is made (or resized) after ``faulthandler.disable()``; a
+  ``memoryview`` of the map is not guarded and sees zeros where the file vanished;
 * a ``prot`` without ``PROT_READ`` (``PROT_NONE``, write-only) is mapped readable, so that
   no Python code can fault on the map;
 * ``resize(0)`` of a file map leaves a consistent, empty map over an empty file.

@@ -5,7 +5,9 @@
 //! may truncate the file under the map from another descriptor: from then on, accesses that
 //! reach past the new end must either fail with `UnexpectedEof` (the fault guard) or, where
 //! the bytes are still readable (the tail of the last page), agree with the model, and once
-//! the truncation has been reported, every such access must fail.
+//! the truncation has been reported, every such access must fail. The truncation itself runs
+//! on another thread while this one reads the whole map (a copy, a threaded search or a
+//! regex scan), which must give the model's bytes or the truncation error.
 #![no_main]
 
 use std::fs::OpenOptions;
@@ -605,12 +607,47 @@ fuzz_target!(|input: Input| {
                     continue;
                 }
                 let end = usize::from(*t) % len;
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .expect("second descriptor")
-                    .set_len((offset + end) as u64)
-                    .expect("truncate");
+                // The truncation runs on another thread, racing a read of the whole map on
+                // this one (a copy, a threaded search or a regex scan): the read must give
+                // the model's bytes (zeros past the new end) or the truncation error.
+                let truncator = {
+                    let path = path.clone();
+                    let spins = usize::from(*t >> 8) * 64;
+                    std::thread::spawn(move || {
+                        for _ in 0..spins {
+                            std::hint::spin_loop();
+                        }
+                        OpenOptions::new()
+                            .write(true)
+                            .open(&path)
+                            .expect("second descriptor")
+                            .set_len((offset + end) as u64)
+                            .expect("truncate");
+                    })
+                };
+                let raced: std::io::Result<Option<Vec<u8>>> = match *t % 3 {
+                    0 => map.copy_range(..).map(Some),
+                    1 => map.find(b"\xff\xfe\xfd").map(|_| None),
+                    _ => {
+                        let re = regex::bytes::Regex::new("[ab]\nc+").expect("regex");
+                        map.regex_find_iter(&re)
+                            .try_fold(0usize, |n, m| m.map(|_| n + 1))
+                            .map(|_| None)
+                    }
+                };
+                truncator.join().expect("the truncating thread");
+                match &raced {
+                    Ok(Some(bytes)) => {
+                        for (p, &value) in bytes.iter().enumerate() {
+                            assert!(
+                                model.may_read(p, value) || (p >= end && value == 0),
+                                "a read racing the truncation saw {value} at {p}"
+                            );
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(err) => assert_eq!(err.kind(), ErrorKind::UnexpectedEof, "raced: {err}"),
+                }
                 let hard = (offset + end).div_ceil(page) * page - offset;
                 // The tail of the last page now reads as zeros, unless this copy-on-write map
                 // has its own copy of that page.
@@ -626,6 +663,9 @@ fuzz_target!(|input: Input| {
                     hard,
                     revealed: false,
                 });
+                if raced.is_err() {
+                    model.reveal();
+                }
             }
         }
         assert_eq!(map.len(), model.data.len());

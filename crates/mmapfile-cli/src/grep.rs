@@ -66,7 +66,9 @@ fn search_file(
         Some(map) => {
             let _ = map.advise(Advice::Sequential);
             let progress = Progress::new(source.size(), source.size(), "grep");
-            map.with_bytes(.., |haystack| {
+            // `scan_with`: the regex engine's assertions break if the file is truncated
+            // mid-search; that becomes the truncation error, never a panic.
+            map.scan_with(.., |haystack| {
                 let mut count = 0;
                 for found in regex.find_iter(haystack) {
                     count += 1;

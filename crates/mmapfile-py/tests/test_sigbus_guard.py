@@ -35,6 +35,25 @@ PRELUDE = textwrap.dedent(
         f.write(data)
     f = open(path, "r+b")
 
+    # Another signal handler around the guard, as the parent asked (GUARD_TEST_SETUP):
+    # faulthandler enabled after the process's first map, or enabled before it and disabled
+    # after it, or enabled after this scenario's own map (after_map below).
+    import faulthandler
+    SETUP = os.environ.get("GUARD_TEST_SETUP", "")
+    if SETUP in ("after-first-map", "enabled-then-disabled"):
+        if SETUP == "enabled-then-disabled":
+            faulthandler.enable()
+        first = mmapfile.mmap(-1, P)
+        first_file = mmapfile.mmap(f.fileno(), P, access=mmapfile.ACCESS_READ)
+        if SETUP == "after-first-map":
+            faulthandler.enable()
+        else:
+            faulthandler.disable()
+
+    def after_map():
+        if SETUP == "after-this-map":
+            faulthandler.enable()
+
     def truncate():
         if how == "fd":
             other = os.open(path, os.O_RDWR)
@@ -74,6 +93,7 @@ ONE_ACCESS = PRELUDE + textwrap.dedent(
     if access == "flush":
         m[10:12] = b"XY"  # a change below the new end that flush must still write back
         data = data[:10] + b"XY" + data[12:]
+    after_map()
     truncate()
     calls = {
         "index": lambda: m[6 * P],
@@ -101,6 +121,7 @@ ONE_ACCESS = PRELUDE + textwrap.dedent(
 THREADS = PRELUDE + textwrap.dedent(
     """
     m = mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_READ)
+    after_map()
     truncate()
     barrier = threading.Barrier(8)
     results = [None] * 8
@@ -128,12 +149,14 @@ THREADS = PRELUDE + textwrap.dedent(
 )
 
 
-def run(script, tmp_path, *args, flags=()):
+def run(script, tmp_path, *args, flags=(), setup=""):
+    env = dict(os.environ, GUARD_TEST_SETUP=setup)
     return subprocess.run(
         [sys.executable, *flags, "-c", script, str(tmp_path / "data.bin"), *args],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
@@ -201,3 +224,69 @@ def test_in_the_pytest_process_alongside_its_faulthandler(tmp_path):
             m.read()
         assert m[:page] == b"q" * page
         m.close()
+
+
+SETUPS = ["after-first-map", "enabled-then-disabled", "after-this-map"]
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_every_access_and_eight_threads_with_faulthandler_around_the_guard(tmp_path, setup):
+    # faulthandler installed after the guard (or removed after it, which puts SIG_DFL back):
+    # the guard goes back on top at the next map, and takes faulthandler's re-raise of a
+    # fault in our map (after this map) as ours. Each run is a fresh interpreter.
+    passed = []
+    for access in ACCESSES:
+        done = run(ONE_ACCESS, tmp_path, "fd", access, setup=setup)
+        assert done.returncode == 0, (setup, access, describe(done))
+        assert "ALIVE " + access in done.stdout, (setup, access, describe(done))
+        passed.append(access)
+    done = run(THREADS, tmp_path, "fd", setup=setup)
+    assert done.returncode == 0, (setup, describe(done))
+    assert "ALIVE threads 8" in done.stdout, (setup, describe(done))
+    assert len(passed) == 10
+
+
+REGEX_RACE = textwrap.dedent(
+    """
+    import os, random, sys, threading, time
+    import mmapfile
+
+    path = sys.argv[1]
+    letters = bytes(97 + i % 26 for i in range(26)) * ((32 << 20) // 26)
+    outcomes = []
+    for attempt in range(12):
+        with open(path, "wb") as f:
+            f.write(letters)
+        f = open(path, "rb")
+        m = mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_READ)
+        result = []
+
+        def search():
+            try:
+                result.append(sum(1 for _ in m.finditer("xyz[a-z]")))
+            except OSError as exc:
+                assert "truncated while mapped" in str(exc), exc
+                result.append("OSError")
+            except BaseException as exc:   # PanicException derives from BaseException
+                result.append("%s: %s" % (type(exc).__name__, exc))
+
+        t = threading.Thread(target=search)
+        t.start()
+        time.sleep(random.uniform(0.001, 0.025))
+        os.truncate(path, mmapfile.PAGESIZE)
+        t.join()
+        m.close()
+        f.close()
+        outcomes.append(result[0])
+    bad = [o for o in outcomes if o != "OSError" and o != len(letters) // 26]
+    assert not bad, bad
+    print("REGEX-RACE-OK", outcomes.count("OSError"), "errors of", len(outcomes))
+    """
+)
+
+
+def test_finditer_over_a_file_truncated_mid_search_raises_oserror(tmp_path):
+    done = run(REGEX_RACE, tmp_path)
+    assert done.returncode == 0, describe(done)
+    assert "REGEX-RACE-OK" in done.stdout, describe(done)
+    assert "panicked" not in done.stderr, describe(done)

@@ -170,11 +170,37 @@ impl DynMmap {
 
     /// Runs `f` over `range` of the map; the fault guard reports a truncated file as an error.
     ///
-    /// If the file is truncated while `f` runs, `f` may see bytes turn to zeros mid-call; a
-    /// panic of `f` that follows (a library's broken assumption) is then reported as the
-    /// truncation error instead, without its message on stderr. Any other panic of `f`
-    /// unwinds as usual.
+    /// A panic of `f` unwinds as usual. For code that trusts what it read a moment ago (a
+    /// regex engine, a parser), which a truncation can make panic, use
+    /// [`scan_with`](Self::scan_with).
     pub fn with_bytes<R>(
+        &self,
+        range: impl RangeBounds<usize>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> io::Result<R> {
+        let range = self.checked_range(range)?;
+        self.load(range, f)
+    }
+
+    /// Runs `f` over `range` of the map, for code that trusts what it read a moment ago
+    /// (a regex engine, a parser). If the file is truncated while `f` runs, `f` sees bytes
+    /// turn to zeros mid-call, and such code may panic on its own broken assumption
+    /// (regex-automata asserts that a match found forwards is found again backwards). Here a
+    /// panic of `f` never unwinds out: it is the truncation error when the guard saw bytes of
+    /// `range` vanish or the file is now shorter than `range`, and otherwise an error of kind
+    /// [`Other`](io::ErrorKind::Other) saying that the file changed while mapped (truncated
+    /// and extended again, or rewritten), with the panic's message. Its message is kept off
+    /// stderr (the crate wraps the process's panic hook once to do so). So a bug of `f`
+    /// itself is reported the same way: use [`with_bytes`](Self::with_bytes) where a panic
+    /// should unwind. Built with `panic = "abort"`, a panic still aborts.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(8).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// let re = regex::bytes::Regex::new("[^a]").unwrap();
+    /// assert_eq!(map.scan_with(.., |hay| re.find_iter(hay).count())?, 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn scan_with<R>(
         &self,
         range: impl RangeBounds<usize>,
         f: impl FnOnce(&[u8]) -> R,
@@ -617,9 +643,15 @@ impl DynMmap {
     /// Changes the map's length to `new_len`, growing or shrinking the file to match
     /// (`offset + new_len` bytes). Only write-through and anonymous maps can be resized.
     /// The cursor is clamped to the new length. On error the map and the file are unchanged.
-    /// Linux moves the mapping with `mremap`; other systems map afresh. Shared anonymous
-    /// memory is always copied into a fresh mapping (growing it in place would leave pages
-    /// that fault), so processes forked before the resize stop sharing it.
+    /// Linux grows the mapping with `mremap`; other systems map afresh; a shrink unmaps the
+    /// tail in place. Shared anonymous memory stays shared with processes forked before the
+    /// resize: on Linux it is a memory file (`memfd`, one descriptor per map) that grows with
+    /// the map (and, so that forked processes keep their pages, never shrinks); elsewhere, or
+    /// when the process had no descriptor to spare, a shrink works and growing fails with
+    /// [`io::ErrorKind::Unsupported`] rather than silently un-share it.
+    /// After a truncation the guard reported, a write-through map is mapped afresh from the
+    /// file (whose length the resize sets), and a private one cannot grow (the error says
+    /// the file was truncated).
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
@@ -684,12 +716,16 @@ impl DynMmap {
         // moved, and hide the file: a shared mapping is made afresh from the file (which is
         // the truth), while a private one would lose its own changes, so growing it reports
         // the truncation.
-        let repaired = self.watch.has_marks();
-        if repaired && new_len > old_len && !self.inner.is_shared() {
+        // (The guard, and so any repair, exists on Unix only.)
+        #[cfg(unix)]
+        let (repaired, shared) = (self.watch.has_marks(), self.inner.is_shared());
+        #[cfg(not(unix))]
+        let (repaired, shared) = (false, true);
+        if repaired && new_len > old_len && !shared {
             let gone = self.watch.gone_from().min(old_len);
             return Err(self.vanished(&(gone..old_len)));
         }
-        let fresh = repaired && self.inner.is_shared();
+        let fresh = repaired && shared;
         let Self {
             watch,
             inner,
@@ -704,11 +740,11 @@ impl DynMmap {
             _ => unreachable!("checked above: a file map with its descriptor"),
         };
         let remap = |inner: &mut MapInner, len: usize| {
+            #[cfg(unix)]
             if fresh {
-                inner.remap_fresh(Some(fd), offset, len)
-            } else {
-                inner.remap(Some(fd), offset, len)
+                return inner.remap_fresh(Some(fd), offset, len);
             }
+            inner.remap(Some(fd), offset, len)
         };
         // Keep the map inside the file at every step: grow the file first, shrink it last;
         // on any error put back what was changed, and report the first error.

@@ -181,6 +181,7 @@ static UNGUARDED: Slot = Slot::new();
 
 /// Where a map lies and what the guard needs to know about it, for [`Watch::update`].
 #[derive(Clone, Copy)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct MapFacts {
     /// The OS mapping, if it is a live mapping of a regular file.
     #[cfg(any(unix, windows))]
@@ -291,6 +292,7 @@ impl Watch {
 
     /// Whether a fault on this map was repaired with zero pages (or a vanished region was
     /// otherwise noted): the mapping no longer shows only the file.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn has_marks(&self) -> bool {
         self.gone_from() != INTACT
     }
@@ -595,21 +597,25 @@ mod imp {
         }
     }; THREAD_STATES];
 
-    /// This thread's state, claimed on first use; `None` if the table is full.
-    /// Async-signal-safe. Entries are kept for the life of the process (they are needed
-    /// only by threads that pass signals on, which is rare).
+    /// This thread's state, if it has one. Async-signal-safe.
     fn thread_state() -> Option<&'static ThreadState> {
         let me = sys::thread_id();
-        if let Some(state) = THREADS
+        THREADS
             .iter()
             .find(|s| s.thread.load(Ordering::Acquire) == me)
-        {
-            return Some(state);
-        }
-        THREADS.iter().find(|s| {
-            s.thread
-                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+    }
+
+    /// This thread's state, claimed on first use; `None` if the table is full.
+    /// Async-signal-safe. Entries are kept for the life of the process (only threads that
+    /// pass a signal on claim one, which is rare).
+    fn claim_thread_state() -> Option<&'static ThreadState> {
+        thread_state().or_else(|| {
+            let me = sys::thread_id();
+            THREADS.iter().find(|s| {
+                s.thread
+                    .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            })
         })
     }
 
@@ -631,8 +637,7 @@ mod imp {
         }
         // SAFETY: the kernel hands a valid siginfo (or null) to a SA_SIGINFO handler.
         let signal = unsafe { sys::signal_info(sig, info) };
-        let state = thread_state();
-        let depth = state.map_or(0, |s| s.depth.load(Ordering::Relaxed));
+        let depth = thread_state().map_or(0, |s| s.depth.load(Ordering::Relaxed));
         if depth == 0 {
             if signal.vanished_page_fault && repair(signal.addr) {
                 RERAISES.store(0, Ordering::Relaxed);
@@ -642,6 +647,7 @@ mod imp {
                 return;
             }
         }
+        let state = claim_thread_state();
         // SAFETY: the handler's own arguments, unchanged.
         unsafe { pass_on(sig, chain, state, depth, signal, info, ctx) };
     }
@@ -698,7 +704,7 @@ mod imp {
                 truncated = true;
             }
         }
-        truncated && RERAISES.fetch_add(1, Ordering::Relaxed) < 8
+        truncated && RERAISES.fetch_add(1, Ordering::Relaxed) < 64
     }
 
     /// Hands a signal that is not ours to the chain: the newest link, or the next older one

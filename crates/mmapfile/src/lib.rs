@@ -34,16 +34,21 @@
 //! time, which Rust's references cannot express. That is why the file-backed constructors are
 //! `unsafe fn`. While a map is alive, the caller promises that no other process or thread
 //! changes the bytes of the mapped window that the program is reading through a `&[u8]`,
-//! and that the file is not truncated below the window. If it is truncated anyway, the
-//! crate's own methods return an error instead of letting the process die of `SIGBUS`;
-//! only plain slices borrowed through `Deref` may then see zeros.
+//! and that the file is not truncated below the window. A truncation is a breach of that
+//! contract which the fault guard makes *survivable* for the crate's own methods: they return
+//! an error instead of letting the process die of `SIGBUS`. It does not make borrowed slices
+//! sound: a `&[u8]` obtained through `Deref`, `as_slice`, `remaining` or a buffer export can
+//! see its bytes turn to zeros while it is borrowed (the guard swaps a zero page in), which
+//! Rust's model counts as undefined behaviour, as with any other change to mapped memory
+//! under a shared reference (memmap2 and ripgrep describe the same limit).
 //!
 //! # The fault guard (truncated files)
 //!
 //! **What it does.** When a mapped file shrinks, touching a page past its new end raises
-//! `SIGBUS`, which kills the process. On Linux and Android, the first file map a process
-//! creates installs one process-wide `SIGBUS` handler (and registers every file map in a
-//! lock-free table). When a fault hits one of this crate's maps, the handler maps a page of
+//! `SIGBUS`, which kills the process. On Linux, Android, macOS and FreeBSD (tested on Linux;
+//! the others are compile-checked only), the first file map a process creates installs one
+//! process-wide handler for the fault signal (`SIGBUS`; on FreeBSD also `SIGSEGV`) and
+//! registers every file map in a lock-free table. When a fault hits one of this crate's maps, the handler maps a page of
 //! zeros over the missing page, marks the map, and lets the program go on; the crate's method
 //! that was running then returns an [`io::ErrorKind::UnexpectedEof`](std::io::ErrorKind)
 //! error saying "the file was truncated while mapped". Faults anywhere else go to the handler
@@ -78,9 +83,30 @@
 //!
 //! **How to opt out.** Set the environment variable `MMAPFILE_NO_FAULT_GUARD=1` before the
 //! first file map is created: no handler is installed, and a truncated file kills the process
-//! with `SIGBUS` as with any other mmap. [`fault_guard_active`] tells whether it is on. A
-//! signal handler installed after the guard must chain to the one it replaced, or the guard
-//! stops seeing faults.
+//! with `SIGBUS` as with any other mmap. [`fault_guard_active`] tells whether it is on.
+//!
+//! **Other signal handlers.** The guard installs itself in one `sigaction` call and hands
+//! every signal that is not about its maps to the handler it replaced, as the kernel would
+//! have (that handler's mask and flags, `SA_RESETHAND`, `SIG_IGN`, `SIG_DFL`). A handler
+//! installed *after* it (Python's `faulthandler`, a C library) does not switch it off: each
+//! time a file map is made or resized, a truncation is reported, or [`fault_guard_active`]
+//! is called, the guard checks the disposition and, if another handler took its place, goes
+//! back on top and chains to that handler. A handler on top that passes the signal on (calls
+//! the handler it replaced, or puts it back and raises again, as `faulthandler` does) keeps
+//! the guard working even before that; `faulthandler` then prints its report once, and the
+//! access still returns the error. What is not covered: a fault between the moment another
+//! handler that does *not* pass the signal on (or `SIG_DFL` put back, as
+//! `faulthandler.disable()` does when it was enabled before the first map) takes over and
+//! the next map, resize or reported truncation; the process then dies as without the guard.
+//!
+//! **Limits.** At the process's mapping limit (Linux's `vm.max_map_count`) the zero page
+//! needs a new mapping: the guard keeps a few spare mappings to give back for it, and if
+//! even that fails, it replaces the whole map with zeros and reports it gone from offset 0
+//! (an error, not a death). A panic of the regex engine in
+//! [`regex_find_iter`](DynMmap::regex_find_iter), or of a [`DynMmap::scan_with`] closure
+//! (for third-party code that trusts what it read), whose bytes changed under it, is turned
+//! into an error; the crate then wraps the process's panic hook (once) to keep that panic's
+//! message off stderr. Built with `panic = "abort"`, such a panic aborts.
 //!
 //! # Errors
 //!
@@ -115,9 +141,10 @@ pub use zerocopy;
 
 /// Whether the fault guard protects this process's file maps (see
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first
-/// file map, or by this call; it is off when `MMAPFILE_NO_FAULT_GUARD` was set (to anything
-/// but `0` or the empty string) before that, and on platforms other than Linux, Android,
-/// macOS, FreeBSD and Windows.
+/// file map, or by this call (which also puts it back on top of any signal handler installed
+/// since); it is off when `MMAPFILE_NO_FAULT_GUARD` was set (to anything but `0` or the empty
+/// string) before that, and on platforms other than Linux, Android, macOS, FreeBSD and
+/// Windows.
 pub fn fault_guard_active() -> bool {
     guard::active()
 }

@@ -35,14 +35,13 @@ impl DynMmap {
         Ok(out)
     }
 
-    /// [`load`](Self::load) for code the crate does not control: a regex engine, a caller's
-    /// closure. Such code may trust what it read a moment ago, and the guard's zero pages
-    /// can break that trust mid-call: regex-automata, for one, asserts that a match found
-    /// forwards is found again backwards, and panics when a truncation zeroed the bytes in
-    /// between. So a panic out of `f` is caught, and if the map's mark shows that bytes of
-    /// `range` vanished, it becomes the truncation error (and the panic message is kept off
-    /// stderr); any other panic goes on unwinding. (Built with `panic = "abort"`, such a
-    /// panic still aborts.)
+    /// [`load`](Self::load) for code that trusts what it read a moment ago: a regex engine,
+    /// a parser. Bytes that change under it break that trust mid-call: regex-automata, for
+    /// one, asserts that a match found forwards is found again backwards, and panics when a
+    /// truncation zeroed the bytes in between. So a panic out of `f` is caught and becomes
+    /// an error: the truncation error if the guard saw bytes of `range` vanish or the file is
+    /// now shorter than `range`, else an error saying the file changed while mapped. The
+    /// panic's message is kept off stderr. (Built with `panic = "abort"`, a panic aborts.)
     pub(crate) fn load_foreign<R>(
         &self,
         range: Range<usize>,
@@ -54,7 +53,7 @@ impl DynMmap {
             return Err(self.vanished(&range));
         }
         let outcome = {
-            let _scan = quiet_panics::Scan::enter(watch, &range);
+            let _scan = quiet_panics::Scan::enter();
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 f(&self.as_slice()[range.clone()])
             }))
@@ -65,8 +64,31 @@ impl DynMmap {
         }
         match outcome {
             Ok(out) => Ok(out),
-            Err(payload) => std::panic::resume_unwind(payload),
+            Err(payload) => {
+                if self.shorter_than(&range) {
+                    return Err(self.vanished(&range));
+                }
+                let detail = payload
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(io::Error::other(format!(
+                    "the file changed while mapped (truncated and extended again, or \
+                     rewritten) during a scan of bytes {}..{}: {detail}",
+                    range.start, range.end
+                )))
+            }
         }
+    }
+
+    /// Whether the file now ends before `range` does (only for maps that keep their
+    /// descriptor; an `fstat`, so not for hot paths).
+    fn shorter_than(&self, range: &Range<usize>) -> bool {
+        self.watch().is_regular_file()
+            && self
+                .file_covers()
+                .is_some_and(|covered| (range.end as u64) > covered)
     }
 
     /// Runs `f` over the bytes in `range` mutably; the caller has checked the range and that
@@ -187,53 +209,37 @@ fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
 /// the error is returned all the same.)
 mod quiet_panics {
     use std::cell::Cell;
-    use std::ops::Range;
     use std::sync::Once;
 
-    use crate::guard::Watch;
-
     thread_local! {
-        /// The innermost foreign scan of this thread: its map's watch and range.
-        static CURRENT: Cell<Option<(*const Watch, usize, usize)>> = const { Cell::new(None) };
+        /// How many scans of `load_foreign` this thread is inside.
+        static DEPTH: Cell<usize> = const { Cell::new(0) };
     }
 
     static HOOK: Once = Once::new();
 
-    /// Marks this thread as inside a foreign scan until dropped.
-    pub(super) struct Scan(Option<(*const Watch, usize, usize)>);
+    /// Marks this thread as inside a scan until dropped.
+    pub(super) struct Scan;
 
     impl Scan {
-        pub(super) fn enter(watch: &Watch, range: &Range<usize>) -> Self {
+        pub(super) fn enter() -> Self {
             HOOK.call_once(|| {
                 let previous = std::panic::take_hook();
                 std::panic::set_hook(Box::new(move |info| {
-                    if !explained_by_the_guard() {
+                    let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
+                    if !scanning {
                         previous(info);
                     }
                 }));
             });
-            let current = Some((watch as *const Watch, range.start, range.end));
-            Self(CURRENT.with(|cell| cell.replace(current)))
+            DEPTH.with(|depth| depth.set(depth.get() + 1));
+            Self
         }
     }
 
     impl Drop for Scan {
         fn drop(&mut self) {
-            CURRENT.with(|cell| cell.set(self.0));
+            DEPTH.with(|depth| depth.set(depth.get() - 1));
         }
-    }
-
-    /// Whether this thread is inside a foreign scan whose bytes the guard saw vanish.
-    fn explained_by_the_guard() -> bool {
-        CURRENT
-            .try_with(Cell::get)
-            .ok()
-            .flatten()
-            .is_some_and(|(watch, start, end)| {
-                // SAFETY: the pointer is set only while `load_foreign` borrows the map (and
-                // so its watch) on this thread, and cleared before that borrow ends.
-                let gone = unsafe { (*watch).gone_from() };
-                super::touches_gone(&(start..end), gone)
-            })
     }
 }

@@ -415,7 +415,8 @@ impl<'a> Iterator for RegexMatches<'a, '_> {
             self.next_found = 0;
             let (re, pos, last_end, batch) = (self.re, self.pos, self.last_end, self.batch);
             let found = &mut self.found;
-            // The regex engine asserts what it read earlier; a truncation can break that.
+            // The regex engine asserts what it read earlier; bytes that change under it (a
+            // truncation) break that, and nothing else can make it panic.
             let searched = self.map.load_foreign(self.range.clone(), |hay| {
                 search::regex_batch(re, hay, pos, last_end, found, batch)
             });

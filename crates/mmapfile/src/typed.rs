@@ -363,6 +363,16 @@ macro_rules! shared_api {
                 self.map.with_bytes(range, f)
             }
 
+            /// Runs `f` (a regex engine, a parser) over `range`; a panic of `f` is returned
+            /// as an error. See [`DynMmap::scan_with`].
+            pub fn scan_with<R>(
+                &self,
+                range: impl RangeBounds<usize>,
+                f: impl FnOnce(&[u8]) -> R,
+            ) -> io::Result<R> {
+                self.map.scan_with(range, f)
+            }
+
             /// Advises the kernel how the whole map will be used.
             pub fn advise(&self, advice: Advice) -> io::Result<()> {
                 self.map.advise(advice)

@@ -8,3 +8,4 @@ mod grep;
 mod help;
 mod read;
 mod replace;
+mod truncation;

@@ -642,11 +642,11 @@ fn memory_file() -> io::Result<Option<OwnedFd>> {
         let fd = unsafe { libc::memfd_create(c"mmapfile-anonymous".as_ptr(), libc::MFD_CLOEXEC) };
         if fd < 0 {
             let err = io::Error::last_os_error();
-            // Kernels before 3.17 (or sandboxes) lack memfd: plain shared memory then.
-            return if err.raw_os_error() == Some(libc::ENOSYS) {
-                Ok(None)
-            } else {
-                Err(err)
+            // Kernels before 3.17 (or sandboxes) lack memfd, and a process may be out of
+            // descriptors: plain shared memory then, which can shrink but not grow.
+            return match err.raw_os_error() {
+                Some(libc::ENOSYS | libc::EPERM | libc::EMFILE | libc::ENFILE) => Ok(None),
+                _ => Err(err),
             };
         }
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.

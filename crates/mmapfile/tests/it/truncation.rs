@@ -8,13 +8,16 @@
 
 use std::env;
 use std::fs::OpenOptions;
-use std::io::SeekFrom;
+use std::io::{Read, SeekFrom};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Barrier;
+use std::time::{Duration, Instant};
 
 use mmapfile::{page_size, Mmap, MmapMut, MmapOptions};
+
+mod hostile;
 
 /// The scenario a child runs.
 const CASE_VAR: &str = "MMAPFILE_IT_TRUNCATION_CASE";
@@ -35,7 +38,11 @@ fn ok_marker(case: &str) -> String {
     format!("TRUNCATION-CASE-OK {case}")
 }
 
-/// Runs scenario `case` in a fresh process, with `extra` environment variables.
+/// How long a child may take before it counts as hung and is killed.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs scenario `case` in a fresh process, with `extra` environment variables; a child that
+/// hangs is killed after [`CHILD_TIMEOUT`] (its output then says so).
 fn run_child(case: &str, how: &str, extra: &[(&str, &str)]) -> Output {
     let exe = env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
@@ -53,11 +60,67 @@ fn run_child(case: &str, how: &str, extra: &[(&str, &str)]) -> Output {
     for (key, value) in extra {
         command.env(key, value);
     }
-    command.output().expect("spawn the child test process")
+    output_within(command, CHILD_TIMEOUT)
+}
+
+/// `command.output()`, but a child still running after `timeout` is killed.
+pub(crate) fn output_within(mut command: Command, timeout: Duration) -> Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child process");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let start = Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if start.elapsed() > timeout {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait for the killed child");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = err.join().expect("stderr reader");
+    if timed_out {
+        stderr.extend_from_slice(
+            format!("\n[killed: no exit within {timeout:?}: a hang]\n").as_bytes(),
+        );
+    }
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr,
+    }
 }
 
 fn mmapfile_opt_out() -> &'static str {
     "MMAPFILE_NO_FAULT_GUARD"
+}
+
+/// Asserts that the child was killed by `SIGBUS`, as a process without the guard is.
+#[track_caller]
+fn assert_died_of_sigbus(output: &Output) {
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGBUS),
+        "{}",
+        describe(output)
+    );
 }
 
 /// Whether the child ran `case` to its end and exited normally.
@@ -135,12 +198,7 @@ fn faults_while_other_threads_create_and_drop_maps() {
 #[test]
 fn opting_out_brings_sigbus_back() {
     let output = run_child("read", "fd", &[(mmapfile_opt_out(), "1")]);
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGBUS),
-        "{}",
-        describe(&output)
-    );
+    assert_died_of_sigbus(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("guard active: false"));
 }
 
@@ -149,12 +207,7 @@ fn opting_out_brings_sigbus_back() {
 #[test]
 fn faults_outside_our_maps_still_kill() {
     let output = run_child("foreign", "fd", &[]);
-    assert_eq!(
-        output.status.signal(),
-        Some(libc::SIGBUS),
-        "{}",
-        describe(&output)
-    );
+    assert_died_of_sigbus(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("guard active: true"));
 }
 
@@ -187,6 +240,11 @@ fn child() {
     }
     // (Asking whether the guard is active would install it: the `chain-*` cases must first
     // install the handler the guard is to chain to.)
+    hostile::prepare();
+    if hostile::run_case(&case) {
+        println!("{}", ok_marker(&case));
+        return;
+    }
     match case.as_str() {
         "threads-shared" => threads_shared(),
         "threads-own" => threads_own(),
@@ -301,6 +359,7 @@ fn one_access(access: &str) {
         unsafe { Mmap::map(&file) }.expect("map").into()
     };
     println!("guard active: {}", mmapfile::fault_guard_active());
+    hostile::after_map();
     if access == "flush" {
         // A change below the new end that the flush must still write back.
         map.write_at(10, b"XY").expect("write below the new end");
@@ -356,6 +415,7 @@ fn threads_shared() {
     let file = crate::util::open_ro(&path);
     // SAFETY: the truncation is the point of the test; no plain slice is held.
     let map = unsafe { Mmap::map(&file) }.expect("map");
+    hostile::after_map();
     truncate(&path, new_len());
     let page = page_size();
     let barrier = Barrier::new(THREADS);
@@ -404,6 +464,7 @@ fn threads_own() {
         // SAFETY: the truncation is the point of the test; no plain slice is held.
         .map(|_| unsafe { MmapMut::map_mut(&file) }.expect("map"))
         .collect();
+    hostile::after_map();
     truncate(&path, new_len());
     let page = page_size();
     let barrier = Barrier::new(THREADS);
