@@ -716,11 +716,7 @@ impl DynMmap {
         // moved, and hide the file: a shared mapping is made afresh from the file (which is
         // the truth), while a private one would lose its own changes, so growing it reports
         // the truncation.
-        // (The guard, and so any repair, exists on Unix only.)
-        #[cfg(unix)]
         let (repaired, shared) = (self.watch.has_marks(), self.inner.is_shared());
-        #[cfg(not(unix))]
-        let (repaired, shared) = (false, true);
         if repaired && new_len > old_len && !shared {
             let gone = self.watch.gone_from().min(old_len);
             return Err(self.vanished(&(gone..old_len)));
@@ -740,11 +736,11 @@ impl DynMmap {
             _ => unreachable!("checked above: a file map with its descriptor"),
         };
         let remap = |inner: &mut MapInner, len: usize| {
-            #[cfg(unix)]
             if fresh {
-                return inner.remap_fresh(Some(fd), offset, len);
+                inner.remap_fresh(Some(fd), offset, len)
+            } else {
+                inner.remap(Some(fd), offset, len)
             }
-            inner.remap(Some(fd), offset, len)
         };
         // Keep the map inside the file at every step: grow the file first, shrink it last;
         // on any error put back what was changed, and report the first error.
