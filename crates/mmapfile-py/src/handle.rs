@@ -118,6 +118,9 @@ pub struct PyMmap {
     /// CPython counts in `__sizeof__`.
     #[cfg(windows)]
     pub(crate) tagname_units: usize,
+    /// The `offset=` the map was made with, which `repr()` shows (for anonymous memory too,
+    /// where the core's map reports 0).
+    pub(crate) offset: u64,
 }
 
 impl PyMmap {

@@ -103,7 +103,7 @@ fn iterate(
     let reverse_from = if reversed {
         Some(handle.read(py, |map| Ok(map.len()))?)
     } else {
-        handle.check_open()?;
+        // As CPython's sequence iterator: a closed map fails at the first `next()`.
         None
     };
     let iterator = MmapIter {

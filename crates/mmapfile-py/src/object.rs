@@ -19,6 +19,8 @@ use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySlice, PyType};
+#[cfg(unix)]
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::args::{self, adjust_slice};
 use crate::errors::{self, readonly};
@@ -30,6 +32,13 @@ use crate::handle::{
 type Object = *mut ffi::PyObject;
 
 /// `None`, as a new reference.
+/// The largest mapping a process can hold (Linux's `TASK_SIZE`): mmap(2) refuses longer ones
+/// with ENOMEM, mremap(2) with EINVAL.
+#[cfg(target_arch = "x86_64")]
+const ADDRESS_SPACE: u64 = (1 << 47) - 4096;
+#[cfg(not(target_arch = "x86_64"))]
+const ADDRESS_SPACE: u64 = 1 << 48;
+
 fn none() -> Object {
     // SAFETY: Py_None is a live (immortal on 3.12+) object; the reference is returned new.
     unsafe {
@@ -217,7 +226,7 @@ impl PyMmap {
             if !args::is_index(value) {
                 return Err(errors::type_error("mmap item value must be an int"));
             }
-            let byte = args::index_value(value, false)?;
+            let byte = args::item_value(value)?;
             let byte = u8::try_from(byte)
                 .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
             return self.handle.write(py, |map| {
@@ -368,6 +377,8 @@ impl PyMmap {
         self.handle.check_open()?;
         let [sub, start, end] = args::positional::<3>(method, py, args, 1)?;
         let sub = required(sub)?;
+        // CPython converts `sub` (the `y*` format) before start and end.
+        args::require_buffer(&sub)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let cursor = self.handle.cursor();
@@ -416,9 +427,19 @@ impl PyMmap {
         }
     }
 
-    fn flush(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+    /// `flush([offset[, size]], *, flags=MS_SYNC)`; `flags=` is 3.15's (see additions.rs).
+    fn flush(&self, py: Python<'_>, args: &[Object], flags: Option<Object>) -> PyResult<Object> {
         let len = self.length(py)? as isize;
         let [offset, size] = args::positional::<2>("flush", py, args, 0)?;
+        let flags = match flags {
+            // SAFETY: a live borrowed reference from the call's arguments.
+            Some(flags) => args::int(&unsafe { pyo3::Borrowed::from_ptr(py, flags) }.to_owned())?,
+            #[cfg(unix)]
+            None => libc::MS_SYNC,
+            // Windows has no msync flags: FlushViewOfFile and FlushFileBuffers.
+            #[cfg(windows)]
+            None => 0,
+        };
         let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
         let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
         if size < 0 || offset < 0 || len - offset < size {
@@ -440,8 +461,14 @@ impl PyMmap {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
-            map.flush_range(offset as usize, size as usize)
-                .map_err(errors::from_io)
+            #[cfg(unix)]
+            let flushed = map.flush_raw(offset as usize, size as usize, flags);
+            #[cfg(windows)]
+            let flushed = {
+                let _ = flags;
+                map.flush_range(offset as usize, size as usize)
+            };
+            flushed.map_err(errors::from_io)
         })?;
         Ok(none())
     }
@@ -516,8 +543,8 @@ impl PyMmap {
         self.handle.check_open()?;
         let [n] = args::positional::<1>("read", py, args, 0)?;
         let n = match n {
-            Some(n) if !n.is_none() => args::ssize(&n)?,
-            _ => -1,
+            Some(n) => args::optional_ssize(&n)?.unwrap_or(-1),
+            None => -1,
         };
         let cursor = self.handle.cursor();
         let (bytes, selection) = self.copy_out(py, |map| {
@@ -530,7 +557,8 @@ impl PyMmap {
             };
             Ok(Selection::new(len, pos as isize, end as isize, 1))
         })?;
-        self.handle.set_cursor(selection.range.end);
+        // A cursor past the end (after a shrinking resize) stays where it is, as in CPython.
+        self.handle.set_cursor(selection.range.end.max(cursor));
         Ok(bytes.into_ptr())
     }
 
@@ -571,7 +599,8 @@ impl PyMmap {
             .map_err(errors::from_io)
         })?;
         if let Some((end, line)) = short {
-            self.handle.set_cursor(end);
+            // A cursor past the end (after a shrinking resize) stays where it is.
+            self.handle.set_cursor(end.max(cursor));
             return Ok(line.into_ptr());
         }
         // No newline within DETACH_MIN bytes: a long line, found and copied without the GIL.
@@ -634,10 +663,16 @@ impl PyMmap {
             {
                 return Err(errors::value_error("new size out of range"));
             }
+            // What CPython's mremap(2) refuses and the core would do: no size at all (CPython
+            // truncates the file first, then fails, leaving a map over nothing; the file is
+            // left alone here), or more than the address space of a process.
+            if new_size == 0 || (map.is_anonymous() && new_size as u64 > ADDRESS_SPACE) {
+                return Err(errors::os_error(libc::EINVAL));
+            }
             map.resize(new_size as usize).map_err(errors::from_io)
         })?;
-        let len = lease.map().len();
-        self.handle.set_cursor(self.handle.cursor().min(len));
+        // The cursor stays, past the end after a shrink (as CPython's): reads there give
+        // b'', writes fail, and growing the map again makes it valid.
         Ok(none())
     }
 
@@ -666,6 +701,10 @@ impl PyMmap {
     #[inline]
     fn size(&self, py: Python<'_>) -> PyResult<Object> {
         self.handle.check_open()?;
+        #[cfg(Py_3_15)]
+        if let Some(size) = crate::additions::size_without_descriptor(py, self)? {
+            return int(size as usize);
+        }
         if !self.has_fd {
             // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
             // for trackfd=False. On Windows it reports the map's size instead.
@@ -738,23 +777,28 @@ impl PyMmap {
 impl PyMmap {
     #[cfg(unix)]
     #[new]
-    // CPython's constructor signature, argument for argument.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (fileno, length, flags = libc::MAP_SHARED, prot = libc::PROT_READ | libc::PROT_WRITE, access = ACCESS_DEFAULT, offset = 0, *, trackfd = None))]
+    // CPython's constructor signature, parsed by the interpreter's own argument parser.
+    #[pyo3(signature = (*args, **kwargs))]
     fn new(
         py: Python<'_>,
-        fileno: c_int,
-        length: isize,
-        flags: c_int,
-        prot: c_int,
-        access: c_int,
-        offset: i64,
-        trackfd: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let trackfd = match trackfd {
-            Some(value) => value.is_truthy()?,
-            None => true,
-        };
+        let args::NewArgs {
+            fileno,
+            length,
+            flags,
+            prot,
+            access,
+            offset,
+            trackfd,
+        } = args::new_args(
+            args,
+            kwargs,
+            libc::MAP_SHARED,
+            libc::PROT_READ | libc::PROT_WRITE,
+            ACCESS_DEFAULT,
+        )?;
         // 1. Signs.
         check_signs(length, offset)?;
         // 2. access excludes flags/prot.
@@ -784,7 +828,13 @@ impl PyMmap {
         // 4. Size checks, for regular files only.
         let mut length = length as u64;
         let offset = offset as u64;
-        let file_type = (fileno != -1).then(|| fstat(fileno)).flatten();
+        let file_type = if fileno == -1 {
+            None
+        } else {
+            // CPython skips its checks when fstat fails, then dup() (or the kernel's look-up
+            // of the descriptor) fails with the same errno.
+            Some(fstat(fileno).map_err(errors::os_error)?)
+        };
         if let Some((libc::S_IFREG, size)) = file_type {
             if length == 0 {
                 if size == 0 {
@@ -799,13 +849,25 @@ impl PyMmap {
             }
         }
         // 6. What mmap(2) itself would refuse: CPython hands these to the kernel, the core
-        // accepts them (it aligns any offset), so the errno is reproduced here.
+        // accepts them (it aligns any offset, picks the sharing itself), so the errno is
+        // reproduced here, in the kernel's order: no length or an unaligned offset, more than
+        // the address space, no known map type (anonymous memory knows no
+        // MAP_SHARED_VALIDATE).
+        let map_type = flags & 0xf;
         if length == 0 || offset % mmapfile::allocation_granularity() as u64 != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
+        if length > ADDRESS_SPACE {
+            return Err(errors::os_error(libc::ENOMEM));
+        }
+        if !(map_type == libc::MAP_SHARED
+            || map_type == libc::MAP_PRIVATE
+            || (map_type == libc::MAP_SHARED_VALIDATE && fileno != -1))
+        {
+            return Err(errors::os_error(libc::EINVAL));
+        }
         if let Some((libc::S_IFDIR | libc::S_IFIFO | libc::S_IFSOCK, _)) = file_type {
-            // Files without an mmap operation: the kernel says ENODEV.
-            return Err(errors::os_error(libc::ENODEV));
+            return Err(errors::os_error(unmappable_errno(fileno, map_type, prot)));
         }
         // The core refuses protections that would let a read fault (PROT_NONE, write-only).
         // Python code must never crash either, so such maps are made readable: a PROT_NONE
@@ -867,6 +929,7 @@ impl PyMmap {
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
+            offset,
         })
     }
 
@@ -901,6 +964,12 @@ impl PyMmap {
 
     fn seekable(&self) -> bool {
         true
+    }
+
+    /// 3.15's `set_name(name)`, offered on every version (see additions.rs).
+    #[pyo3(signature = (name, /))]
+    fn set_name(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::additions::set_name(self, name)
     }
 
     // The dunder methods below are what `m.__len__()` and friends call by name, and what a
@@ -953,7 +1022,7 @@ impl PyMmap {
                 access_name(this.access),
                 map.len(),
                 cursor,
-                map.offset()
+                this.offset
             ))
         })
     }
@@ -1092,7 +1161,6 @@ noargs!(raw_readline, "mmap.readline", |this, py, slf| this
     .readline(py));
 noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
 noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
-fastcall!(raw_flush, "mmap.flush", flush);
 #[cfg(unix)]
 fastcall!(raw_madvise, "mmap.madvise", madvise);
 fastcall!(raw_move, "mmap.move", move_);
@@ -1101,6 +1169,23 @@ fastcall!(raw_resize, "mmap.resize", resize);
 fastcall!(raw_seek, "mmap.seek", seek);
 fastcall!(raw_write, "mmap.write", write);
 fastcall!(raw_write_byte, "mmap.write_byte", write_byte);
+
+/// `flush` takes the keyword `flags` (CPython 3.15's), so it is `METH_FASTCALL |
+/// METH_KEYWORDS`: the keywords' values follow the positional arguments, named by `kwnames`.
+unsafe extern "C" fn raw_flush(
+    slf: Object,
+    args: *const Object,
+    nargs: ffi::Py_ssize_t,
+    kwnames: Object,
+) -> Object {
+    // SAFETY: see above; `args` holds `nargs` positional then `len(kwnames)` keyword values.
+    unsafe {
+        slot("mmap.flush", |py| {
+            let flags = crate::additions::flush_keywords(py, args, nargs, kwnames)?;
+            PyMmap::from_ptr(py, slf).flush(py, fastcall_args(args, nargs), flags)
+        })
+    }
+}
 
 unsafe extern "C" fn raw_find(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
     // SAFETY: see above.
@@ -1164,7 +1249,14 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
             fastcall_method(c"__exit__", raw_exit, c"__exit__($self, *args, /)\n--\n\nCloses the map."),
             fastcall_method(c"find", raw_find, c"find($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe lowest index of sub in [start, end), or -1."),
             fastcall_method(c"rfind", raw_rfind, c"rfind($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe highest index of sub in [start, end), or -1."),
-            fastcall_method(c"flush", raw_flush, c"flush($self, offset=0, size=<len>, /)\n--\n\nWrites changes in [offset, offset+size) to the file."),
+            RawMethod {
+                name: c"flush",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunctionFastWithKeywords: raw_flush,
+                },
+                flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                doc: c"flush($self, offset=0, size=<len>, /, *, flags=MS_SYNC)\n--\n\nWrites changes in [offset, offset+size) to the file (msync with flags).",
+            },
             fastcall_method(c"move", raw_move, c"move($self, dest, src, count, /)\n--\n\nCopies count bytes from src to dest."),
             fastcall_method(c"read", raw_read, c"read($self, n=None, /)\n--\n\nUp to n bytes from the cursor (all the rest by default)."),
             noargs_method(c"read_byte", raw_read_byte, c"read_byte($self, /)\n--\n\nThe byte at the cursor, as an int."),
@@ -1257,18 +1349,43 @@ pub(crate) fn check_signs(length: isize, offset: i64) -> PyResult<()> {
 }
 
 #[cfg(unix)]
-/// `fstat(fd)`'s file type (`S_IFMT` bits) and size; `None` when fstat fails (CPython then
-/// skips its size checks and lets mmap(2) report the bad descriptor).
-fn fstat(fd: c_int) -> Option<(libc::mode_t, u64)> {
+/// `fstat(fd)`'s file type (`S_IFMT` bits) and size, or the errno.
+fn fstat(fd: c_int) -> Result<(libc::mode_t, u64), i32> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes a whole `stat` on success; it is read only then.
     let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
     if rc != 0 {
-        return None;
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EBADF));
     }
     // SAFETY: fstat succeeded, so `stat` is initialised.
     let stat = unsafe { stat.assume_init() };
-    Some((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+    Ok((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+}
+
+#[cfg(unix)]
+/// The errno mmap(2) gives for a directory, FIFO or socket, in the kernel's order: the open
+/// mode is checked first (EACCES: a shared writable map of a descriptor not open for writing,
+/// a private map of one not open for reading), then the file's own mmap operation: none for
+/// directories and FIFOs (ENODEV); TCP's refuses writable maps (EPERM).
+fn unmappable_errno(fd: c_int, map_type: c_int, prot: c_int) -> i32 {
+    // SAFETY: F_GETFL only reads the descriptor's flags; the descriptor was fstat()ed.
+    let mode = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_ACCMODE;
+    let readable = mode == libc::O_RDONLY || mode == libc::O_RDWR;
+    let writable = mode == libc::O_WRONLY || mode == libc::O_RDWR;
+    let wants_write = prot & libc::PROT_WRITE != 0;
+    if map_type == libc::MAP_PRIVATE {
+        if !readable {
+            return libc::EACCES;
+        }
+    } else if wants_write && !writable {
+        return libc::EACCES;
+    }
+    match fstat(fd) {
+        Ok((libc::S_IFSOCK, _)) if wants_write => libc::EPERM,
+        _ => libc::ENODEV,
+    }
 }
 
 fn access_name(access: i32) -> &'static str {

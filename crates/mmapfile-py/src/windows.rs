@@ -141,6 +141,7 @@ pub(crate) fn new_map(
         access,
         has_fd: fileno != -1,
         trackfd: true,
+        offset,
         tagname_units: tagname.map_or(0, |name| name.encode_utf16().count() + 1),
     })
 }

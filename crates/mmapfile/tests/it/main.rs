@@ -15,6 +15,7 @@ mod ops;
 mod records;
 mod search;
 mod sizes;
+#[cfg(unix)]
 mod soak;
 mod threads;
 // Truncating a mapped file: Unix lets it happen (and the guard catches the fault); Windows
