@@ -860,9 +860,14 @@ impl PyMmap {
         if length > ADDRESS_SPACE {
             return Err(errors::os_error(libc::ENOMEM));
         }
+        // MAP_SHARED_VALIDATE is Linux's; elsewhere no map type matches it.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let shared_validate = libc::MAP_SHARED_VALIDATE;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let shared_validate = -1;
         if !(map_type == libc::MAP_SHARED
             || map_type == libc::MAP_PRIVATE
-            || (map_type == libc::MAP_SHARED_VALIDATE && fileno != -1))
+            || (map_type == shared_validate && fileno != -1))
         {
             return Err(errors::os_error(libc::EINVAL));
         }
