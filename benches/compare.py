@@ -663,8 +663,10 @@ def main():
         "already-faulted map instead), so page-table set-up is part of the time, as it is for "
         "a program that maps a file to search it once. mmapfile's `find` and `rfind` search "
         f"ranges of 64 MiB and more with one thread per core ({os.cpu_count()} here, at most "
-        "4), after searching the first 8 MiB alone; `count`, `lines` and the regex iterator "
-        "run on the calling thread, as do all the other methods. Python loops count lines "
+        "4), after searching the first 8 MiB alone; `count` (and the command's find, which "
+        "walks with `walk_in`) shares ranges of 64 MiB and more between the same threads in "
+        "stripes; `lines` and the regex iterator run on the calling thread, as do all the "
+        "other methods. Python loops count lines "
         "in their body (`result += 1`): `while m.readline(): ...` for the readline() loop, "
         "`for line in m.lines(): ...` for lines(), and `for line in iter(m.readline, b''): "
         "...` for readline() in the same for loop as lines().\n")

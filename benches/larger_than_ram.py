@@ -11,6 +11,8 @@ What it does:
   `XQZJ-needle-END` 0.1% before the end;
 - builds the `mmapfile` command and the core's scan_bench example (release) unless
   --no-build;
+- reads the file once untimed (the first run after writing it measured slow for whichever
+  method it was);
 - for each of --rounds rounds, runs each method once, in an order that rotates by round,
   each after evicting the file (posix_fadvise(DONTNEED); with a file larger than RAM most
   of it cannot be cached anyway), and times it as a whole process;
@@ -65,8 +67,8 @@ def main():
 
     size, ram = args.size, ram_bytes()
     if size <= ram:
-        print(f"warning: {compare.human(size)} is not larger than RAM ({compare.human(ram)}); "
-              "the page cache can hold the file", file=sys.stderr)
+        print(f"warning: {compare.human(size)} is not larger than RAM "
+              f"({ram / (1 << 30):.1f} GiB); the page cache can hold the file", file=sys.stderr)
     free = shutil.disk_usage(args.dir.parent if not args.dir.exists() else args.dir).free
     path = args.dir / f"text-{size}.txt"
     if not path.exists() and free < size + (4 << 30):
@@ -98,6 +100,13 @@ def main():
 
     times, loads, outputs, residents = {}, {}, {}, []
     try:
+        # One untimed read first: in earlier runs whichever method ran first after the file
+        # was written took up to 2.5x its later times (writeback and reclaim of the freshly
+        # written file still going on), which rotating the order cannot cancel with 2 rounds.
+        compare.evict(path)
+        settle = time.perf_counter()
+        subprocess.run(["dd", f"if={path}", "of=/dev/null", "bs=1M"], capture_output=True)
+        settled_in = time.perf_counter() - settle
         for round_no in range(args.rounds):
             shift = round_no % len(methods)
             for name, cmd in methods[shift:] + methods[:shift]:
@@ -134,12 +143,14 @@ def main():
                f"{' '.join(shlex.quote(a) for a in sys.argv[1:])}` at "
                f"{started:%Y-%m-%d %H:%M} UTC. File: {compare.human(size)} ({size} bytes) of "
                f"generated text, the needle `{needle}` at offset {needle_at} (0.1% before the "
-               f"end); RAM {compare.human(ram)}, so most of the file cannot stay cached. "
+               f"end); RAM {ram / (1 << 30):.1f} GiB, so most of the file cannot stay cached. "
                f"{args.rounds} rounds, each method once per round in an order that rotates "
                "by round, each run after evicting the file with posix_fadvise(DONTNEED) "
                f"(fincore then saw at most {max(residents)} bytes resident). Every time is a "
                "whole process, start to exit. Generating the file took "
-               f"{generated_in:.0f} s.\n")
+               f"{generated_in:.0f} s; an untimed `dd` read of it ({settled_in:.0f} s) came "
+               "before the timed runs, since the first run after writing measured slow "
+               "whatever the method.\n")
     out.append(compare.table(["", ""], compare.machine()))
     out.append("")
     out.append(compare.table(["method", "rounds", "median", "throughput", "speed vs dd",

@@ -4,7 +4,11 @@
 constants, results, exceptions and messages are those of the running interpreter's builtin
 ``mmap``, on every CPython from 3.9. Searches (``find``/``rfind``), big reads, slices and
 copies, ``flush`` and ``resize`` run with the GIL released; ``close()`` or ``resize()`` from
-another thread waits for them instead of pulling the memory away.
+another thread waits for them (with the GIL released, so other threads keep running) instead
+of pulling the memory away. While a writable map has buffer exports (``memoryview(m)``, numpy
+arrays) nothing releases the GIL, as with CPython's module; ``fork()`` during such a call
+leaves the child a usable map. Iterators over the map (``iter``, ``reversed``, ``lines()``,
+``finditer``) take part in the cyclic garbage collector.
 
 Intended differences (each one where CPython crashes, corrupts memory or cannot do better;
 the differential test against the builtin skips exactly these):

@@ -51,18 +51,32 @@ fn report(
     out: &mut impl Write,
 ) -> Result<u64, Failure> {
     let progress = Progress::new(source.size(), map.len() as u64, "searching");
-    let wanted = if args.all || args.count { u64::MAX } else { 1 };
+    if !(args.all || args.count) {
+        // One occurrence: exactly the core's find_in / rfind_in, with the bar fed by the
+        // threads as they search.
+        let searched = |done: usize| progress.advance_to(done as u64);
+        let found = if args.reverse {
+            map.rfind_in_reporting(needle, .., searched)
+        } else {
+            map.find_in_reporting(needle, .., searched)
+        }
+        .map_err(|err| source.fail(err))?;
+        return match found {
+            Some(at) => {
+                writeln!(out, "{}", base + at as u64).map_err(Failure::Stdout)?;
+                Ok(1)
+            }
+            None => Ok(0),
+        };
+    }
+    // Every occurrence (--all, --count): the core's threaded walk.
     let mut found = 0;
     occurrences::walk(map, needle, args.reverse, &progress, |at| {
         found += 1;
         if !args.count {
             writeln!(out, "{}", base + at as u64)?;
         }
-        Ok(if found < wanted {
-            ControlFlow::Continue(())
-        } else {
-            ControlFlow::Break(())
-        })
+        Ok(ControlFlow::Continue(()))
     })
     .map_err(|err| source.fail(err))?
     .map_err(Failure::Stdout)?;

@@ -54,6 +54,16 @@ impl Progress {
         }
     }
 
+    /// Moves the bar forward to `done` bytes, never back: for reports from several threads,
+    /// which may arrive out of order.
+    pub fn advance_to(&self, done: u64) {
+        if let Some(bar) = &self.bar {
+            if done > bar.position() {
+                bar.set_position(done);
+            }
+        }
+    }
+
     /// Starts a new phase of `total` bytes under another label.
     pub fn restart(&self, total: u64, label: &str) {
         if let Some(bar) = &self.bar {
@@ -100,6 +110,10 @@ mod tests {
         let bar = on.bar.as_ref().expect("a bar");
         on.set(40);
         assert_eq!(bar.position(), 40);
+        on.advance_to(30);
+        assert_eq!(bar.position(), 40, "never back");
+        on.advance_to(50);
+        assert_eq!(bar.position(), 50);
         on.restart(5, "again");
         assert_eq!((bar.position(), bar.length()), (0, Some(5)));
     }

@@ -14,6 +14,26 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::types::{PyFloat, PyInt, PySlice};
 use pyo3::Borrowed;
 
+/// The value of an exact `int` that fits a `Py_ssize_t`, read without the `__index__`
+/// protocol (CPython's own fast path for it, much shorter than `PyNumber_AsSsize_t`); `None`
+/// for anything else, which the caller converts the general way (with its exact errors).
+#[inline(always)]
+pub(crate) fn exact_int(obj: &Bound<'_, PyAny>) -> Option<isize> {
+    // SAFETY: `obj` is a live object; PyLong_CheckExact only reads its type.
+    if unsafe { ffi::PyLong_CheckExact(obj.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: `obj` is an `int`; PyLong_AsSsize_t returns its value or -1 with an exception
+    // set (overflow), which is cleared here: the general conversion raises it again.
+    let value = unsafe { ffi::PyLong_AsSsize_t(obj.as_ptr()) };
+    if value == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        // SAFETY: the GIL is held (a `Bound` exists).
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(value)
+}
+
 /// Python 3.9's `PyArg_Parse*` refuses a float for every integer format with this message
 /// before converting (3.10 dropped the check; `__index__` then says "'float' object cannot be
 /// interpreted as an integer").
@@ -31,7 +51,11 @@ fn conversion_error(py: Python<'_>) -> Option<PyErr> {
 
 /// The `n` format: any `__index__` object that fits a `Py_ssize_t`, with CPython's messages
 /// ("Python int too large to convert to C ssize_t").
+#[inline]
 pub(crate) fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if let Some(value) = exact_int(obj) {
+        return Ok(value);
+    }
     float_argument_error(obj)?;
     let index = if obj.is_instance_of::<PyInt>() {
         obj.clone()
@@ -64,6 +88,9 @@ fn long(obj: &Bound<'_, PyAny>) -> PyResult<std::os::raw::c_long> {
 // A C long is an i32 on Windows: the conversion is then the identity.
 #[cfg_attr(windows, allow(clippy::useless_conversion))]
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
+    if let Some(value) = exact_int(obj).and_then(|value| i32::try_from(value).ok()) {
+        return Ok(value);
+    }
     let value = long(obj)?;
     i32::try_from(value).map_err(|_| {
         PyOverflowError::new_err(if value > 0 {
@@ -76,7 +103,10 @@ pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
 
 /// The `b` format (an unsigned char), with CPython's overflow messages.
 pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
-    let value = long(obj)?;
+    let value = match exact_int(obj).and_then(|value| std::os::raw::c_long::try_from(value).ok()) {
+        Some(value) => value,
+        None => long(obj)?,
+    };
     if value < 0 {
         return Err(PyOverflowError::new_err(
             "unsigned byte integer is less than minimum",
@@ -143,6 +173,9 @@ pub(crate) fn index_value(
     obj: &Bound<'_, PyAny>,
     overflow_as_index_error: bool,
 ) -> PyResult<isize> {
+    if let Some(value) = exact_int(obj) {
+        return Ok(value);
+    }
     let exc = if overflow_as_index_error {
         // SAFETY: reading an exception type object exported by the interpreter.
         unsafe { ffi::PyExc_IndexError }
@@ -157,6 +190,18 @@ pub(crate) fn index_value(
         }
     }
     Ok(value)
+}
+
+/// The contents of an exact `bytes` object, borrowed: immutable and never a view of the map,
+/// so they need neither a buffer export nor a copy.
+#[inline(always)]
+pub(crate) fn exact_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    // SAFETY: `obj` is a live object; PyBytes_CheckExact only reads its type.
+    if unsafe { ffi::PyBytes_CheckExact(obj.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: checked above.
+    Some(unsafe { obj.cast_unchecked::<pyo3::types::PyBytes>() }.as_bytes())
 }
 
 /// A slice's (start, stop, step) as `PySlice_Unpack` gives them (this may run `__index__`
@@ -268,6 +313,9 @@ pub(crate) fn require_buffer(obj: &Bound<'_, PyAny>) -> PyResult<()> {
 /// object is a view of the map itself, and use the bytes with the GIL released.
 #[inline]
 pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Some(bytes) = exact_bytes(obj) {
+        return Ok(f(bytes));
+    }
     const SHORT: usize = 256;
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
     // SAFETY: `obj` is live and `view` is writable storage for one Py_buffer; on success the

@@ -39,15 +39,16 @@ impl MmapIter {
             Some(len) if taken < len => len - 1 - taken,
             Some(_) => return Ok(std::ptr::null_mut()),
         };
-        let map = self.map.get(py)?;
         // An index past a map that shrank meanwhile ends the iteration, as in CPython.
-        let byte = map.get().handle.read(py, |map| {
-            if index >= map.len() {
-                return Ok(None);
-            }
-            map.get_byte(index)
-                .map(Some)
-                .map_err(crate::errors::from_io)
+        let byte = self.map.with(|map| {
+            map.handle.read(py, |map| {
+                if index >= map.len() {
+                    return Ok(None);
+                }
+                map.get_byte(index)
+                    .map(Some)
+                    .map_err(crate::errors::from_io)
+            })
         })?;
         Ok(byte.map_or(std::ptr::null_mut(), |byte| byte_object(py, byte)))
     }

@@ -173,12 +173,12 @@ impl PyMmap {
 
     // ----- the raw slots -----
 
-    #[inline]
+    #[inline(always)]
     fn length(&self, py: Python<'_>) -> PyResult<usize> {
         self.handle.read(py, |map| Ok(map.len()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn subscript(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Object> {
         self.handle.check_open()?;
         if args::is_index(key) {
@@ -203,7 +203,7 @@ impl PyMmap {
     }
 
     /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
-    #[inline]
+    #[inline(always)]
     fn assign(
         &self,
         py: Python<'_>,
@@ -240,43 +240,57 @@ impl PyMmap {
             return Err(errors::type_error("mmap indices must be integer"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
-        let len = self.length(py)?;
-        let (_, _, count) = adjust_slice(len, start, stop, step);
         let Some(value) = value else {
             return Err(errors::type_error(
                 "mmap object doesn't support slice deletion",
             ));
         };
+        if let Some(data) = args::exact_bytes(value) {
+            // Nothing runs between here and the store: the size is checked there, once.
+            return self.store_slice(py, (start, stop, step), data);
+        }
+        let (_, _, count) = adjust_slice(self.length(py)?, start, stop, step);
         args::with_buffer(value, |data| {
             if data.len() != count {
                 return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
             }
-            let store = |map: &mut DynMmap| {
-                // Recomputed: the map may have changed while `value` was read.
-                let (first, step, count) = adjust_slice(map.len(), start, stop, step);
-                if count != data.len() {
-                    return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
-                }
-                if count == 0 {
-                    return Ok(());
-                }
-                if step == 1 {
-                    return map.write_at(first, data).map_err(errors::from_io);
-                }
-                let (low, high) = span(first, step, count);
-                map.with_bytes_mut(low..high, |bytes| {
-                    for (k, &byte) in data.iter().enumerate() {
-                        bytes[(first as isize + k as isize * step) as usize - low] = byte;
-                    }
-                })
-                .map_err(errors::from_io)
-            };
-            if count < DETACH_MIN {
-                return self.handle.write(py, store);
-            }
-            let mut lease = self.handle.lease_mut(py)?;
-            lease.run(py, count, |lease| store(lease.map_mut()))
+            self.store_slice(py, (start, stop, step), data)
         })?
+    }
+
+    /// Stores `data` into the slice `(start, stop, step)` of the map, which must select
+    /// exactly `data.len()` bytes.
+    #[inline]
+    fn store_slice(
+        &self,
+        py: Python<'_>,
+        (start, stop, step): (isize, isize, isize),
+        data: &[u8],
+    ) -> PyResult<()> {
+        let store = |map: &mut DynMmap| {
+            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+            if count != data.len() {
+                return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            if step == 1 {
+                return map.write_at(first, data).map_err(errors::from_io);
+            }
+            let (low, high) = span(first, step, count);
+            map.with_bytes_mut(low..high, |bytes| {
+                for (k, &byte) in data.iter().enumerate() {
+                    bytes[(first as isize + k as isize * step) as usize - low] = byte;
+                }
+            })
+            .map_err(errors::from_io)
+        };
+        if data.len() < DETACH_MIN {
+            return self.handle.write(py, store);
+        }
+        let mut lease = self.handle.lease_mut(py)?;
+        lease.run(py, data.len(), |lease| store(lease.map_mut()))
     }
 
     /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
@@ -319,7 +333,7 @@ impl PyMmap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn get_buffer(&self, slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         // SAFETY: only called with the GIL held.
         let py = unsafe { Python::assume_attached() };
@@ -382,37 +396,36 @@ impl PyMmap {
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let cursor = self.handle.cursor();
+        // start and end clamp like slice indices; start defaults to the cursor.
+        let bounds = |len: usize| {
+            let clamp = |index: isize| {
+                let index = if index < 0 {
+                    index + len as isize
+                } else {
+                    index
+                };
+                index.clamp(0, len as isize) as usize
+            };
+            start.map_or(cursor.min(len), clamp)..end.map_or(len, clamp)
+        };
         let found = args::with_buffer(&sub, |needle| {
             let search = |map: &DynMmap| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
+                let range = bounds(map.len());
                 if reverse {
-                    map.rfind_in(needle, start..end)
+                    map.rfind_in(needle, range)
                 } else {
-                    map.find_in(needle, start..end)
+                    map.find_in(needle, range)
                 }
                 .map_err(errors::from_io)
             };
-            let work = self.handle.read(py, |map| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
-                if end.saturating_sub(start) < DETACH_MIN {
+            let short = self.handle.read(py, |map| {
+                if bounds(map.len()).len() < DETACH_MIN {
                     search(map).map(Some)
                 } else {
                     Ok(None)
                 }
             })?;
-            match work {
+            match short {
                 Some(found) => Ok(found),
                 None => {
                     let mut lease = self.handle.lease(py)?;
@@ -562,7 +575,7 @@ impl PyMmap {
         Ok(bytes.into_ptr())
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_byte(&self, py: Python<'_>) -> PyResult<Object> {
         let cursor = self.handle.cursor();
         let byte = self.handle.read(py, |map| {
@@ -676,7 +689,7 @@ impl PyMmap {
         Ok(none())
     }
 
-    #[inline]
+    #[inline(always)]
     fn seek(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [pos, whence] = args::positional::<2>("seek", py, args, 1)?;
@@ -724,7 +737,7 @@ impl PyMmap {
         Ok(object)
     }
 
-    #[inline]
+    #[inline(always)]
     fn tell(&self) -> PyResult<Object> {
         self.handle.check_open()?;
         int(self.handle.cursor())
@@ -755,7 +768,7 @@ impl PyMmap {
         })?
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_byte(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [byte] = args::positional::<1>("write_byte", py, args, 1)?;

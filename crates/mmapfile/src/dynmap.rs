@@ -508,13 +508,40 @@ impl DynMmap {
         needle: &[u8],
         range: impl RangeBounds<usize>,
     ) -> io::Result<Option<usize>> {
+        self.find_in_reporting(needle, range, |_| {})
+    }
+
+    /// [`find_in`](Self::find_in), telling `searched` how far it has got: a long search
+    /// split between threads calls it from those threads with how many start positions of
+    /// the range have been searched so far, all threads together (calls from different
+    /// threads may arrive out of order; keep the largest), after its first 8 MiB and after
+    /// each 4 MiB piece. A search done on the calling thread alone (short ranges, one
+    /// thread allowed) does not call it. For a progress bar over a long search.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let mut map = mmapfile::MmapOptions::new().len(7).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.write(b"abc abc")?;
+    /// let most = AtomicUsize::new(0);
+    /// let found = map.find_in_reporting(b"c a", .., |done| {
+    ///     most.fetch_max(done, Ordering::Relaxed);
+    /// })?;
+    /// assert_eq!(found, Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn find_in_reporting(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+        searched: impl Fn(usize) + Sync,
+    ) -> io::Result<Option<usize>> {
         let Some(range) = self.clamped_range(range) else {
             return Ok(None);
         };
         let start = range.start;
         let plan = Plan::with_limit(self.search_threads);
         self.load(range, |hay| {
-            crate::search::find_with(hay, needle, plan).map(|i| start + i)
+            crate::search::find_reporting(hay, needle, plan, &searched).map(|i| start + i)
         })
     }
 
@@ -525,13 +552,24 @@ impl DynMmap {
         needle: &[u8],
         range: impl RangeBounds<usize>,
     ) -> io::Result<Option<usize>> {
+        self.rfind_in_reporting(needle, range, |_| {})
+    }
+
+    /// [`rfind_in`](Self::rfind_in), telling `searched` how far it has got, as
+    /// [`find_in_reporting`](Self::find_in_reporting) does (positions counted from the end).
+    pub fn rfind_in_reporting(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+        searched: impl Fn(usize) + Sync,
+    ) -> io::Result<Option<usize>> {
         let Some(range) = self.clamped_range(range) else {
             return Ok(None);
         };
         let start = range.start;
         let plan = Plan::with_limit(self.search_threads);
         self.load(range, |hay| {
-            crate::search::rfind_with(hay, needle, plan).map(|i| start + i)
+            crate::search::rfind_reporting(hay, needle, plan, &searched).map(|i| start + i)
         })
     }
 

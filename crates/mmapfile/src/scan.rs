@@ -64,6 +64,10 @@ impl DynMmap {
 
     /// [`count`](Self::count) over `range`; occurrences must lie wholly inside it.
     ///
+    /// A range of 64 MiB or more is counted by up to
+    /// [`search_threads`](crate::MmapOptions::search_threads) threads, by the walk of
+    /// [`walk_in`](Self::walk_in); the count is the same.
+    ///
     /// `range` is read like a Python slice with non-negative indices, as
     /// `bytes.count(sub, start, end)` reads it, and so is the range of every `_in` scan
     /// (`find_iter_in`, `lines_in`, `regex_find_iter_in`): an end past the map is clamped to

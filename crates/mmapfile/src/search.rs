@@ -75,7 +75,25 @@ impl Plan {
 ///
 /// Haystacks of 64 MiB and more are searched by up to `plan.threads` threads once the first
 /// 8 MiB hold no match (see [`Plan`]).
+#[cfg(test)]
 pub(crate) fn find_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<usize> {
+    find_reporting(haystack, needle, plan, &|_| {})
+}
+
+/// Tells how many start positions a search has done so far, all threads together; see
+/// [`find_reporting`].
+pub(crate) type Searched<'p> = &'p (dyn Fn(usize) + Sync);
+
+/// [`find_with`], calling `searched` with the start positions searched so far, from the
+/// searching threads, after the head and after each piece of a threaded search (a search
+/// on the calling thread alone reports nothing). Calls from different threads may arrive
+/// out of order.
+pub(crate) fn find_reporting(
+    haystack: &[u8],
+    needle: &[u8],
+    plan: Plan,
+    searched: Searched<'_>,
+) -> Option<usize> {
     let m = needle.len();
     if plan.threads < 2 || m == 0 || haystack.len() < plan.min_len {
         return memmem::find(haystack, needle);
@@ -87,13 +105,25 @@ pub(crate) fn find_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<us
     if let Some(found) = search(0, head) {
         return Some(found);
     }
-    parallel(head..positions, plan, false, &search)
+    searched(head);
+    parallel(head..positions, plan, false, &search, head, searched)
 }
 
 /// The last index of `needle` in `haystack`; an empty needle is found at `haystack.len()`.
 ///
 /// Long haystacks are split between threads as in [`find_with`].
+#[cfg(test)]
 pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<usize> {
+    rfind_reporting(haystack, needle, plan, &|_| {})
+}
+
+/// [`rfind_with`], reporting as [`find_reporting`] does.
+pub(crate) fn rfind_reporting(
+    haystack: &[u8],
+    needle: &[u8],
+    plan: Plan,
+    searched: Searched<'_>,
+) -> Option<usize> {
     match needle.len() {
         0 => Some(haystack.len()),
         // memrchr has its own SIMD loop, and a single byte cannot straddle windows.
@@ -120,12 +150,14 @@ pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<u
             if let Some(found) = search(head, positions, FIRST_WINDOW) {
                 return Some(found);
             }
+            searched(positions - head);
             // Past the head a match is no longer expected soon: each piece is one window,
             // searched forwards in one pass like `find` does, without the growing windows
             // that find a match near the end quickly (each window is a jump backwards that
             // the prefetcher must follow, which made a long rfind measurably slower than
             // find).
-            parallel(0..head, plan, true, &|lo, hi| search(lo, hi, hi - lo))
+            let piece = |lo, hi| search(lo, hi, hi - lo);
+            parallel(0..head, plan, true, &piece, positions - head, searched)
         }
     }
 }
@@ -133,7 +165,8 @@ pub(crate) fn rfind_with(haystack: &[u8], needle: &[u8], plan: Plan) -> Option<u
 /// Searches the start positions `range` split into `plan.threads` contiguous parts, one
 /// thread each, and returns what the best-placed part with a match found: the lowest part
 /// for a forward search, the highest for a `reverse` one. `search(lo, hi)` finds the first
-/// (or, reversed, the last) match starting in `lo..hi`.
+/// (or, reversed, the last) match starting in `lo..hi`. After each piece without a match,
+/// `searched` gets the positions searched so far, `already` (searched before) included.
 ///
 /// Each part is searched in pieces of `plan.piece` positions, in the search's direction;
 /// before each piece a thread checks `best`, the rank of the best-placed part that has a
@@ -144,7 +177,11 @@ fn parallel(
     plan: Plan,
     reverse: bool,
     search: &(dyn Fn(usize, usize) -> Option<usize> + Sync),
+    already: usize,
+    searched: Searched<'_>,
 ) -> Option<usize> {
+    // The running total for `searched`, from the positions searched before (the head).
+    let total = AtomicUsize::new(already);
     let parts = plan.threads.max(1);
     let part_len = range.len().div_ceil(parts).max(1);
     let piece = plan.piece.max(1);
@@ -175,6 +212,7 @@ fn parallel(
                 best.fetch_min(rank, Ordering::Relaxed);
                 return Some(found);
             }
+            searched(total.fetch_add(step, Ordering::Relaxed) + step);
             done += step;
         }
         None
@@ -615,6 +653,33 @@ mod tests {
                     regex_batch(&re, &haystack, pos, last_end, &mut found, limit);
             }
             prop_assert_eq!(found, expected);
+        }
+    }
+
+    #[test]
+    fn threaded_searches_report_every_position_searched() {
+        let haystack = b"abcd".repeat(250);
+        let plan = Plan {
+            min_len: 0,
+            head: 10,
+            piece: 7,
+            threads: 3,
+        };
+        let positions = haystack.len() - 2 + 1;
+        for reverse in [false, true] {
+            let seen = std::sync::Mutex::new(Vec::new());
+            let report = |done: usize| seen.lock().unwrap().push(done);
+            let found = if reverse {
+                rfind_reporting(&haystack, b"zz", plan, &report)
+            } else {
+                find_reporting(&haystack, b"zz", plan, &report)
+            };
+            assert_eq!(found, None);
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen.iter().max(), Some(&positions), "reverse {reverse}");
+            assert!(seen.iter().all(|&done| done <= positions));
+            // The head, then one call per piece of each thread's part.
+            assert!(seen.len() > (positions - 10) / 7, "{}", seen.len());
         }
     }
 

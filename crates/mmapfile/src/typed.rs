@@ -264,6 +264,28 @@ macro_rules! shared_api {
                 self.map.rfind_in(needle, range)
             }
 
+            /// [`find_in`](Self::find_in), reporting how far a long threaded search has
+            /// got; see [`DynMmap::find_in_reporting`].
+            pub fn find_in_reporting(
+                &self,
+                needle: &[u8],
+                range: impl RangeBounds<usize>,
+                searched: impl Fn(usize) + Sync,
+            ) -> io::Result<Option<usize>> {
+                self.map.find_in_reporting(needle, range, searched)
+            }
+
+            /// [`rfind_in`](Self::rfind_in), reporting how far a long threaded search has
+            /// got; see [`DynMmap::rfind_in_reporting`].
+            pub fn rfind_in_reporting(
+                &self,
+                needle: &[u8],
+                range: impl RangeBounds<usize>,
+                searched: impl Fn(usize) + Sync,
+            ) -> io::Result<Option<usize>> {
+                self.map.rfind_in_reporting(needle, range, searched)
+            }
+
             /// Non-overlapping occurrences of `needle` in the whole map, as Python's
             /// `bytes.count` counts them; see [`DynMmap::count`].
             pub fn count(&self, needle: &[u8]) -> io::Result<usize> {

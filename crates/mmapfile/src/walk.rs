@@ -1,12 +1,20 @@
 //! Walking every occurrence of a needle through a range of a map with several threads:
 //! [`DynMmap::walk_in`], and the threaded path of [`DynMmap::count_in`].
 //!
-//! The range is cut into pieces of [`Plan::piece`] start positions. Worker threads take the
-//! pieces in order, each collecting every occurrence that starts in its piece (overlapping
-//! ones included) under the fault guard; the calling thread takes the pieces' results back in
-//! order, picks the non-overlapping occurrences in the walk's direction, and hands them to
-//! the caller's visitor. Workers stay at most a few pieces ahead of the calling thread, so a
-//! walk holds a bounded amount of results whatever the file's size, and a visitor that stops
+//! The range is cut into pieces of [`Plan::piece`] start positions, and the pieces into one
+//! contiguous stripe per thread, as `find_in` splits its range. Each worker thread claims a
+//! stripe and searches its pieces in order, collecting every occurrence that starts in a
+//! piece (overlapping ones included; for a count, only how many when the needle cannot
+//! overlap itself) under the fault guard; the calling thread takes the pieces' results back
+//! in order, picks the non-overlapping occurrences in the walk's direction, and hands them
+//! to the caller's visitor, with the progress of all the threads.
+//!
+//! Contiguous stripes give each thread one long sequential run, so on a cold file each
+//! thread's faults drive a readahead stream of their own; threads taking turns on nearby
+//! pieces measured several times as many page faults (the page cache then holds the file
+//! in smaller folios). A thread pauses while the results waiting for the calling thread
+//! exceed [`MAX_WAITING`] offsets, unless it holds the piece the calling thread needs next,
+//! so a walk holds a bounded amount of results whatever the file; a visitor that stops
 //! early stops the workers too.
 
 use std::collections::BTreeMap;
@@ -19,17 +27,33 @@ use memchr::memmem::Finder;
 use crate::search::Plan;
 use crate::DynMmap;
 
-/// Pieces each worker may run ahead of the calling thread.
-const AHEAD_PER_THREAD: usize = 2;
+/// Occurrences (4 bytes each) the workers may leave waiting for the calling thread before
+/// they pause.
+const MAX_WAITING: usize = 4 << 20;
+
+/// How a threaded walk shares out its work; tests shrink both.
+#[derive(Debug, Clone, Copy)]
+struct Sharing {
+    /// Bytes per stripe at most (a stripe is never longer than the range's share of one
+    /// thread).
+    stripe_bytes: usize,
+    max_waiting: usize,
+}
+
+const SHARING: Sharing = Sharing {
+    stripe_bytes: usize::MAX,
+    max_waiting: MAX_WAITING,
+};
 
 /// What a walk reports to its visitor; see [`DynMmap::walk_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WalkStep {
     /// An occurrence starts at this offset in the map.
     Found(usize),
-    /// This many bytes of the range have been searched (counted from the end the walk
-    /// started at); every occurrence in them has been reported. Comes after each piece, and
-    /// once with the range's whole length at the end of a walk that was not stopped.
+    /// This many bytes of the range have been searched so far, by all the walk's threads
+    /// together (not necessarily a prefix of the range: threads search parts of their own).
+    /// Never decreases; comes once with the range's whole length at the end of a walk that
+    /// was not stopped.
     Progress(usize),
 }
 
@@ -47,13 +71,14 @@ impl DynMmap {
     /// itself (`b"aa"` in `b"aaa"`) the two directions pick different occurrences. An empty
     /// needle occurs at every offset of the range, its end included.
     ///
-    /// Long ranges are searched by up to [`search_threads`](crate::MmapOptions::search_threads)
-    /// threads (one per available core, at most four, by default), as `find_in` searches
-    /// them, while `visit` always runs on the calling thread; a walk over a short range, or
-    /// with one thread allowed, runs on the calling thread only. Each piece is searched
-    /// under the fault guard and reported only once it is known intact: a file truncated
-    /// under the walk ends it with the truncation error, after the occurrences found before
-    /// the vanished part.
+    /// Long ranges (64 MiB and more) are split between up to
+    /// [`search_threads`](crate::MmapOptions::search_threads) threads (one per available
+    /// core, at most four, by default), one contiguous part each, as `find_in` splits them,
+    /// while `visit` always runs on the calling thread; a walk over a short range, or with
+    /// one thread allowed, runs on the calling thread only. Each piece is searched under the
+    /// fault guard and reported only once it is known intact: a file truncated under the
+    /// walk ends it with the truncation error, after the occurrences found before the
+    /// vanished part.
     ///
     /// ```
     /// use std::ops::ControlFlow;
@@ -94,26 +119,11 @@ impl DynMmap {
             let _ = visit(WalkStep::Progress(range.len()));
             return Ok(());
         }
-        self.walk_with(
-            needle,
-            range,
-            reverse,
-            Plan::with_limit(self.search_threads),
-            visit,
-        )
-    }
-
-    /// [`walk_in`](Self::walk_in) over a resolved, non-empty-needle `range`, by `plan`.
-    fn walk_with(
-        &self,
-        needle: &[u8],
-        range: Range<usize>,
-        reverse: bool,
-        plan: Plan,
-        mut visit: impl FnMut(WalkStep) -> ControlFlow<()>,
-    ) -> io::Result<()> {
+        let plan = Plan::with_limit(self.search_threads);
         let pieces = Pieces::new(range, needle.len(), reverse, plan);
-        Walker::new(self, needle, pieces).run(plan, &mut visit)
+        Walker::new(self, needle, pieces, false)
+            .run(plan, SHARING, &mut visit)
+            .map(drop)
     }
 
     /// [`count_in`](Self::count_in) by a threaded walk, when the range is long enough for
@@ -127,12 +137,9 @@ impl DynMmap {
         if plan.threads < 2 || needle.is_empty() || range.len() < plan.min_len {
             return None;
         }
-        let mut count = 0;
-        let walked = self.walk_in(needle, range, false, |step| {
-            count += usize::from(matches!(step, WalkStep::Found(_)));
-            ControlFlow::Continue(())
-        });
-        Some(walked.map(|()| count))
+        let pieces = Pieces::new(range, needle.len(), false, plan);
+        let walker = Walker::new(self, needle, pieces, true);
+        Some(walker.run(plan, SHARING, &mut |_| ControlFlow::Continue(())))
     }
 }
 
@@ -174,20 +181,29 @@ impl Pieces {
             self.range.start + from..self.range.start + to
         }
     }
+}
 
-    /// Bytes of the range done once pieces `0..=i` are.
-    fn done_after(&self, i: usize) -> usize {
-        if i + 1 == self.count() {
-            self.range.len()
-        } else {
-            (i + 1) * self.piece
+/// What the search of one piece found: every occurrence starting in it (relative to its
+/// first start position, ascending), or only how many for a count of a needle that cannot
+/// overlap itself, whose occurrences are all picked.
+#[derive(Debug)]
+enum Found {
+    Offsets(Vec<u32>),
+    Count(usize),
+}
+
+impl Found {
+    /// Offsets held, for the limit on results waiting.
+    fn held(&self) -> usize {
+        match self {
+            Found::Offsets(offsets) => offsets.len(),
+            Found::Count(_) => 0,
         }
     }
 }
 
-/// Every occurrence of `finder`'s needle starting in `starts`, relative to `starts.start`,
-/// overlapping ones included; `hay` is the map's bytes `starts.start..` (at least up to
-/// `starts.end + m - 1`).
+/// Every occurrence of `finder`'s needle starting in the first `count` positions of `hay`
+/// (which holds at least `count + m - 1` bytes), overlapping ones included.
 fn occurrences(finder: &Finder<'_>, self_overlapping: bool, hay: &[u8], count: usize) -> Vec<u32> {
     let m = finder.needle().len();
     let hay = &hay[..count + m - 1];
@@ -224,84 +240,149 @@ fn overlaps_itself(needle: &[u8]) -> bool {
 
 /// The shared state of a threaded walk.
 struct Shared {
-    /// The next piece a worker may take.
-    next: usize,
-    /// Pieces the calling thread has taken back.
+    /// The next stripe a worker may claim.
+    next_stripe: usize,
+    /// Pieces the calling thread has taken back: the next one it needs.
     delivered: usize,
     /// Set when the walk is over early (visitor stop, error, panic): workers quit.
     stop: bool,
     /// Results waiting to be taken back, by piece; `Err` holds a worker's panic.
-    done: BTreeMap<usize, std::thread::Result<io::Result<Vec<u32>>>>,
+    done: BTreeMap<usize, std::thread::Result<io::Result<Found>>>,
+    /// Offsets held in `done`.
+    waiting: usize,
+    /// Bytes of the range searched by all workers.
+    searched: usize,
 }
 
 struct Walker<'a> {
     map: &'a DynMmap,
     finder: Finder<'a>,
     self_overlapping: bool,
+    /// Only counting: pieces may report how many occurrences instead of where.
+    counting: bool,
     pieces: Pieces,
 }
 
 impl<'a> Walker<'a> {
-    fn new(map: &'a DynMmap, needle: &'a [u8], pieces: Pieces) -> Self {
+    fn new(map: &'a DynMmap, needle: &'a [u8], pieces: Pieces, counting: bool) -> Self {
         Walker {
             map,
             finder: Finder::new(needle),
             self_overlapping: overlaps_itself(needle),
+            counting,
             pieces,
         }
     }
 
-    /// The occurrences starting in piece `i`, as offsets in the map, searched under the
-    /// guard.
-    fn search(&self, i: usize) -> io::Result<Vec<u32>> {
+    /// The occurrences starting in piece `i`, searched under the guard.
+    fn search(&self, i: usize) -> io::Result<Found> {
         let starts = self.pieces.starts(i);
         let bytes = starts.start..starts.end + self.pieces.needle_len - 1;
         self.map.load(bytes, |hay| {
-            occurrences(&self.finder, self.self_overlapping, hay, starts.len())
+            if self.counting && !self.self_overlapping {
+                // No two occurrences overlap, so every one is picked: only the number matters.
+                Found::Count(self.finder.find_iter(hay).count())
+            } else {
+                Found::Offsets(occurrences(
+                    &self.finder,
+                    self.self_overlapping,
+                    hay,
+                    starts.len(),
+                ))
+            }
         })
     }
 
+    /// Bytes of the range that piece `i` accounts for in the progress (the last piece
+    /// also the needle's length less one, so the pieces add up to the range).
+    fn piece_bytes(&self, i: usize) -> usize {
+        let len = self.pieces.starts(i).len();
+        if i + 1 == self.pieces.count() {
+            len + (self.pieces.range.len() - self.pieces.positions)
+        } else {
+            len
+        }
+    }
+
+    /// Runs the walk; returns how many occurrences were picked (and, unless counting,
+    /// reported).
     fn run(
         &self,
         plan: Plan,
+        sharing: Sharing,
         visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
-    ) -> io::Result<()> {
+    ) -> io::Result<usize> {
         let count = self.pieces.count();
-        let mut pick = Picker::new(&self.pieces);
+        let mut pick = Picker::new(&self.pieces, self.counting);
         if plan.threads < 2 || self.pieces.range.len() < plan.min_len || count < 2 {
+            let mut searched = 0;
             for i in 0..count {
                 let found = self.search(i)?;
-                if pick.piece(i, &found, visit).is_break() {
-                    return Ok(());
+                searched += self.piece_bytes(i);
+                if pick.piece(i, &found, visit).is_break()
+                    || visit(WalkStep::Progress(searched)).is_break()
+                {
+                    return Ok(pick.picked);
                 }
             }
-            let _ = visit(WalkStep::Progress(self.pieces.range.len()));
-            return Ok(());
+            if count == 0 {
+                let _ = visit(WalkStep::Progress(self.pieces.range.len()));
+            }
+            return Ok(pick.picked);
         }
         let shared = Mutex::new(Shared {
-            next: 0,
+            next_stripe: 0,
             delivered: 0,
             stop: false,
             done: BTreeMap::new(),
+            waiting: 0,
+            searched: 0,
         });
         let (work, ready) = (Condvar::new(), Condvar::new());
-        let ahead = plan.threads * AHEAD_PER_THREAD;
+        let per_stripe =
+            (sharing.stripe_bytes / self.pieces.piece).clamp(1, count.div_ceil(plan.threads));
+        let stripes = count.div_ceil(per_stripe);
         let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
         let worker = || loop {
-            let i = {
+            let stripe = {
                 let mut state = lock();
-                while !state.stop && state.next < count && state.next >= state.delivered + ahead {
+                // At most `threads` stripes beyond the one the calling thread is in.
+                while !state.stop
+                    && state.next_stripe < stripes
+                    && state.next_stripe > state.delivered / per_stripe + plan.threads
+                {
                     state = wait(&work, state);
                 }
-                if state.stop || state.next >= count {
+                if state.stop || state.next_stripe >= stripes {
                     return;
                 }
-                state.next += 1;
-                state.next - 1
+                state.next_stripe += 1;
+                state.next_stripe - 1
             };
-            let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
-            lock().done.insert(i, found);
-            ready.notify_one();
+            for i in stripe * per_stripe..((stripe + 1) * per_stripe).min(count) {
+                {
+                    let mut state = lock();
+                    // The piece the calling thread needs next is always searched, so the
+                    // walk never waits on itself.
+                    while !state.stop && i != state.delivered && state.waiting > sharing.max_waiting
+                    {
+                        state = wait(&work, state);
+                    }
+                    if state.stop {
+                        return;
+                    }
+                }
+                let found =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
+                let mut state = lock();
+                state.waiting += found
+                    .as_ref()
+                    .map_or(0, |r| r.as_ref().map_or(0, Found::held));
+                state.searched += self.piece_bytes(i);
+                state.done.insert(i, found);
+                drop(state);
+                ready.notify_one();
+            }
         };
         let stop = || {
             lock().stop = true;
@@ -309,24 +390,44 @@ impl<'a> Walker<'a> {
         };
         std::thread::scope(|scope| {
             let mut spawned = 0;
-            for _ in 0..plan.threads.min(count) {
+            for _ in 0..plan.threads.min(stripes) {
                 let started = std::thread::Builder::new()
                     .name("mmapfile-walk".into())
                     .spawn_scoped(scope, worker);
                 spawned += usize::from(started.is_ok());
             }
+            let mut reported = 0;
             for i in 0..count {
                 let found = if spawned == 0 {
                     // No thread to be had: search here.
-                    Ok(self.search(i))
+                    let found = Ok(self.search(i));
+                    reported += self.piece_bytes(i);
+                    if visit(WalkStep::Progress(reported)).is_break() {
+                        return Ok(pick.picked);
+                    }
+                    found
                 } else {
                     let mut state = lock();
                     let found = loop {
                         if let Some(found) = state.done.remove(&i) {
                             break found;
                         }
+                        if state.searched > reported {
+                            // Report what all threads have searched while waiting.
+                            reported = state.searched;
+                            drop(state);
+                            if visit(WalkStep::Progress(reported)).is_break() {
+                                stop();
+                                return Ok(pick.picked);
+                            }
+                            state = lock();
+                            continue;
+                        }
                         state = wait(&ready, state);
                     };
+                    state.waiting -= found
+                        .as_ref()
+                        .map_or(0, |r| r.as_ref().map_or(0, Found::held));
                     state.delivered = i + 1;
                     drop(state);
                     work.notify_all();
@@ -345,11 +446,13 @@ impl<'a> Walker<'a> {
                 };
                 if pick.piece(i, &found, visit).is_break() {
                     stop();
-                    return Ok(());
+                    return Ok(pick.picked);
                 }
             }
-            let _ = visit(WalkStep::Progress(self.pieces.range.len()));
-            Ok(())
+            if reported < self.pieces.range.len() {
+                let _ = visit(WalkStep::Progress(self.pieces.range.len()));
+            }
+            Ok(pick.picked)
         })
     }
 }
@@ -358,32 +461,48 @@ fn wait<'m>(condvar: &Condvar, guard: MutexGuard<'m, Shared>) -> MutexGuard<'m, 
     condvar.wait(guard).unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Picks the non-overlapping occurrences out of each piece's list, in the walk's direction.
+/// Picks the non-overlapping occurrences out of each piece's results, in the walk's
+/// direction.
 struct Picker<'p> {
     pieces: &'p Pieces,
     /// Forwards: occurrences must start at or after this offset. Backwards: they must end
     /// at or before it.
     limit: usize,
+    /// Only counting: occurrences are not reported one by one.
+    counting: bool,
+    picked: usize,
 }
 
 impl<'p> Picker<'p> {
-    fn new(pieces: &'p Pieces) -> Self {
+    fn new(pieces: &'p Pieces, counting: bool) -> Self {
         let limit = if pieces.reverse {
             pieces.range.end
         } else {
             pieces.range.start
         };
-        Picker { pieces, limit }
+        Picker {
+            pieces,
+            limit,
+            counting,
+            picked: 0,
+        }
     }
 
-    /// Reports the occurrences of piece `i` (all of them, relative to the piece's first start
-    /// position, ascending), then the progress.
+    /// Picks (and unless counting, reports) the occurrences of piece `i`.
     fn piece(
         &mut self,
         i: usize,
-        found: &[u32],
+        found: &Found,
         visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
+        let found = match found {
+            Found::Count(n) => {
+                // Only for a needle that cannot overlap itself: all are picked.
+                self.picked += n;
+                return ControlFlow::Continue(());
+            }
+            Found::Offsets(found) => found,
+        };
         let base = self.pieces.starts(i).start;
         let m = self.pieces.needle_len;
         if self.pieces.reverse {
@@ -391,7 +510,10 @@ impl<'p> Picker<'p> {
                 let at = base + at as usize;
                 if at + m <= self.limit {
                     self.limit = at;
-                    visit(WalkStep::Found(at))?;
+                    self.picked += 1;
+                    if !self.counting {
+                        visit(WalkStep::Found(at))?;
+                    }
                 }
             }
         } else {
@@ -399,11 +521,14 @@ impl<'p> Picker<'p> {
                 let at = base + at as usize;
                 if at >= self.limit {
                     self.limit = at + m;
-                    visit(WalkStep::Found(at))?;
+                    self.picked += 1;
+                    if !self.counting {
+                        visit(WalkStep::Found(at))?;
+                    }
                 }
             }
         }
-        visit(WalkStep::Progress(self.pieces.done_after(i)))
+        ControlFlow::Continue(())
     }
 }
 
@@ -446,7 +571,53 @@ mod tests {
         found
     }
 
-    /// What a walk reports: the occurrences, and the progress steps in order.
+    /// One walk's settings: what to search, where, and how the threads share it.
+    struct Setup<'m> {
+        map: &'m DynMmap,
+        needle: &'m [u8],
+        range: Range<usize>,
+        reverse: bool,
+        plan: Plan,
+        sharing: Sharing,
+    }
+
+    impl Setup<'_> {
+        fn run(
+            &self,
+            counting: bool,
+            visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
+        ) -> io::Result<usize> {
+            let pieces = Pieces::new(
+                self.range.clone(),
+                self.needle.len(),
+                self.reverse,
+                self.plan,
+            );
+            Walker::new(self.map, self.needle, pieces, counting).run(self.plan, self.sharing, visit)
+        }
+
+        /// What the walk reports: the occurrences, and the progress steps in order.
+        fn collect(&self) -> (Vec<usize>, Vec<usize>) {
+            let (mut found, mut progress) = (Vec::new(), Vec::new());
+            let picked = self
+                .run(false, &mut |step| {
+                    match step {
+                        WalkStep::Found(at) => found.push(at),
+                        WalkStep::Progress(done) => progress.push(done),
+                    }
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            assert_eq!(picked, found.len());
+            (found, progress)
+        }
+
+        /// The occurrences a counting walk picks.
+        fn count(&self) -> usize {
+            self.run(true, &mut |_| ControlFlow::Continue(())).unwrap()
+        }
+    }
+
     fn walk(
         map: &DynMmap,
         needle: &[u8],
@@ -454,16 +625,16 @@ mod tests {
         reverse: bool,
         plan: Plan,
     ) -> (Vec<usize>, Vec<usize>) {
-        let (mut found, mut progress) = (Vec::new(), Vec::new());
-        map.walk_with(needle, range, reverse, plan, |step| {
-            match step {
-                WalkStep::Found(at) => found.push(at),
-                WalkStep::Progress(done) => progress.push(done),
-            }
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-        (found, progress)
+        let sharing = SHARING;
+        Setup {
+            map,
+            needle,
+            range,
+            reverse,
+            plan,
+            sharing,
+        }
+        .collect()
     }
 
     fn bytes_over(alphabet: &'static [u8], max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -481,16 +652,25 @@ mod tests {
             piece in 1usize..40,
             threads in 1usize..4,
             reverse in any::<bool>(),
+            stripe_pieces in 1usize..5,
+            max_waiting in 0usize..6,
         ) {
             let map = map_of(&hay);
             let (a, b) = (cut.0.min(hay.len()), cut.1.min(hay.len()));
             let range = a.min(b)..a.max(b);
             // Tiny pieces and no minimum length put short maps through the threaded path.
             let plan = Plan { min_len: 0, head: 0, piece, threads };
-            let (found, progress) = walk(&map, &needle, range.clone(), reverse, plan);
-            prop_assert_eq!(found, naive(&hay, &needle, range.clone(), reverse));
+            // Tiny stripes and a tiny wait limit exercise the claiming and the pausing.
+            let sharing = Sharing { stripe_bytes: stripe_pieces * piece, max_waiting };
+            let setup = Setup { map: &map, needle: &needle, range, reverse, plan, sharing };
+            let (found, progress) = setup.collect();
+            let expected = naive(&hay, &needle, setup.range.clone(), reverse);
             prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
-            prop_assert_eq!(progress.last().copied(), Some(range.len()));
+            prop_assert_eq!(progress.last().copied(), Some(setup.range.len()));
+            if !reverse {
+                prop_assert_eq!(setup.count(), expected.len());
+            }
+            prop_assert_eq!(found, expected);
         }
     }
 
@@ -520,17 +700,26 @@ mod tests {
             threads: 2,
         };
         let mut seen = Vec::new();
-        map.walk_with(b"b", 0..1000, true, plan, |step| {
-            if let WalkStep::Found(at) = step {
-                seen.push(at);
-            }
-            if seen.len() == 3 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .unwrap();
+        let setup = Setup {
+            map: &map,
+            needle: b"b",
+            range: 0..1000,
+            reverse: true,
+            plan,
+            sharing: SHARING,
+        };
+        setup
+            .run(false, &mut |step| {
+                if let WalkStep::Found(at) = step {
+                    seen.push(at);
+                }
+                if seen.len() == 3 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
         assert_eq!(seen, [999, 997, 995]);
     }
 
@@ -561,6 +750,16 @@ mod tests {
         };
         for needle in [&b"ab"[..], b"aa", b"a", b" ", b"zz"] {
             let (found, _) = walk(&map, needle, 0..text.len(), false, plan);
+            let counted = Setup {
+                map: &map,
+                needle,
+                range: 0..text.len(),
+                reverse: false,
+                plan,
+                sharing: SHARING,
+            }
+            .count();
+            assert_eq!(counted, found.len(), "{needle:?}");
             assert_eq!(
                 found.len(),
                 crate::search::count(&text, needle),
