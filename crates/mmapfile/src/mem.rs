@@ -223,18 +223,25 @@ mod quiet_panics {
 
     impl Scan {
         pub(super) fn enter() -> Self {
-            HOOK.call_once(|| {
-                let previous = std::panic::take_hook();
-                std::panic::set_hook(Box::new(move |info| {
-                    let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
-                    if !scanning {
-                        previous(info);
-                    }
-                }));
-            });
+            // std refuses (with a panic, which aborts here) to change the hook from a
+            // panicking thread: a scan run by a destructor during unwinding leaves the hook
+            // alone, and a later scan installs it.
+            if !std::thread::panicking() {
+                HOOK.call_once(install_hook);
+            }
             DEPTH.with(|depth| depth.set(depth.get() + 1));
             Self
         }
+    }
+
+    fn install_hook() {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
+            if !scanning {
+                previous(info);
+            }
+        }));
     }
 
     impl Drop for Scan {
