@@ -203,10 +203,11 @@ fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
 
 /// Keeps the panic message of a scan that the guard explains off stderr: the panic becomes
 /// the truncation error, so the message would only alarm. A panic hook that wraps the one
-/// in place is installed once, with the first foreign scan; it stays silent only while this
-/// thread is inside a foreign scan whose range the map's mark reaches, and otherwise calls
-/// the previous hook. (A hook installed later replaces it: the message is printed then, and
-/// the error is returned all the same.)
+/// in place is installed once, with the first foreign scan (not from a panicking thread);
+/// it stays silent for every panic raised while this thread is inside a foreign scan (one the
+/// guard explains or not: it cannot tell yet; the error then carries the message), and
+/// otherwise calls the previous hook. (A hook installed later replaces it: the message is
+/// printed then, and the error is returned all the same.)
 mod quiet_panics {
     use std::cell::Cell;
     use std::sync::Once;
