@@ -59,6 +59,68 @@ fn child() {
             assert_eq!(map.scan_with(.., |hay| hay.len()).expect("later scan"), 8);
             println!("REVIEW-CASE-OK {case}");
         }
+        "fork-during-install" => {
+            // This process has made no map yet: the thread below makes the first one, which
+            // installs the fault guard, while this thread forks as fast as it can. Each child
+            // maps the file and exits; one forked while the guard was being installed must
+            // not wait forever for an installation that no thread of its own is doing.
+            let (_dir, path) = temp_file(b"0123456789");
+            let file = open_ro(&path);
+            let started = std::sync::Barrier::new(2);
+            let done = std::sync::atomic::AtomicBool::new(false);
+            let mut children = Vec::new();
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    started.wait();
+                    let map = unsafe { MmapOptions::new().map(&file) }.expect("first map");
+                    assert_eq!(map.len(), 10);
+                    done.store(true, std::sync::atomic::Ordering::SeqCst);
+                });
+                started.wait();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) && children.len() < 2000 {
+                    // SAFETY: the child maps a file and `_exit`s.
+                    let pid = unsafe { libc::fork() };
+                    assert!(pid >= 0, "fork");
+                    if pid == 0 {
+                        let mapped = unsafe { MmapOptions::new().map(&file) }.is_ok();
+                        // SAFETY: ends the child without running the parent's destructors.
+                        unsafe { libc::_exit(if mapped { 0 } else { 1 }) };
+                    }
+                    children.push(pid);
+                }
+            });
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            let mut hung = 0;
+            for pid in children {
+                let mut status = 0;
+                loop {
+                    // SAFETY: our own child.
+                    let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                    if waited == pid {
+                        assert!(
+                            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                            "a child failed to map: status {status}"
+                        );
+                        break;
+                    }
+                    if std::time::Instant::now() > deadline {
+                        // SAFETY: our own child, hung.
+                        unsafe {
+                            libc::kill(pid, libc::SIGKILL);
+                            libc::waitpid(pid, &mut status, 0);
+                        }
+                        hung += 1;
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            assert_eq!(
+                hung, 0,
+                "children forked during the guard's installation hung"
+            );
+            println!("REVIEW-CASE-OK {case}");
+        }
         other => panic!("unknown case {other}"),
     }
 }
@@ -73,4 +135,19 @@ fn first_scan_with_inside_a_destructor_during_unwinding_does_not_abort() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_child_forked_while_the_guard_is_being_installed_can_map() {
+    // The window is a few system calls long: each attempt is a fresh process.
+    for attempt in 0..40 {
+        let out = run_child("fork-during-install");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("REVIEW-CASE-OK fork-during-install"),
+            "attempt {attempt}: child failed: {:?}\nstdout: {stdout}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
