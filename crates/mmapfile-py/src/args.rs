@@ -9,22 +9,100 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PySlice;
+use pyo3::types::{PyDict, PyFloat, PyInt, PySlice, PyTuple};
 use pyo3::Borrowed;
 
-/// The `n` format: any `__index__` object that fits a `Py_ssize_t`.
-pub(crate) fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
-    obj.extract::<isize>()
+/// The value of an exact `int` that fits a `Py_ssize_t`, read without the `__index__`
+/// protocol (CPython's own fast path for it, much shorter than `PyNumber_AsSsize_t`); `None`
+/// for anything else, which the caller converts the general way (with its exact errors).
+#[inline(always)]
+pub(crate) fn exact_int(obj: &Bound<'_, PyAny>) -> Option<isize> {
+    // SAFETY: `obj` is a live object; PyLong_CheckExact only reads its type.
+    if unsafe { ffi::PyLong_CheckExact(obj.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: `obj` is an `int`; PyLong_AsSsize_t returns its value or -1 with an exception
+    // set (overflow), which is cleared here: the general conversion raises it again.
+    let value = unsafe { ffi::PyLong_AsSsize_t(obj.as_ptr()) };
+    if value == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        // SAFETY: the GIL is held (a `Bound` exists).
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(value)
 }
 
-/// The `i` format: any `__index__` object that fits a C int.
+/// Python 3.9's `PyArg_Parse*` refuses a float for every integer format with this message
+/// before converting (3.10 dropped the check; `__index__` then says "'float' object cannot be
+/// interpreted as an integer").
+fn float_argument_error(obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    if cfg!(not(Py_3_10)) && obj.is_instance_of::<PyFloat>() {
+        return Err(PyTypeError::new_err("integer argument expected, got float"));
+    }
+    Ok(())
+}
+
+/// The error a C conversion left set, when it returned its error value.
+fn conversion_error(py: Python<'_>) -> Option<PyErr> {
+    PyErr::take(py)
+}
+
+/// The `n` format: any `__index__` object that fits a `Py_ssize_t`, with CPython's messages
+/// ("Python int too large to convert to C ssize_t").
+#[inline]
+pub(crate) fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if let Some(value) = exact_int(obj) {
+        return Ok(value);
+    }
+    float_argument_error(obj)?;
+    let index = if obj.is_instance_of::<PyInt>() {
+        obj.clone()
+    } else {
+        // SAFETY: `obj` is a live object; PyNumber_Index returns a new reference or NULL with
+        // an exception set ("'str' object cannot be interpreted as an integer").
+        unsafe { Bound::from_owned_ptr_or_err(obj.py(), ffi::PyNumber_Index(obj.as_ptr())) }?
+    };
+    // SAFETY: `index` is an int object.
+    let value = unsafe { ffi::PyLong_AsSsize_t(index.as_ptr()) };
+    match value {
+        -1 => conversion_error(obj.py()).map_or(Ok(-1), Err),
+        value => Ok(value),
+    }
+}
+
+/// `PyLong_AsLong` with the running interpreter's messages (3.9 also takes `__int__`).
+fn long(obj: &Bound<'_, PyAny>) -> PyResult<std::os::raw::c_long> {
+    float_argument_error(obj)?;
+    // SAFETY: `obj` is a live object.
+    let value = unsafe { ffi::PyLong_AsLong(obj.as_ptr()) };
+    match value {
+        -1 => conversion_error(obj.py()).map_or(Ok(-1), Err),
+        value => Ok(value),
+    }
+}
+
+/// The `i` format: a C int, with CPython's messages ("signed integer is greater than
+/// maximum").
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
-    obj.extract::<i32>()
+    if let Some(value) = exact_int(obj).and_then(|value| i32::try_from(value).ok()) {
+        return Ok(value);
+    }
+    let value = long(obj)?;
+    i32::try_from(value).map_err(|_| {
+        PyOverflowError::new_err(if value > 0 {
+            "signed integer is greater than maximum"
+        } else {
+            "signed integer is less than minimum"
+        })
+    })
 }
 
 /// The `b` format (an unsigned char), with CPython's overflow messages.
 pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
-    let value = obj.extract::<std::os::raw::c_long>()?;
+    let value = match exact_int(obj).and_then(|value| std::os::raw::c_long::try_from(value).ok()) {
+        Some(value) => value,
+        None => long(obj)?,
+    };
     if value < 0 {
         return Err(PyOverflowError::new_err(
             "unsigned byte integer is less than minimum",
@@ -32,6 +110,49 @@ pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
     }
     u8::try_from(value)
         .map_err(|_| PyOverflowError::new_err("unsigned byte integer is greater than maximum"))
+}
+
+/// `read()`'s size (`_Py_convert_optional_to_ssize_t`): `None` or an `__index__` object that
+/// fits a `Py_ssize_t`; `None` gives `None`.
+pub(crate) fn optional_ssize(obj: &Bound<'_, PyAny>) -> PyResult<Option<isize>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    if !is_index(obj) {
+        return Err(PyTypeError::new_err(format!(
+            "argument should be integer or None, not '{}'",
+            type_name(obj)
+        )));
+    }
+    // SAFETY: `obj` is a live object and the exception type one the interpreter exports.
+    let value = unsafe { ffi::PyNumber_AsSsize_t(obj.as_ptr(), ffi::PyExc_OverflowError) };
+    match value {
+        -1 => conversion_error(obj.py()).map_or(Ok(Some(-1)), Err),
+        value => Ok(Some(value)),
+    }
+}
+
+/// An item value (`m[i] = value`): `PyNumber_AsSsize_t(value, TypeError)`, so an int too
+/// large for a `Py_ssize_t` is "cannot fit 'int' into an index-sized integer".
+pub(crate) fn item_value(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
+    // SAFETY: `obj` is a live object and the exception type one the interpreter exports.
+    let value = unsafe { ffi::PyNumber_AsSsize_t(obj.as_ptr(), ffi::PyExc_TypeError) };
+    match value {
+        -1 => conversion_error(obj.py()).map_or(Ok(-1), Err),
+        value => Ok(value),
+    }
+}
+
+/// `Py_TYPE(obj)->tp_name`, as CPython's messages print it.
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    // SAFETY: every live object has a type whose tp_name is a NUL-terminated C string that
+    // lives as long as the type (which `obj` keeps alive).
+    unsafe {
+        let ty = ffi::Py_TYPE(obj.as_ptr());
+        std::ffi::CStr::from_ptr((*ty).tp_name)
+            .to_string_lossy()
+            .into_owned()
+    }
 }
 
 /// Whether `obj` has `__index__` (`PyIndex_Check`).
@@ -48,6 +169,9 @@ pub(crate) fn index_value(
     obj: &Bound<'_, PyAny>,
     overflow_as_index_error: bool,
 ) -> PyResult<isize> {
+    if let Some(value) = exact_int(obj) {
+        return Ok(value);
+    }
     let exc = if overflow_as_index_error {
         // SAFETY: reading an exception type object exported by the interpreter.
         unsafe { ffi::PyExc_IndexError }
@@ -62,6 +186,18 @@ pub(crate) fn index_value(
         }
     }
     Ok(value)
+}
+
+/// The contents of an exact `bytes` object, borrowed: immutable and never a view of the map,
+/// so they need neither a buffer export nor a copy.
+#[inline(always)]
+pub(crate) fn exact_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
+    // SAFETY: `obj` is a live object; PyBytes_CheckExact only reads its type.
+    if unsafe { ffi::PyBytes_CheckExact(obj.as_ptr()) } == 0 {
+        return None;
+    }
+    // SAFETY: checked above.
+    Some(unsafe { obj.cast_unchecked::<pyo3::types::PyBytes>() }.as_bytes())
 }
 
 /// A slice's (start, stop, step) as `PySlice_Unpack` gives them (this may run `__index__`
@@ -157,11 +293,25 @@ pub(crate) fn positional<'a, 'py, const N: usize>(
     }))
 }
 
+/// The `y*` format's type check alone: `obj` must export a buffer, else the error
+/// `PyObject_GetBuffer` gives ("a bytes-like object is required, not 'str'").
+#[inline]
+pub(crate) fn require_buffer(obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: `obj` is a live object; PyObject_CheckBuffer only reads its type.
+    if unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0 {
+        return Ok(());
+    }
+    with_buffer(obj, |_| ())
+}
+
 /// Runs `f` over a copy of the contents of any object that exports a contiguous buffer (the
 /// `y*` format). The copy (on the stack when short) lets `f` write the map even when the
 /// object is a view of the map itself, and use the bytes with the GIL released.
 #[inline]
 pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    if let Some(bytes) = exact_bytes(obj) {
+        return Ok(f(bytes));
+    }
     const SHORT: usize = 256;
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
     // SAFETY: `obj` is live and `view` is writable storage for one Py_buffer; on success the
@@ -197,4 +347,110 @@ pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R)
     // SAFETY: releases the view obtained above, once; `contents` is not used after this.
     unsafe { ffi::PyBuffer_Release(&mut view) };
     Ok(f(copy))
+}
+
+/// The constructor's arguments, converted as CPython's `mmap.__new__` converts them.
+pub(crate) struct NewArgs {
+    pub(crate) fileno: c_int,
+    pub(crate) length: isize,
+    pub(crate) flags: c_int,
+    pub(crate) prot: c_int,
+    pub(crate) access: c_int,
+    pub(crate) offset: i64,
+    pub(crate) trackfd: bool,
+}
+
+/// Parses `mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
+/// access=ACCESS_DEFAULT, offset=0, *, trackfd=True)` with the interpreter's own
+/// `PyArg_ParseTupleAndKeywords` and CPython's format, so that every message (missing,
+/// too many, unknown or duplicate keyword, each conversion) is the builtin's, version for
+/// version. `trackfd` (new in 3.13) is offered on older versions too: there it is taken out
+/// of the keywords before parsing, which leaves the other messages as that version words them.
+pub(crate) fn new_args(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    default_flags: c_int,
+    default_prot: c_int,
+    default_access: c_int,
+) -> PyResult<NewArgs> {
+    let py = args.py();
+    let mut parsed = NewArgs {
+        fileno: -1,
+        length: 0,
+        flags: default_flags,
+        prot: default_prot,
+        access: default_access,
+        offset: 0,
+        trackfd: true,
+    };
+    let mut trackfd: c_int = 1;
+    #[cfg(not(Py_3_13))]
+    let kwargs = match kwargs {
+        Some(kw) if kw.contains(pyo3::intern!(py, "trackfd"))? => {
+            let kw = kw.copy()?;
+            let value = kw.get_item(pyo3::intern!(py, "trackfd"))?;
+            kw.del_item(pyo3::intern!(py, "trackfd"))?;
+            if let Some(value) = value {
+                trackfd = c_int::from(value.is_truthy()?);
+            }
+            Some(kw)
+        }
+        other => other.cloned(),
+    };
+    #[cfg(Py_3_13)]
+    let kwargs = kwargs.cloned();
+    let names: [*const std::os::raw::c_char; 8] = [
+        c"fileno".as_ptr(),
+        c"length".as_ptr(),
+        c"flags".as_ptr(),
+        c"prot".as_ptr(),
+        c"access".as_ptr(),
+        c"offset".as_ptr(),
+        // Before 3.13 the builtin has no `trackfd`: the list must match the format.
+        if cfg!(Py_3_13) {
+            c"trackfd".as_ptr()
+        } else {
+            std::ptr::null()
+        },
+        std::ptr::null(),
+    ];
+    let kwargs_ptr = kwargs
+        .as_ref()
+        .map_or(std::ptr::null_mut(), |kw| kw.as_ptr());
+    let mut offset: std::os::raw::c_long = 0;
+    // SAFETY: `args` is a tuple and `kwargs` a dict or NULL; the format's conversions write
+    // exactly the pointed-to types (i: c_int, n: Py_ssize_t, l: long, p: c_int), and the
+    // keyword list is NUL-terminated with one name per format unit. The parser only reads
+    // the names (the `*mut` of older signatures is historical).
+    let ok = unsafe {
+        #[cfg(Py_3_13)]
+        let format = c"in|iiil$p".as_ptr();
+        #[cfg(not(Py_3_13))]
+        let format = c"in|iiil".as_ptr();
+        ffi::PyArg_ParseTupleAndKeywords(
+            args.as_ptr(),
+            kwargs_ptr,
+            format,
+            names.as_ptr() as _,
+            &mut parsed.fileno as *mut c_int,
+            &mut parsed.length as *mut ffi::Py_ssize_t,
+            &mut parsed.flags as *mut c_int,
+            &mut parsed.prot as *mut c_int,
+            &mut parsed.access as *mut c_int,
+            &mut offset as *mut std::os::raw::c_long,
+            &mut trackfd as *mut c_int,
+        )
+    };
+    if ok == 0 {
+        return Err(
+            PyErr::take(py).unwrap_or_else(|| PyTypeError::new_err("invalid arguments for mmap()"))
+        );
+    }
+    // `long` is 64-bit here; the conversion is for 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    {
+        parsed.offset = i64::from(offset);
+    }
+    parsed.trackfd = trackfd != 0;
+    Ok(parsed)
 }

@@ -109,6 +109,9 @@ pub struct PyMmap {
     /// (so `size()` is EBADF as in CPython).
     pub(crate) has_fd: bool,
     pub(crate) trackfd: bool,
+    /// The `offset=` the map was made with, which `repr()` shows (for anonymous memory too,
+    /// where the core's map reports 0).
+    pub(crate) offset: u64,
 }
 
 impl PyMmap {
@@ -154,6 +157,20 @@ impl MapLink {
         // SAFETY: GIL held; see the `Sync` impl.
         match unsafe { &*self.map.get() } {
             Some(map) => Ok(map.bind(py).clone()),
+            None => Err(errors::closed()),
+        }
+    }
+
+    /// Runs `f` on the map without taking a new reference (a cleared link is a closed map).
+    /// `f` must not run Python code nor allocate objects the collector tracks (a collection
+    /// could clear the link and free the map under it); `bytes` and `int` are not tracked.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&PyMmap) -> PyResult<R>) -> PyResult<R> {
+        // SAFETY: GIL held (the caller's `Python` token is implied by the contract of the
+        // iterators' methods); see the `Sync` impl. The map stays referenced by the link
+        // for as long as `f` runs, since `f` cannot trigger a collection.
+        match unsafe { &*self.map.get() } {
+            Some(map) => f(map.get()),
             None => Err(errors::closed()),
         }
     }
@@ -239,7 +256,7 @@ impl MapHandle {
 
     /// The state word with registrations of an earlier fork generation (made by threads that
     /// do not exist in this process) dropped. GIL held.
-    #[inline]
+    #[inline(always)]
     fn live_state(&self) -> u64 {
         let state = self.state.load(Ordering::Acquire);
         if state & REGISTERED == 0 {
@@ -256,6 +273,8 @@ impl MapHandle {
     }
 
     /// Waits, with the GIL released, until `ready(state)` holds with the GIL held.
+    #[cold]
+    #[inline(never)]
     fn wait_for(&self, py: Python<'_>, ready: impl Fn(u64) -> bool + Sync) {
         loop {
             if ready(self.live_state()) {
@@ -282,7 +301,7 @@ impl MapHandle {
 
     /// Runs `f` on the open map with the GIL held. Waits (GIL released) only while a
     /// GIL-released writer runs. `f` must not run Python code.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read<R>(
         &self,
         py: Python<'_>,
@@ -304,7 +323,7 @@ impl MapHandle {
 
     /// Runs `f` on the open map mutably with the GIL held. Waits (GIL released) while any
     /// GIL-released work runs. `f` must not run Python code.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write<R>(
         &self,
         py: Python<'_>,
@@ -324,7 +343,7 @@ impl MapHandle {
     }
 
     /// `readline()`'s recycled `bytes` and the map, mutably; as [`write`](Self::write).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn with_lines<R>(
         &self,
         py: Python<'_>,
@@ -338,7 +357,7 @@ impl MapHandle {
     }
 
     /// Whether the map is open. GIL held.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn is_open(&self) -> bool {
         // SAFETY: the `Option` changes only in `close`, with the GIL held and nothing
         // registered; reading its discriminant with the GIL held cannot race with it.
@@ -346,7 +365,7 @@ impl MapHandle {
     }
 
     /// CPython's `CHECK_VALID`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn check_open(&self) -> PyResult<()> {
         if self.is_open() {
             Ok(())
@@ -355,12 +374,12 @@ impl MapHandle {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cursor(&self) -> usize {
         self.cursor.load(Ordering::Relaxed)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set_cursor(&self, pos: usize) {
         self.cursor.store(pos, Ordering::Relaxed);
     }
@@ -422,15 +441,27 @@ impl MapHandle {
         })
     }
 
-    /// Counts an export made (after `export` and a successful fill).
-    #[inline]
+    /// Counts an export made (after `export` and a successful fill). GIL held: exports are
+    /// made, released and counted only with the GIL, so a load and a store suffice (no
+    /// locked read-modify-write); without a GIL, an atomic add.
+    #[inline(always)]
     pub(crate) fn exported(&self) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.exports
+            .store(self.exports.load(Ordering::Relaxed) + 1, Ordering::Release);
+        #[cfg(Py_GIL_DISABLED)]
         self.exports.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Counts an export released.
-    #[inline]
+    /// Counts an export released (GIL held, as `PyBuffer_Release` requires).
+    #[inline(always)]
     pub(crate) fn released(&self) {
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.exports.store(
+            self.exports.load(Ordering::Relaxed).saturating_sub(1),
+            Ordering::Release,
+        );
+        #[cfg(Py_GIL_DISABLED)]
         self.exports.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -577,7 +608,7 @@ pub(crate) fn byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
 
 /// What a raw slot returns to CPython, and its error value.
 pub(crate) trait SlotReturn {
-    type Raw;
+    type Raw: Copy;
     const ERROR: Self::Raw;
     fn into_raw(self) -> Self::Raw;
 }
@@ -640,20 +671,21 @@ pub(crate) unsafe fn slot<T: SlotReturn>(
 ) -> T::Raw {
     // SAFETY: per the contract, CPython called us with the thread attached.
     let py = unsafe { Python::assume_attached() };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py))) {
-        Ok(Ok(value)) => value.into_raw(),
-        Ok(Err(err)) => {
-            err.restore(py);
-            T::ERROR
-        }
-        Err(_) => {
-            pyo3::exceptions::PySystemError::new_err(format!(
-                "{what} panicked (a bug in mmapfile, please report it)"
-            ))
-            .restore(py);
-            T::ERROR
-        }
+    // The value goes out through `raw`, not as the closure's result: a pointer-sized value
+    // stays in registers on the hot path, where a `Result` of it would go through memory.
+    let mut raw = T::ERROR;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match body(py) {
+        Ok(value) => raw = value.into_raw(),
+        Err(err) => err.restore(py),
+    }));
+    if outcome.is_err() {
+        pyo3::exceptions::PySystemError::new_err(format!(
+            "{what} panicked (a bug in mmapfile, please report it)"
+        ))
+        .restore(py);
+        return T::ERROR;
     }
+    raw
 }
 
 /// The arguments of a `METH_FASTCALL` call as a slice.

@@ -39,15 +39,16 @@ impl MmapIter {
             Some(len) if taken < len => len - 1 - taken,
             Some(_) => return Ok(std::ptr::null_mut()),
         };
-        let map = self.map.get(py)?;
         // An index past a map that shrank meanwhile ends the iteration, as in CPython.
-        let byte = map.get().handle.read(py, |map| {
-            if index >= map.len() {
-                return Ok(None);
-            }
-            map.get_byte(index)
-                .map(Some)
-                .map_err(crate::errors::from_io)
+        let byte = self.map.with(|map| {
+            map.handle.read(py, |map| {
+                if index >= map.len() {
+                    return Ok(None);
+                }
+                map.get_byte(index)
+                    .map(Some)
+                    .map_err(crate::errors::from_io)
+            })
         })?;
         Ok(byte.map_or(std::ptr::null_mut(), |byte| byte_object(py, byte)))
     }
@@ -103,7 +104,7 @@ fn iterate(
     let reverse_from = if reversed {
         Some(handle.read(py, |map| Ok(map.len()))?)
     } else {
-        handle.check_open()?;
+        // As CPython's sequence iterator: a closed map fails at the first `next()`.
         None
     };
     let iterator = MmapIter {

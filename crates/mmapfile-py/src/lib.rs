@@ -2,13 +2,15 @@
 //! core crate's [`mmapfile::DynMmap`].
 //!
 //! `import mmapfile as mmap` and existing code keeps working: same constructor, methods,
-//! constants, exceptions and messages as CPython 3.13 on every supported version (3.9+),
-//! plus what CPython lacks: searches, copies, flush and resize run with the GIL released,
+//! constants, exceptions and messages as the running interpreter's builtin `mmap` (3.9+),
+//! later CPythons' additions on every version (see the module docstring for the intended
+//! differences), plus what CPython lacks: searches, copies, flush and resize run with the GIL released,
 //! and a file truncated under the map is reported instead of killing the interpreter.
 //! The bindings only translate arguments and errors; all mapping logic is in the core.
 
 use pyo3::prelude::*;
 
+mod additions;
 mod args;
 mod errors;
 mod extras;
@@ -66,14 +68,53 @@ fn constants() -> Vec<(&'static str, i64)> {
     ]);
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     constants.push(("MAP_32BIT", libc::MAP_32BIT.into()));
+    constants.extend(
+        additions::MS_CONSTANTS
+            .iter()
+            .map(|&(name, value)| (name, i64::from(value))),
+    );
     constants
 }
 
 /// A drop-in replacement for CPython's mmap module, built on the Rust crate mmapfile.
 ///
-/// `import mmapfile as mmap`: the same `mmap` class, constants and errors as CPython 3.13;
-/// long operations release the GIL, and a file truncated under a map raises OSError
-/// instead of crashing the interpreter.
+/// `import mmapfile as mmap`: the same `mmap` class, constants, results, errors and messages
+/// as the builtin `mmap` of the running interpreter; long operations release the GIL.
+///
+/// Intended differences (each one where CPython crashes, corrupts memory or cannot do
+/// better; the differential test against the builtin skips exactly these):
+///
+/// - [truncation] A file truncated under a map: CPython dies of SIGBUS at the next access;
+///   mmapfile raises OSError.
+/// - [prot-none] A `prot` without PROT_READ (PROT_NONE, PROT_EXEC or PROT_WRITE alone) is
+///   mapped readable (and writable if asked), because reading a map must never fault;
+///   CPython's PROT_NONE map kills the interpreter at the first access.
+/// - [map-fixed] `flags` with MAP_FIXED is refused (ValueError): without an address to
+///   give, it would map over memory the process is using.
+/// - [resize-to-0] `resize(0)` of a file map raises OSError(EINVAL) as in CPython, but the
+///   file keeps its size; CPython truncates it first and is left with a map past the end of
+///   its file (SIGBUS at the next access).
+/// - [grow-shared-anonymous] Shared anonymous memory grows for real (it lives in a memfd
+///   that grows with it; bytes cut off by an earlier shrink read as zeros); CPython's mremap
+///   leaves the new pages past the first mapping's last page without memory behind them
+///   (SIGBUS when touched) and shows cut-off bytes again within that page.
+/// - [socket-read] A read-only map of a TCP socket is refused (ENODEV); the kernel makes
+///   one, but its pages only come from TCP_ZEROCOPY_RECEIVE and any access is SIGBUS.
+/// - [index-resizes] An `__index__` that shrinks or closes the map during `m[i] = v` gives
+///   IndexError or ValueError; CPython writes past the end of the shrunken map.
+/// - [newer-additions] What later CPythons added is offered on every version: `trackfd`,
+///   `seekable()` and `seek()` returning the position (3.13); `flush(..., flags=)`, the
+///   MS_* constants and `set_name()` (3.15); and mmapfile's extras (`count`, `lines`,
+///   `finditer`). Where a newer CPython changed an older behaviour, the running
+///   interpreter's is kept.
+/// - [bound-method-keywords] Keywords given to a method that takes none: CPython names the
+///   method "find()" or "mmap.find()" in its TypeError depending on how the call reached it
+///   (a bound method object, the interpreter's specialised calls, the version); mmapfile's
+///   methods, which use the faster calling convention, always say "mmap.find()".
+/// - [set-name-shared] `set_name()` (3.15) on shared anonymous memory raises OSError: it
+///   lives in a memfd here (so that it can grow and stay shared), which the kernel names by
+///   its file; private anonymous memory can be named.
+/// - [iterator-type] `iter(m)` is mmapfile's own iterator type, not CPython's `iterator`.
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::PyMmap>()?;

@@ -74,8 +74,9 @@ impl LinesIter {
     fn next_line<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         self.state
             .with(py, |ahead| loop {
-                let map = self.map.get(py)?;
-                if !map.get().handle.is_open() {
+                // A borrow, not a new reference, for each line: nothing below runs Python code
+                // or allocates tracked objects until the refill, which takes its own.
+                if !self.map.with(|map| Ok(map.handle.is_open()))? {
                     return Err(errors::closed());
                 }
                 if let Some(&end) = ahead.ends.get(ahead.line) {
@@ -91,6 +92,9 @@ impl LinesIter {
                     return Ok(None);
                 };
                 ahead.line = 0;
+                // A new reference for the refill: a long line is read with the GIL released,
+                // while another thread's collection may clear the link.
+                let map = self.map.get(py)?;
                 match read_ahead(map.get(), py, pos, &mut ahead.chunk, &mut ahead.ends) {
                     Ok(next) => ahead.next = next,
                     Err(err) => {

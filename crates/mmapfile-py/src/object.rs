@@ -15,7 +15,7 @@ use mmapfile::{Access, DynMmap, MmapOptions};
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PySlice, PyType};
+use pyo3::types::{PyBytes, PyDict, PySlice, PyTuple, PyType};
 
 use crate::args::{self, adjust_slice};
 use crate::errors::{self, readonly};
@@ -27,6 +27,13 @@ use crate::handle::{
 type Object = *mut ffi::PyObject;
 
 /// `None`, as a new reference.
+/// The largest mapping a process can hold (Linux's `TASK_SIZE`): mmap(2) refuses longer ones
+/// with ENOMEM, mremap(2) with EINVAL.
+#[cfg(target_arch = "x86_64")]
+const ADDRESS_SPACE: u64 = (1 << 47) - 4096;
+#[cfg(not(target_arch = "x86_64"))]
+const ADDRESS_SPACE: u64 = 1 << 48;
+
 fn none() -> Object {
     // SAFETY: Py_None is a live (immortal on 3.12+) object; the reference is returned new.
     unsafe {
@@ -161,12 +168,12 @@ impl PyMmap {
 
     // ----- the raw slots -----
 
-    #[inline]
+    #[inline(always)]
     fn length(&self, py: Python<'_>) -> PyResult<usize> {
         self.handle.read(py, |map| Ok(map.len()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn subscript(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Object> {
         self.handle.check_open()?;
         if args::is_index(key) {
@@ -191,7 +198,7 @@ impl PyMmap {
     }
 
     /// `CHECK_VALID`, writability, then the item assignment or deletion of `key`.
-    #[inline]
+    #[inline(always)]
     fn assign(
         &self,
         py: Python<'_>,
@@ -214,7 +221,7 @@ impl PyMmap {
             if !args::is_index(value) {
                 return Err(errors::type_error("mmap item value must be an int"));
             }
-            let byte = args::index_value(value, false)?;
+            let byte = args::item_value(value)?;
             let byte = u8::try_from(byte)
                 .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
             return self.handle.write(py, |map| {
@@ -228,43 +235,57 @@ impl PyMmap {
             return Err(errors::type_error("mmap indices must be integer"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
-        let len = self.length(py)?;
-        let (_, _, count) = adjust_slice(len, start, stop, step);
         let Some(value) = value else {
             return Err(errors::type_error(
                 "mmap object doesn't support slice deletion",
             ));
         };
+        if let Some(data) = args::exact_bytes(value) {
+            // Nothing runs between here and the store: the size is checked there, once.
+            return self.store_slice(py, (start, stop, step), data);
+        }
+        let (_, _, count) = adjust_slice(self.length(py)?, start, stop, step);
         args::with_buffer(value, |data| {
             if data.len() != count {
                 return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
             }
-            let store = |map: &mut DynMmap| {
-                // Recomputed: the map may have changed while `value` was read.
-                let (first, step, count) = adjust_slice(map.len(), start, stop, step);
-                if count != data.len() {
-                    return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
-                }
-                if count == 0 {
-                    return Ok(());
-                }
-                if step == 1 {
-                    return map.write_at(first, data).map_err(errors::from_io);
-                }
-                let (low, high) = span(first, step, count);
-                map.with_bytes_mut(low..high, |bytes| {
-                    for (k, &byte) in data.iter().enumerate() {
-                        bytes[(first as isize + k as isize * step) as usize - low] = byte;
-                    }
-                })
-                .map_err(errors::from_io)
-            };
-            if count < DETACH_MIN {
-                return self.handle.write(py, store);
-            }
-            let mut lease = self.handle.lease_mut(py)?;
-            lease.run(py, count, |lease| store(lease.map_mut()))
+            self.store_slice(py, (start, stop, step), data)
         })?
+    }
+
+    /// Stores `data` into the slice `(start, stop, step)` of the map, which must select
+    /// exactly `data.len()` bytes.
+    #[inline]
+    fn store_slice(
+        &self,
+        py: Python<'_>,
+        (start, stop, step): (isize, isize, isize),
+        data: &[u8],
+    ) -> PyResult<()> {
+        let store = |map: &mut DynMmap| {
+            let (first, step, count) = adjust_slice(map.len(), start, stop, step);
+            if count != data.len() {
+                return Err(PyIndexError::new_err("mmap slice assignment is wrong size"));
+            }
+            if count == 0 {
+                return Ok(());
+            }
+            if step == 1 {
+                return map.write_at(first, data).map_err(errors::from_io);
+            }
+            let (low, high) = span(first, step, count);
+            map.with_bytes_mut(low..high, |bytes| {
+                for (k, &byte) in data.iter().enumerate() {
+                    bytes[(first as isize + k as isize * step) as usize - low] = byte;
+                }
+            })
+            .map_err(errors::from_io)
+        };
+        if data.len() < DETACH_MIN {
+            return self.handle.write(py, store);
+        }
+        let mut lease = self.handle.lease_mut(py)?;
+        lease.run(py, data.len(), |lease| store(lease.map_mut()))
     }
 
     /// `x in m` compares `x` with each 1-byte `bytes` item, as CPython's fallback does.
@@ -307,7 +328,7 @@ impl PyMmap {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn get_buffer(&self, slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         // SAFETY: only called with the GIL held.
         let py = unsafe { Python::assume_attached() };
@@ -365,40 +386,41 @@ impl PyMmap {
         self.handle.check_open()?;
         let [sub, start, end] = args::positional::<3>(method, py, args, 1)?;
         let sub = required(sub)?;
+        // CPython converts `sub` (the `y*` format) before start and end.
+        args::require_buffer(&sub)?;
         let start = start.map(|s| args::ssize(&s)).transpose()?;
         let end = end.map(|e| args::ssize(&e)).transpose()?;
         let cursor = self.handle.cursor();
+        // start and end clamp like slice indices; start defaults to the cursor.
+        let bounds = |len: usize| {
+            let clamp = |index: isize| {
+                let index = if index < 0 {
+                    index + len as isize
+                } else {
+                    index
+                };
+                index.clamp(0, len as isize) as usize
+            };
+            start.map_or(cursor.min(len), clamp)..end.map_or(len, clamp)
+        };
         let found = args::with_buffer(&sub, |needle| {
             let search = |map: &DynMmap| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
+                let range = bounds(map.len());
                 if reverse {
-                    map.rfind_in(needle, start..end)
+                    map.rfind_in(needle, range)
                 } else {
-                    map.find_in(needle, start..end)
+                    map.find_in(needle, range)
                 }
                 .map_err(errors::from_io)
             };
-            let work = self.handle.read(py, |map| {
-                let len = map.len() as isize;
-                let clamp = |index: isize| {
-                    let index = if index < 0 { index + len } else { index };
-                    index.clamp(0, len) as usize
-                };
-                let start = start.map_or(cursor.min(len as usize), clamp);
-                let end = end.map_or(len as usize, clamp);
-                if end.saturating_sub(start) < DETACH_MIN {
+            let short = self.handle.read(py, |map| {
+                if bounds(map.len()).len() < DETACH_MIN {
                     search(map).map(Some)
                 } else {
                     Ok(None)
                 }
             })?;
-            match work {
+            match short {
                 Some(found) => Ok(found),
                 None => {
                     let mut lease = self.handle.lease(py)?;
@@ -413,9 +435,15 @@ impl PyMmap {
         }
     }
 
-    fn flush(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
+    /// `flush([offset[, size]], *, flags=MS_SYNC)`; `flags=` is 3.15's (see additions.rs).
+    fn flush(&self, py: Python<'_>, args: &[Object], flags: Option<Object>) -> PyResult<Object> {
         let len = self.length(py)? as isize;
         let [offset, size] = args::positional::<2>("flush", py, args, 0)?;
+        let flags = match flags {
+            // SAFETY: a live borrowed reference from the call's arguments.
+            Some(flags) => args::int(&unsafe { pyo3::Borrowed::from_ptr(py, flags) }.to_owned())?,
+            None => libc::MS_SYNC,
+        };
         let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
         let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
         if size < 0 || offset < 0 || len - offset < size {
@@ -435,7 +463,7 @@ impl PyMmap {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
-            map.flush_range(offset as usize, size as usize)
+            map.flush_raw(offset as usize, size as usize, flags)
                 .map_err(errors::from_io)
         })?;
         Ok(none())
@@ -510,8 +538,8 @@ impl PyMmap {
         self.handle.check_open()?;
         let [n] = args::positional::<1>("read", py, args, 0)?;
         let n = match n {
-            Some(n) if !n.is_none() => args::ssize(&n)?,
-            _ => -1,
+            Some(n) => args::optional_ssize(&n)?.unwrap_or(-1),
+            None => -1,
         };
         let cursor = self.handle.cursor();
         let (bytes, selection) = self.copy_out(py, |map| {
@@ -524,11 +552,12 @@ impl PyMmap {
             };
             Ok(Selection::new(len, pos as isize, end as isize, 1))
         })?;
-        self.handle.set_cursor(selection.range.end);
+        // A cursor past the end (after a shrinking resize) stays where it is, as in CPython.
+        self.handle.set_cursor(selection.range.end.max(cursor));
         Ok(bytes.into_ptr())
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_byte(&self, py: Python<'_>) -> PyResult<Object> {
         let cursor = self.handle.cursor();
         let byte = self.handle.read(py, |map| {
@@ -565,7 +594,8 @@ impl PyMmap {
             .map_err(errors::from_io)
         })?;
         if let Some((end, line)) = short {
-            self.handle.set_cursor(end);
+            // A cursor past the end (after a shrinking resize) stays where it is.
+            self.handle.set_cursor(end.max(cursor));
             return Ok(line.into_ptr());
         }
         // No newline within DETACH_MIN bytes: a long line, found and copied without the GIL.
@@ -628,14 +658,20 @@ impl PyMmap {
             {
                 return Err(errors::value_error("new size out of range"));
             }
+            // What CPython's mremap(2) refuses and the core would do: no size at all (CPython
+            // truncates the file first, then fails, leaving a map over nothing; the file is
+            // left alone here), or more than the address space of a process.
+            if new_size == 0 || (map.is_anonymous() && new_size as u64 > ADDRESS_SPACE) {
+                return Err(errors::os_error(libc::EINVAL));
+            }
             map.resize(new_size as usize).map_err(errors::from_io)
         })?;
-        let len = lease.map().len();
-        self.handle.set_cursor(self.handle.cursor().min(len));
+        // The cursor stays, past the end after a shrink (as CPython's): reads there give
+        // b'', writes fail, and growing the map again makes it valid.
         Ok(none())
     }
 
-    #[inline]
+    #[inline(always)]
     fn seek(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [pos, whence] = args::positional::<2>("seek", py, args, 1)?;
@@ -660,6 +696,10 @@ impl PyMmap {
     #[inline]
     fn size(&self, py: Python<'_>) -> PyResult<Object> {
         self.handle.check_open()?;
+        #[cfg(Py_3_15)]
+        if let Some(size) = crate::additions::size_without_descriptor(py, self)? {
+            return int(size as usize);
+        }
         if !self.has_fd {
             // CPython fstat()s the descriptor it keeps, which is -1 for anonymous memory and
             // for trackfd=False.
@@ -676,7 +716,7 @@ impl PyMmap {
         Ok(object)
     }
 
-    #[inline]
+    #[inline(always)]
     fn tell(&self) -> PyResult<Object> {
         self.handle.check_open()?;
         int(self.handle.cursor())
@@ -707,7 +747,7 @@ impl PyMmap {
         })?
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_byte(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         self.handle.check_open()?;
         let [byte] = args::positional::<1>("write_byte", py, args, 1)?;
@@ -728,23 +768,28 @@ impl PyMmap {
 #[pymethods]
 impl PyMmap {
     #[new]
-    // CPython's constructor signature, argument for argument.
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (fileno, length, flags = libc::MAP_SHARED, prot = libc::PROT_READ | libc::PROT_WRITE, access = ACCESS_DEFAULT, offset = 0, *, trackfd = None))]
+    // CPython's constructor signature, parsed by the interpreter's own argument parser.
+    #[pyo3(signature = (*args, **kwargs))]
     fn new(
         py: Python<'_>,
-        fileno: c_int,
-        length: isize,
-        flags: c_int,
-        prot: c_int,
-        access: c_int,
-        offset: i64,
-        trackfd: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let trackfd = match trackfd {
-            Some(value) => value.is_truthy()?,
-            None => true,
-        };
+        let args::NewArgs {
+            fileno,
+            length,
+            flags,
+            prot,
+            access,
+            offset,
+            trackfd,
+        } = args::new_args(
+            args,
+            kwargs,
+            libc::MAP_SHARED,
+            libc::PROT_READ | libc::PROT_WRITE,
+            ACCESS_DEFAULT,
+        )?;
         // 1. Signs.
         if length < 0 {
             return Err(PyOverflowError::new_err(
@@ -783,7 +828,13 @@ impl PyMmap {
         // 4. Size checks, for regular files only.
         let mut length = length as u64;
         let offset = offset as u64;
-        let file_type = (fileno != -1).then(|| fstat(fileno)).flatten();
+        let file_type = if fileno == -1 {
+            None
+        } else {
+            // CPython skips its checks when fstat fails, then dup() (or the kernel's look-up
+            // of the descriptor) fails with the same errno.
+            Some(fstat(fileno).map_err(errors::os_error)?)
+        };
         if let Some((libc::S_IFREG, size)) = file_type {
             if length == 0 {
                 if size == 0 {
@@ -798,13 +849,25 @@ impl PyMmap {
             }
         }
         // 6. What mmap(2) itself would refuse: CPython hands these to the kernel, the core
-        // accepts them (it aligns any offset), so the errno is reproduced here.
+        // accepts them (it aligns any offset, picks the sharing itself), so the errno is
+        // reproduced here, in the kernel's order: no length or an unaligned offset, more than
+        // the address space, no known map type (anonymous memory knows no
+        // MAP_SHARED_VALIDATE).
+        let map_type = flags & 0xf;
         if length == 0 || offset % mmapfile::allocation_granularity() as u64 != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
+        if length > ADDRESS_SPACE {
+            return Err(errors::os_error(libc::ENOMEM));
+        }
+        if !(map_type == libc::MAP_SHARED
+            || map_type == libc::MAP_PRIVATE
+            || (map_type == libc::MAP_SHARED_VALIDATE && fileno != -1))
+        {
+            return Err(errors::os_error(libc::EINVAL));
+        }
         if let Some((libc::S_IFDIR | libc::S_IFIFO | libc::S_IFSOCK, _)) = file_type {
-            // Files without an mmap operation: the kernel says ENODEV.
-            return Err(errors::os_error(libc::ENODEV));
+            return Err(errors::os_error(unmappable_errno(fileno, map_type, prot)));
         }
         // The core refuses protections that would let a read fault (PROT_NONE, write-only).
         // Python code must never crash either, so such maps are made readable: a PROT_NONE
@@ -866,6 +929,7 @@ impl PyMmap {
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
+            offset,
         })
     }
 
@@ -876,6 +940,12 @@ impl PyMmap {
 
     fn seekable(&self) -> bool {
         true
+    }
+
+    /// 3.15's `set_name(name)`, offered on every version (see additions.rs).
+    #[pyo3(signature = (name, /))]
+    fn set_name(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        crate::additions::set_name(self, name)
     }
 
     // The dunder methods below are what `m.__len__()` and friends call by name, and what a
@@ -928,7 +998,7 @@ impl PyMmap {
                 access_name(this.access),
                 map.len(),
                 cursor,
-                map.offset()
+                this.offset
             ))
         })
     }
@@ -1067,7 +1137,6 @@ noargs!(raw_readline, "mmap.readline", |this, py, slf| this
     .readline(py));
 noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
 noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
-fastcall!(raw_flush, "mmap.flush", flush);
 fastcall!(raw_madvise, "mmap.madvise", madvise);
 fastcall!(raw_move, "mmap.move", move_);
 fastcall!(raw_read, "mmap.read", read);
@@ -1075,6 +1144,23 @@ fastcall!(raw_resize, "mmap.resize", resize);
 fastcall!(raw_seek, "mmap.seek", seek);
 fastcall!(raw_write, "mmap.write", write);
 fastcall!(raw_write_byte, "mmap.write_byte", write_byte);
+
+/// `flush` takes the keyword `flags` (CPython 3.15's), so it is `METH_FASTCALL |
+/// METH_KEYWORDS`: the keywords' values follow the positional arguments, named by `kwnames`.
+unsafe extern "C" fn raw_flush(
+    slf: Object,
+    args: *const Object,
+    nargs: ffi::Py_ssize_t,
+    kwnames: Object,
+) -> Object {
+    // SAFETY: see above; `args` holds `nargs` positional then `len(kwnames)` keyword values.
+    unsafe {
+        slot("mmap.flush", |py| {
+            let flags = crate::additions::flush_keywords(py, args, nargs, kwnames)?;
+            PyMmap::from_ptr(py, slf).flush(py, fastcall_args(args, nargs), flags)
+        })
+    }
+}
 
 unsafe extern "C" fn raw_find(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
     // SAFETY: see above.
@@ -1139,7 +1225,14 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
             fastcall_method(c"__exit__", raw_exit, c"__exit__($self, *args, /)\n--\n\nCloses the map."),
             fastcall_method(c"find", raw_find, c"find($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe lowest index of sub in [start, end), or -1."),
             fastcall_method(c"rfind", raw_rfind, c"rfind($self, sub, start=<cursor>, end=<len>, /)\n--\n\nThe highest index of sub in [start, end), or -1."),
-            fastcall_method(c"flush", raw_flush, c"flush($self, offset=0, size=<len>, /)\n--\n\nWrites changes in [offset, offset+size) to the file."),
+            RawMethod {
+                name: c"flush",
+                method: ffi::PyMethodDefPointer {
+                    PyCFunctionFastWithKeywords: raw_flush,
+                },
+                flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                doc: c"flush($self, offset=0, size=<len>, /, *, flags=MS_SYNC)\n--\n\nWrites changes in [offset, offset+size) to the file (msync with flags).",
+            },
             fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."),
             fastcall_method(c"move", raw_move, c"move($self, dest, src, count, /)\n--\n\nCopies count bytes from src to dest."),
             fastcall_method(c"read", raw_read, c"read($self, n=None, /)\n--\n\nUp to n bytes from the cursor (all the rest by default)."),
@@ -1214,18 +1307,42 @@ unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const (
     }
 }
 
-/// `fstat(fd)`'s file type (`S_IFMT` bits) and size; `None` when fstat fails (CPython then
-/// skips its size checks and lets mmap(2) report the bad descriptor).
-fn fstat(fd: c_int) -> Option<(libc::mode_t, u64)> {
+/// `fstat(fd)`'s file type (`S_IFMT` bits) and size, or the errno.
+fn fstat(fd: c_int) -> Result<(libc::mode_t, u64), i32> {
     let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat writes a whole `stat` on success; it is read only then.
     let rc = unsafe { libc::fstat(fd, stat.as_mut_ptr()) };
     if rc != 0 {
-        return None;
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EBADF));
     }
     // SAFETY: fstat succeeded, so `stat` is initialised.
     let stat = unsafe { stat.assume_init() };
-    Some((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+    Ok((stat.st_mode & libc::S_IFMT, stat.st_size.max(0) as u64))
+}
+
+/// The errno mmap(2) gives for a directory, FIFO or socket, in the kernel's order: the open
+/// mode is checked first (EACCES: a shared writable map of a descriptor not open for writing,
+/// a private map of one not open for reading), then the file's own mmap operation: none for
+/// directories and FIFOs (ENODEV); TCP's refuses writable maps (EPERM).
+fn unmappable_errno(fd: c_int, map_type: c_int, prot: c_int) -> i32 {
+    // SAFETY: F_GETFL only reads the descriptor's flags; the descriptor was fstat()ed.
+    let mode = unsafe { libc::fcntl(fd, libc::F_GETFL) } & libc::O_ACCMODE;
+    let readable = mode == libc::O_RDONLY || mode == libc::O_RDWR;
+    let writable = mode == libc::O_WRONLY || mode == libc::O_RDWR;
+    let wants_write = prot & libc::PROT_WRITE != 0;
+    if map_type == libc::MAP_PRIVATE {
+        if !readable {
+            return libc::EACCES;
+        }
+    } else if wants_write && !writable {
+        return libc::EACCES;
+    }
+    match fstat(fd) {
+        Ok((libc::S_IFSOCK, _)) if wants_write => libc::EPERM,
+        _ => libc::ENODEV,
+    }
 }
 
 fn access_name(access: i32) -> &'static str {

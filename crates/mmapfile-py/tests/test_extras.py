@@ -37,12 +37,11 @@ def test_count_overlaps_like_bytes():
 
 @pytest.mark.parametrize(
     "data",
-    [LOREM, b"", b"no newline", b"\n\n\n", b"a\r\nb\rc\n", b"".join(b"%d\n" % i for i in range(5000))],
+    # (No empty map: as in CPython, neither mmap(-1, 0) nor resize(0) makes one.)
+    [LOREM, b"no newline", b"\n\n\n", b"a\r\nb\rc\n", b"".join(b"%d\n" % i for i in range(5000))],
 )
 def test_lines_are_the_lines_of_the_map(data):
-    m = anon(data) if data else mmapfile.mmap(-1, 1)
-    if not data:
-        m.resize(0)
+    m = anon(data)
     with m:
         m.seek(len(data) // 2)
         assert list(m.lines()) == io.BytesIO(data).readlines()

@@ -582,6 +582,81 @@ impl DynMmap {
         self.inner.flush(offset, len, sync)
     }
 
+    /// Unix only: `msync` of `len` bytes from `offset` with raw `MS_*` flags (`MS_SYNC`,
+    /// `MS_ASYNC`, `MS_INVALIDATE`), which the kernel checks. As
+    /// [`flush_range`](Self::flush_range), a no-op for read-only and copy-on-write maps;
+    /// unlike it, shared anonymous memory goes to the kernel too (which has nothing to
+    /// write but still checks the flags).
+    #[cfg(unix)]
+    pub fn flush_raw(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        self.check_span("flush", offset, len)?;
+        self.check_intact(offset..offset + len)?;
+        if self.access != Access::Write {
+            return Ok(());
+        }
+        self.inner.msync(offset, len, flags)
+    }
+
+    /// Linux only: names anonymous memory in `/proc/<pid>/maps`, where it shows as
+    /// `[anon:<name>]` (`prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`). The name may hold at most
+    /// 79 bytes of printable ASCII other than `\\`, `` ` ``, `$`, `[` and `]`.
+    ///
+    /// Errors: [`io::ErrorKind::InvalidInput`] for a map of a file or a name the kernel
+    /// would refuse; [`io::ErrorKind::Unsupported`] for shared anonymous memory (a memfd,
+    /// which the kernel names by its file), where the kernel cannot name maps (Linux before
+    /// 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
+    ///
+    /// ```
+    /// // Private anonymous memory (Access::Copy); shared memory is a memfd, named by its file.
+    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// match map.set_anon_name("cache") {
+    ///     Ok(()) => {}
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// assert!(map.set_anon_name("[x]").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_anon_name(&self, name: &str) -> io::Result<()> {
+        if !self.is_anonymous() {
+            return Err(error::invalid_input(
+                "only anonymous memory can be named (a file map is named by its file)".to_string(),
+            ));
+        }
+        #[cfg(unix)]
+        if self.inner.is_shared() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared anonymous memory cannot be named: it lives in a memfd (so that it can \
+                 grow and stay shared), which the kernel names by its file \
+                 (/memfd:mmapfile-anonymous); private anonymous memory can be",
+            ));
+        }
+        if name.len() > 79 {
+            return Err(error::invalid_input(format!(
+                "a map name holds at most 79 bytes; this one has {}",
+                name.len()
+            )));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|&c| !c.is_ascii_graphic() && c != ' ' || "\\`$[]".contains(c))
+        {
+            return Err(error::invalid_input(format!(
+                "a map name may only hold printable ASCII other than \\ ` $ [ ]; \
+                 this one has {bad:?}"
+            )));
+        }
+        let name = std::ffi::CString::new(name)
+            .map_err(|_| error::invalid_input("a map name cannot hold a NUL byte".to_string()))?;
+        #[cfg(unix)]
+        return self.inner.set_anon_name(&name);
+        #[cfg(not(unix))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "naming memory maps (PR_SET_VMA_ANON_NAME) is only available on Linux",
+        ));
+    }
+
     /// Advises the kernel how the whole map will be used.
     ///
     /// ```

@@ -437,11 +437,24 @@ impl MapInner {
 
     /// `msync` of a range of the user's view; `offset + len <= self.len` is checked upstream.
     pub(crate) fn flush(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
-        if self.len == 0 || len == 0 {
+        self.msync(
+            offset,
+            len,
+            if sync { libc::MS_SYNC } else { libc::MS_ASYNC },
+        )
+    }
+
+    /// `msync` with raw `MS_*` flags; an empty range still reaches the kernel (which then
+    /// only checks the flags).
+    pub(crate) fn msync(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        if self.len == 0 {
             return Ok(());
         }
-        let (ptr, len) = self.aligned_range(offset, len);
-        let flags = if sync { libc::MS_SYNC } else { libc::MS_ASYNC };
+        let (ptr, len) = if len == 0 {
+            (self.aligned_range(offset, 0).0, 0)
+        } else {
+            self.aligned_range(offset, len)
+        };
         // SAFETY: the range lies inside our live mapping; msync does not change its contents.
         let rc = unsafe { libc::msync(ptr, len, flags) };
         if rc == 0 {
@@ -451,16 +464,65 @@ impl MapInner {
         }
     }
 
+    /// Names the whole mapping in `/proc/<pid>/maps` (`[anon:<name>]`) with Linux's
+    /// `prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`. `name` is checked upstream.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub(crate) fn set_anon_name(&self, name: &std::ffi::CStr) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(0, self.len);
+        // SAFETY: the range is our live mapping and `name` a NUL-terminated string, which the
+        // kernel copies; naming changes nothing else about the memory.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_SET_VMA,
+                libc::PR_SET_VMA_ANON_NAME as libc::c_ulong,
+                ptr as libc::c_ulong,
+                len as libc::c_ulong,
+                name.as_ptr() as libc::c_ulong,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EINVAL) {
+            // The name was checked, so the kernel does not know the request.
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this kernel cannot name memory maps (PR_SET_VMA_ANON_NAME needs Linux 5.17 \
+                 or later built with CONFIG_ANON_VMA_NAME)",
+            ));
+        }
+        Err(err)
+    }
+
+    /// Naming maps is Linux's alone.
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn set_anon_name(&self, _name: &std::ffi::CStr) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "naming memory maps (PR_SET_VMA_ANON_NAME) is only available on Linux",
+        ))
+    }
+
     /// `madvise` of a range of the user's view; `offset + len <= self.len` is checked upstream.
     ///
     /// # Safety
     /// Some advice (`MADV_DONTNEED` on private memory, `MADV_REMOVE`, `MADV_FREE`) changes
     /// the contents; the caller must hold no reference into the range that relies on them.
     pub(crate) unsafe fn advise(&self, advice: i32, offset: usize, len: usize) -> io::Result<()> {
-        if self.len == 0 || len == 0 {
+        if self.len == 0 {
             return Ok(());
         }
-        let (ptr, len) = self.aligned_range(offset, len);
+        // An empty range still goes to the kernel (at the page start, with length 0): it
+        // changes nothing but refuses advice it does not know (EINVAL), as for any length.
+        let (ptr, len) = if len == 0 {
+            (self.aligned_range(offset, 0).0, 0)
+        } else {
+            self.aligned_range(offset, len)
+        };
         // SAFETY: the range lies inside our live mapping; the caller upholds the content rule.
         let rc = unsafe { libc::madvise(ptr, len, advice) };
         if rc == 0 {
