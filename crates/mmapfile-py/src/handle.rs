@@ -526,6 +526,11 @@ impl Lease<'_> {
 
     /// Runs `work` with the GIL released when it concerns at least `bytes` bytes and the
     /// export rule allows it; else with the GIL held.
+    ///
+    /// On re-attaching, PyO3 drops the references that were dropped while detached, which
+    /// can run `__del__` code while this lease is still held: a `close()`/`resize()` of
+    /// this map from there would wait for this very lease forever. Nothing of this module
+    /// drops a Python reference while detached, so that pool stays empty; keep it so.
     pub(crate) fn run<T: Send>(
         &mut self,
         py: Python<'_>,

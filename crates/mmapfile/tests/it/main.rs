@@ -13,6 +13,7 @@ mod mapping;
 mod model;
 mod ops;
 mod records;
+mod review;
 mod search;
 mod sizes;
 #[cfg(unix)]
