@@ -13,6 +13,7 @@ mod mapping;
 mod model;
 mod ops;
 mod records;
+#[cfg(unix)]
 mod review;
 mod search;
 mod sizes;
