@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the Rust workspace, the examples' output, the Python module.
+# Runs every test of the project: the Rust workspace, the examples' output, the Python module,
+# the crate and the command for Windows under wine, and clippy for macOS, FreeBSD and Android.
 # This is the README's test command and what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,9 @@ bash scripts/check-examples.sh
 # tests and CPython's test_mmap on the others; the sdist is built and checked too.
 echo "== the Python module: wheels, sdist, stubtest, pytest (full: 3.11 3.13; quick: 3.9 3.10 3.12)"
 bash crates/mmapfile-py/test-python.sh --sdist 3.11 3.13 --quick 3.9 3.10 3.12
+
+echo "== Windows: the crate's and the command's tests under wine (scripts/test-windows.sh)"
+bash scripts/test-windows.sh
+
+echo "== macOS, FreeBSD, Android, Windows: clippy -D warnings (scripts/cross-check.sh)"
+bash scripts/cross-check.sh

@@ -11,7 +11,8 @@ use pyo3::types::{PyString, PyTuple};
 use crate::errors;
 use crate::handle::PyMmap;
 
-/// The `msync` flags `flush(..., flags=)` takes.
+/// The `msync` flags `flush(..., flags=)` takes (Unix only: Windows has no msync).
+#[cfg(unix)]
 pub(crate) const MS_CONSTANTS: [(&str, i32); 3] = [
     ("MS_SYNC", libc::MS_SYNC),
     ("MS_ASYNC", libc::MS_ASYNC),

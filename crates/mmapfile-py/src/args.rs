@@ -9,7 +9,9 @@ use std::os::raw::c_int;
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PySlice, PyTuple};
+#[cfg(unix)]
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyFloat, PyInt, PySlice};
 use pyo3::Borrowed;
 
 /// The value of an exact `int` that fits a `Py_ssize_t`, read without the `__index__`
@@ -83,6 +85,8 @@ fn long(obj: &Bound<'_, PyAny>) -> PyResult<std::os::raw::c_long> {
 
 /// The `i` format: a C int, with CPython's messages ("signed integer is greater than
 /// maximum").
+// A C long is an i32 on Windows: the conversion is then the identity.
+#[cfg_attr(windows, allow(clippy::useless_conversion))]
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
     if let Some(value) = exact_int(obj).and_then(|value| i32::try_from(value).ok()) {
         return Ok(value);
@@ -349,7 +353,9 @@ pub(crate) fn with_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R)
     Ok(f(copy))
 }
 
-/// The constructor's arguments, converted as CPython's `mmap.__new__` converts them.
+/// The constructor's arguments, converted as CPython's `mmap.__new__` converts them (the
+/// Unix signature; windows.rs has the Windows one).
+#[cfg(unix)]
 pub(crate) struct NewArgs {
     pub(crate) fileno: c_int,
     pub(crate) length: isize,
@@ -366,6 +372,7 @@ pub(crate) struct NewArgs {
 /// too many, unknown or duplicate keyword, each conversion) is the builtin's, version for
 /// version. `trackfd` (new in 3.13) is offered on older versions too: there it is taken out
 /// of the keywords before parsing, which leaves the other messages as that version words them.
+#[cfg(unix)]
 pub(crate) fn new_args(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,

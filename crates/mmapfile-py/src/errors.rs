@@ -34,8 +34,9 @@ pub(crate) fn os_error(errno: i32) -> PyErr {
     PyOSError::new_err((errno, strerror(errno)))
 }
 
-/// The C library's text for `errno`, without Rust's " (os error N)" suffix.
-fn strerror(errno: i32) -> String {
+/// The OS's text for an error code (`errno`, or a Windows error), without Rust's
+/// " (os error N)" suffix.
+pub(crate) fn strerror(errno: i32) -> String {
     let text = io::Error::from_raw_os_error(errno).to_string();
     match text.rfind(" (os error ") {
         Some(cut) => text[..cut].to_string(),
@@ -48,6 +49,10 @@ fn strerror(errno: i32) -> String {
 /// argument errors cannot normally reach here because the bindings check arguments first with
 /// CPython's messages, so they become `ValueError`/`OSError` with the core's message.
 pub(crate) fn from_io(err: io::Error) -> PyErr {
+    #[cfg(windows)]
+    if let Some(code) = crate::windows::error_code(&err) {
+        return crate::windows::win_error(code);
+    }
     if let Some(errno) = err.raw_os_error() {
         return os_error(errno);
     }

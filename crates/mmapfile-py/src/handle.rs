@@ -77,6 +77,7 @@ const REGISTERED: u64 = 0xffff_ffff;
 /// The fork generation of this process: 0 in the first, bumped in every child of `fork()`.
 static FORK_GENERATION: AtomicU32 = AtomicU32::new(0);
 
+#[cfg_attr(not(unix), allow(dead_code))]
 extern "C" fn forked_child() {
     // Async-signal-safe: one atomic add.
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
@@ -86,9 +87,13 @@ extern "C" fn forked_child() {
 pub(crate) fn install_fork_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        // Windows has no fork.
+        #[cfg(unix)]
         // SAFETY: `forked_child` is a plain function that only does an atomic add, which is
         // allowed in a child of a multi-threaded fork.
-        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+        unsafe {
+            libc::pthread_atfork(None, None, Some(forked_child))
+        };
     });
 }
 
@@ -109,6 +114,10 @@ pub struct PyMmap {
     /// (so `size()` is EBADF as in CPython).
     pub(crate) has_fd: bool,
     pub(crate) trackfd: bool,
+    /// Windows: the UTF-16 units of `tagname` with its NUL (0 without one), which
+    /// CPython counts in `__sizeof__`.
+    #[cfg(windows)]
+    pub(crate) tagname_units: usize,
     /// The `offset=` the map was made with, which `repr()` shows (for anonymous memory too,
     /// where the core's map reports 0).
     pub(crate) offset: u64,
@@ -517,6 +526,11 @@ impl Lease<'_> {
 
     /// Runs `work` with the GIL released when it concerns at least `bytes` bytes and the
     /// export rule allows it; else with the GIL held.
+    ///
+    /// On re-attaching, PyO3 drops the references that were dropped while detached, which
+    /// can run `__del__` code while this lease is still held: a `close()`/`resize()` of
+    /// this map from there would wait for this very lease forever. Nothing of this module
+    /// drops a Python reference while detached, so that pool stays empty; keep it so.
     pub(crate) fn run<T: Send>(
         &mut self,
         py: Python<'_>,

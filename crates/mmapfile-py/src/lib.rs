@@ -19,11 +19,15 @@ mod iter;
 mod lines;
 mod object;
 mod recycle;
+#[cfg(windows)]
+mod windows;
 
 use handle::{ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE};
 
-/// The module's integer constants, with Linux's values (CPython 3.13's set).
+/// The module's integer constants, with Linux's values (CPython 3.13's set); on Windows only
+/// the ACCESS_* and size constants, as CPython's Windows mmap has.
 fn constants() -> Vec<(&'static str, i64)> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut constants: Vec<(&'static str, i64)> = vec![
         ("ACCESS_DEFAULT", ACCESS_DEFAULT.into()),
         ("ACCESS_READ", ACCESS_READ.into()),
@@ -34,6 +38,9 @@ fn constants() -> Vec<(&'static str, i64)> {
             "ALLOCATIONGRANULARITY",
             ::mmapfile::allocation_granularity() as i64,
         ),
+    ];
+    #[cfg(unix)]
+    constants.extend_from_slice(&[
         ("PROT_READ", libc::PROT_READ.into()),
         ("PROT_WRITE", libc::PROT_WRITE.into()),
         ("PROT_EXEC", libc::PROT_EXEC.into()),
@@ -46,7 +53,7 @@ fn constants() -> Vec<(&'static str, i64)> {
         ("MADV_SEQUENTIAL", libc::MADV_SEQUENTIAL.into()),
         ("MADV_WILLNEED", libc::MADV_WILLNEED.into()),
         ("MADV_DONTNEED", libc::MADV_DONTNEED.into()),
-    ];
+    ]);
     #[cfg(any(target_os = "linux", target_os = "android"))]
     constants.extend_from_slice(&[
         ("MAP_DENYWRITE", libc::MAP_DENYWRITE.into()),
@@ -68,6 +75,7 @@ fn constants() -> Vec<(&'static str, i64)> {
     ]);
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     constants.push(("MAP_32BIT", libc::MAP_32BIT.into()));
+    #[cfg(unix)]
     constants.extend(
         additions::MS_CONSTANTS
             .iter()

@@ -8,20 +8,25 @@
 //! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
 use std::ops::Range;
+#[cfg(unix)]
 use std::os::fd::BorrowedFd;
 use std::os::raw::c_int;
 
-use mmapfile::{Access, DynMmap, MmapOptions, WindowError};
+use mmapfile::{Access, DynMmap};
+#[cfg(unix)]
+use mmapfile::{MmapOptions, WindowError};
 use pyo3::exceptions::{PyIndexError, PyOverflowError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PySlice, PyTuple, PyType};
+use pyo3::types::{PyBytes, PySlice, PyType};
+#[cfg(unix)]
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::args::{self, adjust_slice};
 use crate::errors::{self, readonly};
 use crate::handle::{
-    bytes_from_map, fastcall_args, install_methods, slot, MapHandle, PyMmap, RawMethod,
-    ACCESS_COPY, ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, DETACH_MIN,
+    bytes_from_map, fastcall_args, install_methods, slot, PyMmap, RawMethod, ACCESS_COPY,
+    ACCESS_DEFAULT, ACCESS_READ, ACCESS_WRITE, DETACH_MIN,
 };
 
 type Object = *mut ffi::PyObject;
@@ -442,7 +447,11 @@ impl PyMmap {
         let flags = match flags {
             // SAFETY: a live borrowed reference from the call's arguments.
             Some(flags) => args::int(&unsafe { pyo3::Borrowed::from_ptr(py, flags) }.to_owned())?,
+            #[cfg(unix)]
             None => libc::MS_SYNC,
+            // Windows has no msync flags: FlushViewOfFile and FlushFileBuffers.
+            #[cfg(windows)]
+            None => 0,
         };
         let offset = offset.map(|o| args::ssize(&o)).transpose()?.unwrap_or(0);
         let size = size.map(|s| args::ssize(&s)).transpose()?.unwrap_or(len);
@@ -452,8 +461,10 @@ impl PyMmap {
         if self.access == ACCESS_READ || self.access == ACCESS_COPY {
             return Ok(none());
         }
+        // msync(2) wants a page-aligned address (the core would align it for us);
+        // FlushViewOfFile takes any.
+        #[cfg(unix)]
         if offset as usize % mmapfile::page_size() != 0 {
-            // msync(2) wants a page-aligned address; the core would align it for us.
             return Err(errors::os_error(libc::EINVAL));
         }
         // msync waits for the disk: always worth releasing the GIL.
@@ -463,12 +474,19 @@ impl PyMmap {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
-            map.flush_raw(offset as usize, size as usize, flags)
-                .map_err(errors::from_io)
+            #[cfg(unix)]
+            let flushed = map.flush_raw(offset as usize, size as usize, flags);
+            #[cfg(windows)]
+            let flushed = {
+                let _ = flags;
+                map.flush_range(offset as usize, size as usize)
+            };
+            flushed.map_err(errors::from_io)
         })?;
         Ok(none())
     }
 
+    #[cfg(unix)]
     fn madvise(&self, py: Python<'_>, args: &[Object]) -> PyResult<Object> {
         let len = self.length(py)? as isize;
         let [option, start, length] = args::positional::<3>("madvise", py, args, 1)?;
@@ -702,7 +720,11 @@ impl PyMmap {
         }
         if !self.has_fd {
             // CPython asks the size of the descriptor it keeps, which is -1 for anonymous
-            // memory and for trackfd=False (EBADF).
+            // memory and for trackfd=False (EBADF). On Windows it reports the map's size
+            // instead.
+            #[cfg(windows)]
+            return int(self.length(py)?);
+            #[cfg(unix)]
             return Err(errors::os_error(libc::EBADF));
         }
         let size = self
@@ -767,6 +789,7 @@ impl PyMmap {
 
 #[pymethods]
 impl PyMmap {
+    #[cfg(unix)]
     #[new]
     // CPython's constructor signature, parsed by the interpreter's own argument parser.
     #[pyo3(signature = (*args, **kwargs))]
@@ -791,16 +814,7 @@ impl PyMmap {
             ACCESS_DEFAULT,
         )?;
         // 1. Signs.
-        if length < 0 {
-            return Err(PyOverflowError::new_err(
-                "memory mapped length must be positive",
-            ));
-        }
-        if offset < 0 {
-            return Err(PyOverflowError::new_err(
-                "memory mapped offset must be positive",
-            ));
-        }
+        check_signs(length, offset)?;
         // 2. access excludes flags/prot.
         let default_prot = libc::PROT_READ | libc::PROT_WRITE;
         if access != ACCESS_DEFAULT && (flags != libc::MAP_SHARED || prot != default_prot) {
@@ -885,9 +899,14 @@ impl PyMmap {
         if length > ADDRESS_SPACE {
             return Err(errors::os_error(libc::ENOMEM));
         }
+        // MAP_SHARED_VALIDATE is Linux's; elsewhere no map type matches it.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let shared_validate = libc::MAP_SHARED_VALIDATE;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let shared_validate = -1;
         if !(map_type == libc::MAP_SHARED
             || map_type == libc::MAP_PRIVATE
-            || (map_type == libc::MAP_SHARED_VALIDATE && fileno != -1))
+            || (map_type == shared_validate && fileno != -1))
         {
             return Err(errors::os_error(libc::EINVAL));
         }
@@ -943,12 +962,36 @@ impl PyMmap {
         // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
         let map = map.map_err(errors::from_io)?;
         Ok(PyMmap {
-            handle: MapHandle::new(map, access != ACCESS_READ),
+            handle: crate::handle::MapHandle::new(map, access != ACCESS_READ),
             access,
             has_fd: fileno != -1 && trackfd,
             trackfd,
             offset,
         })
+    }
+
+    /// CPython's Windows constructor: `tagname` instead of `flags`/`prot`, and no `trackfd`
+    /// (`windows.rs`).
+    #[cfg(windows)]
+    #[new]
+    #[pyo3(signature = (fileno, length, tagname = None, access = ACCESS_DEFAULT, offset = 0))]
+    fn new(
+        py: Python<'_>,
+        fileno: c_int,
+        length: isize,
+        tagname: Option<&Bound<'_, PyAny>>,
+        access: c_int,
+        offset: i64,
+    ) -> PyResult<Self> {
+        crate::windows::new_map(py, fileno, length, tagname, access, offset)
+    }
+
+    /// As CPython's on Windows: the object plus the stored tagname.
+    #[cfg(windows)]
+    fn __sizeof__(slf: &Bound<'_, Self>) -> usize {
+        // SAFETY: the type object of a live instance.
+        let base = unsafe { (*slf.get_type().as_type_ptr()).tp_basicsize } as usize;
+        base + 2 * slf.get().tagname_units
     }
 
     #[getter]
@@ -1155,6 +1198,7 @@ noargs!(raw_readline, "mmap.readline", |this, py, slf| this
     .readline(py));
 noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
 noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
+#[cfg(unix)]
 fastcall!(raw_madvise, "mmap.madvise", madvise);
 fastcall!(raw_move, "mmap.move", move_);
 fastcall!(raw_read, "mmap.read", read);
@@ -1235,9 +1279,8 @@ fn fastcall_method(
 
 /// Puts the raw methods on the class and points its slots at the raw functions.
 pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
-    install_methods(
-        ty,
-        vec![
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut methods = vec![
             noargs_method(c"close", raw_close, c"close($self, /)\n--\n\nCloses the map; later uses raise ValueError. Refused while buffers are exported."),
             noargs_method(c"__enter__", raw_enter, c"__enter__($self, /)\n--\n\n"),
             fastcall_method(c"__exit__", raw_exit, c"__exit__($self, *args, /)\n--\n\nCloses the map."),
@@ -1251,7 +1294,6 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
                 flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
                 doc: c"flush($self, offset=0, size=<len>, /, *, flags=MS_SYNC)\n--\n\nWrites changes in [offset, offset+size) to the file (msync with flags).",
             },
-            fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."),
             fastcall_method(c"move", raw_move, c"move($self, dest, src, count, /)\n--\n\nCopies count bytes from src to dest."),
             fastcall_method(c"read", raw_read, c"read($self, n=None, /)\n--\n\nUp to n bytes from the cursor (all the rest by default)."),
             noargs_method(c"read_byte", raw_read_byte, c"read_byte($self, /)\n--\n\nThe byte at the cursor, as an int."),
@@ -1262,8 +1304,11 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
             noargs_method(c"tell", raw_tell, c"tell($self, /)\n--\n\nThe cursor position."),
             fastcall_method(c"write", raw_write, c"write($self, bytes, /)\n--\n\nWrites bytes at the cursor; returns how many."),
             fastcall_method(c"write_byte", raw_write_byte, c"write_byte($self, byte, /)\n--\n\nWrites one byte at the cursor."),
-        ],
-    )?;
+        ];
+    // CPython's Windows mmap has no madvise.
+    #[cfg(unix)]
+    methods.push(fastcall_method(c"madvise", raw_madvise, c"madvise($self, option, start=0, length=<len>, /)\n--\n\nAdvises the kernel about the use of [start, start+length)."));
+    install_methods(ty, methods)?;
     let ty_ptr = ty.as_type_ptr();
     // SAFETY: `ty` is the live heap type PyO3 made for `PyMmap`, with the mapping, sequence
     // and buffer slot tables of its heap type object, not yet used by any instance or
@@ -1325,6 +1370,22 @@ unsafe fn retarget(ty: &Bound<'_, PyType>, old: Option<*const ()>, new: *const (
     }
 }
 
+/// The constructor's first checks, on every platform: neither length nor offset negative.
+pub(crate) fn check_signs(length: isize, offset: i64) -> PyResult<()> {
+    if length < 0 {
+        return Err(PyOverflowError::new_err(
+            "memory mapped length must be positive",
+        ));
+    }
+    if offset < 0 {
+        return Err(PyOverflowError::new_err(
+            "memory mapped offset must be positive",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
 /// The errno mmap(2) gives for a directory, FIFO or socket (which the core's window check
 /// refused, with the descriptor's open mode), in the kernel's order: the open mode is checked
 /// first (EACCES: a shared writable map of a descriptor not open for writing, a private map

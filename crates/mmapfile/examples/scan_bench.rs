@@ -234,12 +234,7 @@ fn run(args: &Args, kind: &str, arg: &str) -> io::Result<(f64, Found, u64)> {
                 // SAFETY: as above.
                 let map = unsafe { options.map(&file)? };
                 if let Some(advice) = args.advice {
-                    map.advise(match advice {
-                        Advice::Sequential => memmap2::Advice::Sequential,
-                        Advice::WillNeed => memmap2::Advice::WillNeed,
-                        Advice::HugePage => memmap2::Advice::HugePage,
-                        _ => memmap2::Advice::Normal,
-                    })?;
+                    memmap2_advise(&map, advice)?;
                 }
                 Ok(map)
             };
@@ -354,4 +349,26 @@ fn read_loop(path: &str, len: usize, kind: &str, needle: &[u8]) -> io::Result<(F
         "lines" if last_byte != b'\n' => Ok((count + 1, consumed)),
         _ => Ok((count, consumed)),
     }
+}
+
+/// The same advice through memmap2, which has `advise` on Unix only and `HugePage` on Linux
+/// only (elsewhere it falls back to `Normal`, as mmapfile does).
+#[cfg(unix)]
+fn memmap2_advise(map: &memmap2::Mmap, advice: Advice) -> io::Result<()> {
+    map.advise(match advice {
+        Advice::Sequential => memmap2::Advice::Sequential,
+        Advice::WillNeed => memmap2::Advice::WillNeed,
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Advice::HugePage => memmap2::Advice::HugePage,
+        _ => memmap2::Advice::Normal,
+    })
+}
+
+/// memmap2 offers no advice on Windows.
+#[cfg(not(unix))]
+fn memmap2_advise(_map: &memmap2::Mmap, advice: Advice) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("memmap2 has no advise on this platform (asked for {advice:?})"),
+    ))
 }

@@ -691,17 +691,25 @@ impl DynMmap {
         #[cfg(not(unix))]
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "naming memory maps (PR_SET_VMA_ANON_NAME) is only available on Linux",
+            format!(
+                "cannot name the map {name:?}: naming memory maps (PR_SET_VMA_ANON_NAME) is \
+                 only available on Linux"
+            ),
         ));
     }
 
     /// Advises the kernel how the whole map will be used.
     ///
+    /// On Windows only [`Advice::Normal`] (nothing to do) and [`Advice::WillNeed`]
+    /// (`PrefetchVirtualMemory`) have a meaning; the others return
+    /// [`io::ErrorKind::Unsupported`] there.
+    ///
     /// ```
     /// use mmapfile::{Access, Advice, MmapOptions};
     /// let map = MmapOptions::new().len(1 << 20).map_anon_dyn(Access::Copy)?;
-    /// map.advise(Advice::Sequential)?;
     /// map.advise_range(Advice::WillNeed, 12345, 1000)?; // any offset
+    /// let sequential = map.advise(Advice::Sequential);
+    /// assert_eq!(sequential.is_ok(), cfg!(unix));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn advise(&self, advice: Advice) -> io::Result<()> {
@@ -824,11 +832,7 @@ impl DynMmap {
         // moved, and hide the file: a shared mapping is made afresh from the file (which is
         // the truth), while a private one would lose its own changes, so growing it reports
         // the truncation.
-        // (The guard, and so any repair, exists on Unix only.)
-        #[cfg(unix)]
         let (repaired, shared) = (self.watch.has_marks(), self.inner.is_shared());
-        #[cfg(not(unix))]
-        let (repaired, shared) = (false, true);
         if repaired && new_len > old_len && !shared {
             let gone = self.watch.gone_from().min(old_len);
             return Err(self.vanished(&(gone..old_len)));
@@ -848,11 +852,11 @@ impl DynMmap {
             _ => unreachable!("checked above: a file map with its descriptor"),
         };
         let remap = |inner: &mut MapInner, len: usize| {
-            #[cfg(unix)]
             if fresh {
-                return inner.remap_fresh(Some(fd), offset, len);
+                inner.remap_fresh(Some(fd), offset, len)
+            } else {
+                inner.remap(Some(fd), offset, len)
             }
-            inner.remap(Some(fd), offset, len)
         };
         // Keep the map inside the file at every step: grow the file first, shrink it last;
         // on any error put back what was changed, and report the first error.
@@ -863,6 +867,30 @@ impl DynMmap {
             }) {
                 let restored = sys::set_file_len(fd, old_file_len);
                 return Err(rollback_error(err, restored, "the file's length"));
+            }
+        } else if cfg!(windows) {
+            // Windows refuses to cut a file under any live view of it, ours included: unmap,
+            // cut, map again. A failure to map after the cut (which frees memory, so it is
+            // not expected) puts the file's length and the map back, but the cut bytes read
+            // as zeros from then on.
+            remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, 0)
+            })?;
+            if let Err(err) = sys::set_file_len(fd, new_file_len) {
+                let restored = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                    remap(inner, old_len)
+                });
+                return Err(rollback_error(err, restored, "the map's length"));
+            }
+            if let Err(err) = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                remap(inner, new_len)
+            }) {
+                let file = sys::set_file_len(fd, old_file_len);
+                let err = rollback_error(err, file, "the file's length");
+                let restored = remap_watched(watch, inner, backing, offset, fresh, |inner| {
+                    remap(inner, old_len)
+                });
+                return Err(rollback_error(err, restored, "the map's length"));
             }
         } else {
             remap_watched(watch, inner, backing, offset, fresh, |inner| {
@@ -980,15 +1008,11 @@ fn guard_facts(inner: &MapInner, backing: &Backing, offset: u64) -> MapFacts {
         _ => None,
     };
     MapFacts {
-        #[cfg(unix)]
         region: inner.guarded_region(),
         fd,
         file_offset: offset,
         user_len: inner.len(),
-        #[cfg(unix)]
         regular_file: inner.is_regular_file(),
-        #[cfg(not(unix))]
-        regular_file: matches!(backing, Backing::File(_)),
     }
 }
 

@@ -51,10 +51,10 @@
 //! no handler is installed and nothing is registered.
 
 use std::sync::atomic::{
-    fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 };
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub(crate) use imp::OsRegion;
 
 /// The name of the environment variable that turns the guard off.
@@ -184,7 +184,7 @@ static UNGUARDED: Slot = Slot::new();
 #[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) struct MapFacts {
     /// The OS mapping, if it is a live mapping of a regular file.
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     pub region: Option<OsRegion>,
     /// The map's kept descriptor, if any.
     pub fd: Option<i32>,
@@ -226,7 +226,7 @@ impl Watch {
     /// new length are dropped, as those pages are no longer part of the mapping.
     pub(crate) fn update(&mut self, facts: MapFacts) {
         self.regular_file = facts.regular_file;
-        #[cfg(unix)]
+        #[cfg(any(unix, windows))]
         {
             let Some(os) = facts.region else {
                 self.pause();
@@ -303,7 +303,7 @@ impl Watch {
     pub(crate) fn note_gone(&self, offset: usize) {
         if self.registered {
             self.slot.gone.fetch_min(offset, Ordering::SeqCst);
-            #[cfg(unix)]
+            #[cfg(any(unix, windows))]
             imp::reassert();
         }
     }
@@ -342,7 +342,7 @@ fn chunks() -> impl Iterator<Item = &'static Chunk> {
 }
 
 /// Every live registered mapping. Async-signal-safe.
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn live_slots() -> impl Iterator<Item = (&'static Slot, Region)> {
     chunks()
         .flat_map(|chunk| chunk.slots.iter())
@@ -350,7 +350,7 @@ fn live_slots() -> impl Iterator<Item = (&'static Slot, Region)> {
 }
 
 /// Finds a free slot, or adds a chunk for one.
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn claim_slot() -> &'static Slot {
     for chunk in chunks() {
         for slot in &chunk.slots {
@@ -382,12 +382,18 @@ fn claim_slot() -> &'static Slot {
 
 // ----- installation -----
 
-static INSTALL: std::sync::Once = std::sync::Once::new();
+/// Where the one-time installation stands: [`NOT_INSTALLED`], [`INSTALLED`], or the id of
+/// the process one of whose threads is installing. Not a `Once`: a child forked during the
+/// installation has no thread to finish it, and must not wait for it forever (it sees its
+/// parent's id and starts over).
+static INSTALL_STATE: AtomicI64 = AtomicI64::new(NOT_INSTALLED);
+const NOT_INSTALLED: i64 = 0;
+const INSTALLED: i64 = -1;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The page size, cached where the handler can read it without a syscall.
 static PAGE: AtomicUsize = AtomicUsize::new(4096);
 
-#[cfg_attr(not(unix), allow(dead_code))]
+#[cfg_attr(not(any(unix, windows)), allow(dead_code))]
 fn page_size() -> usize {
     PAGE.load(Ordering::Relaxed)
 }
@@ -396,7 +402,7 @@ fn page_size() -> usize {
 /// one). Asking also puts the guard back on top if another handler displaced it.
 pub(crate) fn active() -> bool {
     let active = ensure_installed();
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     if active {
         imp::reassert();
     }
@@ -409,21 +415,49 @@ fn opted_out() -> bool {
 }
 
 fn ensure_installed() -> bool {
-    INSTALL.call_once(|| {
-        PAGE.store(crate::sys::page_size(), Ordering::Relaxed);
-        if opted_out() {
-            return;
+    loop {
+        match INSTALL_STATE.load(Ordering::Acquire) {
+            INSTALLED => return ACTIVE.load(Ordering::Acquire),
+            NOT_INSTALLED => {
+                let me = process_id();
+                if INSTALL_STATE
+                    .compare_exchange(NOT_INSTALLED, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    PAGE.store(crate::sys::page_size(), Ordering::Relaxed);
+                    if !opted_out() {
+                        ACTIVE.store(imp::install(), Ordering::Release);
+                    }
+                    INSTALL_STATE.store(INSTALLED, Ordering::Release);
+                }
+            }
+            installer if installer != process_id() => {
+                // Forked while a thread of the parent was installing: no thread here will
+                // finish, so start over.
+                let _ = INSTALL_STATE.compare_exchange(
+                    installer,
+                    NOT_INSTALLED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+            }
+            _ => std::thread::yield_now(),
         }
-        ACTIVE.store(imp::install(), Ordering::Release);
-    });
-    ACTIVE.load(Ordering::Acquire)
+    }
+}
+
+/// This process's id (a child of `fork()` has a new one).
+fn process_id() -> i64 {
+    #[cfg(unix)]
+    return crate::sys::process_id();
+    #[cfg(not(unix))]
+    return 1;
 }
 
 #[cfg(unix)]
 mod imp {
     use std::cell::UnsafeCell;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
     pub(crate) use crate::sys::OsRegion;
     use crate::sys::{self, Disposition, DispositionKind, SignalInfo, FAULT_SIGNALS};
@@ -483,7 +517,50 @@ mod imp {
 
     static CHAINS: [Chain; FAULT_SIGNALS.len()] = [const { Chain::new() }; FAULT_SIGNALS.len()];
     /// Serialises installing and re-asserting (never taken in the handler).
-    static EDIT: Mutex<()> = Mutex::new(());
+    static EDIT: EditLock = EditLock(AtomicI64::new(0));
+
+    /// A lock that a child of `fork()` never waits for on behalf of a thread it does not
+    /// have: it holds the id of the holder's process (0 when free), and a holder from
+    /// another process (the parent, at the moment of the fork) counts as gone. What it
+    /// guards stays consistent at any instant (a chain link is published after it is
+    /// written), so taking over from a vanished holder is safe.
+    struct EditLock(AtomicI64);
+
+    struct EditHeld(&'static EditLock);
+
+    impl EditLock {
+        fn try_lock(&'static self) -> Option<EditHeld> {
+            let me = sys::process_id();
+            let holder = match self
+                .0
+                .compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(EditHeld(self)),
+                Err(holder) => holder,
+            };
+            (holder != me
+                && self
+                    .0
+                    .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok())
+            .then_some(EditHeld(self))
+        }
+
+        fn lock(&'static self) -> EditHeld {
+            loop {
+                if let Some(held) = self.try_lock() {
+                    return held;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    impl Drop for EditHeld {
+        fn drop(&mut self) {
+            self.0 .0.store(0, Ordering::Release);
+        }
+    }
     /// Set while a disposition is being swapped and its link not yet recorded; the handler
     /// waits for it (only other threads can see it set: the installing thread blocks the
     /// signals meanwhile).
@@ -501,7 +578,7 @@ mod imp {
         if !sys::FAULT_GUARD_SUPPORTED {
             return false;
         }
-        let _edit = EDIT.lock().unwrap_or_else(|e| e.into_inner());
+        let _edit = EDIT.lock();
         let installed = FAULT_SIGNALS.iter().all(|&sig| take_over(sig).is_ok());
         replenish_spares();
         installed
@@ -515,7 +592,7 @@ mod imp {
         }
         // Another thread doing the same job is as good; and a child forked while a thread
         // held the lock must not wait for it forever.
-        let Ok(_edit) = EDIT.try_lock() else { return };
+        let Some(_edit) = EDIT.try_lock() else { return };
         for (sig, chain) in FAULT_SIGNALS.iter().zip(&CHAINS) {
             let displaced = sys::current_disposition(*sig).is_some_and(|now| !now.is(on_fault));
             if displaced && chain.len.load(Ordering::Relaxed) < CHAIN_CAPACITY {
@@ -777,9 +854,44 @@ mod imp {
     }
 }
 
-#[cfg(not(unix))]
+/// Windows: a vectored exception handler (installed by `sys::fault`) asks here about each
+/// read or write fault. A fault in one of our views marks the whole map (offset 0) and puts
+/// zeros over the whole view: Windows cannot replace a single page of a view.
+#[cfg(windows)]
 mod imp {
-    /// The guard works on Unix systems only; elsewhere (Windows) maps are unguarded.
+    use std::sync::atomic::Ordering;
+
+    use crate::sys::fault;
+    pub(crate) use crate::sys::OsRegion;
+
+    use super::live_slots;
+
+    pub(super) fn install() -> bool {
+        fault::install(repair)
+    }
+
+    /// Nothing to do: vectored handlers are all asked in turn, and one that does not claim a
+    /// fault passes it on, so a handler added later cannot hide ours.
+    pub(super) fn reassert() {}
+
+    fn repair(addr: usize, write: bool) -> bool {
+        let Some((slot, region)) =
+            live_slots().find(|(_, region)| addr >= region.start && addr < region.end)
+        else {
+            return false;
+        };
+        if !fault::allows(region.prot, write) {
+            return false;
+        }
+        // Mark first, replace second, as on Unix.
+        slot.gone.fetch_min(0, Ordering::SeqCst);
+        fault::zero_view(region.start, region.end - region.start, region.prot)
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
+mod imp {
+    /// The guard works on Unix systems and Windows only; elsewhere maps are unguarded.
     pub(super) fn install() -> bool {
         false
     }

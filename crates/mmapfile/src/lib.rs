@@ -67,6 +67,15 @@
 //! too. Slices borrowed through `Deref`, `as_slice` or `remaining` are not checked: through
 //! them the vanished bytes read as zeros.
 //!
+//! **On Windows** a file cannot shrink under a live view (the OS refuses), but a view whose
+//! file cannot deliver a page (I/O failing on a network share or removable media) faults
+//! with `EXCEPTION_IN_PAGE_ERROR`. The guard there is a vectored exception handler that
+//! claims in-page errors and access violations (wine reports a vanished page as one) inside
+//! the crate's file maps, and only accesses the view's protection allows. Windows cannot
+//! replace one page of a view, so the whole view becomes zeros and the whole map is marked:
+//! every later access through the crate is an error, even below the file's end. Tested under
+//! wine, where a Unix program cuts the file; not on a real Windows machine.
+//!
 //! **What it costs.** Each method call that touches the memory reads the map's mark before
 //! and after the access: two relaxed atomic loads (plus a full fence for writes), nothing per
 //! byte. Creating and dropping a file map claims and frees a slot in the table. The handler
@@ -136,7 +145,8 @@ pub use zerocopy;
 /// [the crate docs](crate#the-fault-guard-truncated-files)). It is installed with the first
 /// file map, or by this call (which also puts it back on top of any signal handler installed
 /// since); it is off when `MMAPFILE_NO_FAULT_GUARD` was set (to anything but `0` or the empty
-/// string) before that, and on platforms other than Linux, Android, macOS and FreeBSD.
+/// string) before that, and on platforms other than Linux, Android, macOS, FreeBSD and
+/// Windows.
 pub fn fault_guard_active() -> bool {
     guard::active()
 }

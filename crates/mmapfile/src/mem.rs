@@ -203,10 +203,11 @@ fn touches_gone(range: &Range<usize>, gone: usize) -> bool {
 
 /// Keeps the panic message of a scan that the guard explains off stderr: the panic becomes
 /// the truncation error, so the message would only alarm. A panic hook that wraps the one
-/// in place is installed once, with the first foreign scan; it stays silent only while this
-/// thread is inside a foreign scan whose range the map's mark reaches, and otherwise calls
-/// the previous hook. (A hook installed later replaces it: the message is printed then, and
-/// the error is returned all the same.)
+/// in place is installed once, with the first foreign scan (not from a panicking thread);
+/// it stays silent for every panic raised while this thread is inside a foreign scan (one the
+/// guard explains or not: it cannot tell yet; the error then carries the message), and
+/// otherwise calls the previous hook. (A hook installed later replaces it: the message is
+/// printed then, and the error is returned all the same.)
 mod quiet_panics {
     use std::cell::Cell;
     use std::sync::Once;
@@ -223,18 +224,25 @@ mod quiet_panics {
 
     impl Scan {
         pub(super) fn enter() -> Self {
-            HOOK.call_once(|| {
-                let previous = std::panic::take_hook();
-                std::panic::set_hook(Box::new(move |info| {
-                    let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
-                    if !scanning {
-                        previous(info);
-                    }
-                }));
-            });
+            // std refuses (with a panic, which aborts here) to change the hook from a
+            // panicking thread: a scan run by a destructor during unwinding leaves the hook
+            // alone, and a later scan installs it.
+            if !std::thread::panicking() {
+                HOOK.call_once(install_hook);
+            }
             DEPTH.with(|depth| depth.set(depth.get() + 1));
             Self
         }
+    }
+
+    fn install_hook() {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let scanning = DEPTH.try_with(Cell::get).unwrap_or(0) > 0;
+            if !scanning {
+                previous(info);
+            }
+        }));
     }
 
     impl Drop for Scan {

@@ -54,6 +54,9 @@ pub struct MmapOptions {
     protection: Option<Protection>,
     raw_flags: i32,
     search_threads: Option<usize>,
+    /// Windows: the name of the section to create or open (`shared_name`).
+    #[cfg(windows)]
+    shared_name: Option<String>,
 }
 
 impl Default for MmapOptions {
@@ -74,6 +77,8 @@ impl MmapOptions {
             protection: None,
             raw_flags: 0,
             search_threads: None,
+            #[cfg(windows)]
+            shared_name: None,
         }
     }
 
@@ -147,6 +152,47 @@ impl MmapOptions {
     /// ```
     pub fn search_threads(&mut self, threads: usize) -> &mut Self {
         self.search_threads = Some(threads);
+        self
+    }
+
+    /// Windows only: create or open the mapping under this name, so that other maps of the
+    /// same name, in this process or another, share its memory (CPython's `tagname`).
+    ///
+    /// - With anonymous memory ([`map_anon_dyn`](Self::map_anon_dyn)) this is named shared
+    ///   memory: the first map of a name creates `len` bytes of zeros backed by the pagefile,
+    ///   later maps of the name see the same bytes. Use [`Access::Write`] for maps whose
+    ///   stores others should see ([`Access::Copy`] keeps its stores private, as
+    ///   [`map_anon`](Self::map_anon) does).
+    /// - With a file, the first map of a name creates the section over that file; a later
+    ///   map of an existing name uses the existing section, whatever file it is given.
+    ///
+    /// **Lifetime:** the named memory exists while any map of it is alive, in any process;
+    /// when the last one is dropped it is gone, and the next map of the name starts afresh
+    /// with zeros. A named map cannot be resized (others share it at its size), and mapping
+    /// more bytes than an existing section of that name holds is an error. Names follow the
+    /// Windows rules for kernel objects (`Local\` and `Global\` prefixes; no other
+    /// backslash); an empty name or a NUL character is refused.
+    ///
+    /// Unix has no equivalent here (use a file in `/dev/shm` and map it); the method is not
+    /// compiled there.
+    ///
+    /// ```
+    /// # #[cfg(windows)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use mmapfile::{Access, MmapOptions};
+    /// let mut options = MmapOptions::new();
+    /// options.len(4096).shared_name("Local\\mmapfile-doc-example");
+    /// let mut first = options.map_anon_dyn(Access::Write)?;
+    /// let second = options.map_anon_dyn(Access::Read)?;
+    /// first.write(b"seen by both")?;
+    /// assert_eq!(&second.as_slice()[..12], b"seen by both");
+    /// # Ok(()) }
+    /// # #[cfg(not(windows))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(windows)]
+    pub fn shared_name(&mut self, name: &str) -> &mut Self {
+        self.shared_name = Some(name.to_owned());
         self
     }
 
@@ -262,7 +308,7 @@ impl MmapOptions {
             let len = self.len.ok_or_else(|| {
                 error::invalid_input("an anonymous map needs a non-zero length".to_string())
             })?;
-            let inner = MapInner::map(None, 0, len, mode, false)?;
+            let inner = self.map_inner(None, 0, len, mode, false)?;
             let mut map = DynMmap::new(inner, access, Backing::Anonymous, 0);
             map.search_threads = search_threads;
             return Ok(map);
@@ -359,7 +405,7 @@ impl MmapOptions {
         mode: MapMode,
     ) -> io::Result<DynMmap> {
         let fd = window.fd;
-        if access == Access::Write && !mode.is_shared_writable() {
+        if !sys::MAP_REFUSES_OPEN_MODE || (access == Access::Write && !mode.is_shared_writable()) {
             let (readable, writable) = sys::desc_access(fd)?;
             access_error(readable, writable, access).map_or(Ok(()), Err)?;
         }
@@ -378,7 +424,8 @@ impl MmapOptions {
             },
             None => err,
         };
-        let inner = MapInner::map(Some(fd), window.offset, window.len, mode, window.regular)
+        let inner = self
+            .map_inner(Some(fd), window.offset, window.len, mode, window.regular)
             .map_err(|err| match (err.kind(), sys::desc_access(fd)) {
                 (io::ErrorKind::PermissionDenied, Ok((readable, writable))) => {
                     access_error(readable, writable, access).unwrap_or(err)
@@ -397,6 +444,24 @@ impl MmapOptions {
             Backing::File(kept),
             window.offset,
         ))
+    }
+
+    /// Asks the OS for the mapping (under the shared name on Windows, if one was given).
+    /// `regular`: the file is a regular file (the window check's `fstat` says so).
+    fn map_inner(
+        &self,
+        fd: Option<sys::Desc<'_>>,
+        offset: u64,
+        len: usize,
+        mode: MapMode,
+        regular: bool,
+    ) -> io::Result<MapInner> {
+        #[cfg(windows)]
+        if let Some(name) = &self.shared_name {
+            let name = sys::encode_name(name)?;
+            return MapInner::map_named(fd, offset, len, mode, Some(&name));
+        }
+        MapInner::map(fd, offset, len, mode, regular)
     }
 }
 

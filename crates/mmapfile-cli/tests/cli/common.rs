@@ -112,3 +112,14 @@ pub fn fails(assert: Assert, subject: &str, cause: &str) -> Assert {
 pub fn shown(path: &Path) -> String {
     path.display().to_string()
 }
+
+/// The OS's words for a missing file ("No such file or directory" on Unix, "The system
+/// cannot find the file specified." on Windows), taken from the OS itself.
+pub fn missing_file_text() -> String {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let err = fs::File::open(dir.path().join("missing")).expect_err("the file is missing");
+    let code = err.raw_os_error().expect("an OS error");
+    err.to_string()
+        .trim_end_matches(&format!(" (os error {code})"))
+        .to_string()
+}

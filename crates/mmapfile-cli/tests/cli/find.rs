@@ -4,7 +4,7 @@ use std::path::Path;
 
 use assert_cmd::assert::Assert;
 
-use crate::common::{fails, occurrences, on, pages, shown, Scratch, LOREM};
+use crate::common::{fails, missing_file_text, occurrences, on, pages, shown, Scratch, LOREM};
 
 fn find(file: &Path, args: &[&str]) -> Assert {
     on("find", file, args)
@@ -148,7 +148,7 @@ fn a_missing_file_and_a_directory_are_errors() {
     fails(
         find(&missing, &["x"]),
         &shown(&missing),
-        "No such file or directory",
+        &missing_file_text(),
     );
     fails(
         find(scratch.path(), &["x"]),

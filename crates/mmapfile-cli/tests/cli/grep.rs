@@ -1,6 +1,6 @@
 //! `mmapfile grep PATTERN FILE...`.
 
-use crate::common::{fails, mmapfile, occurrences, shown, Scratch, LOREM};
+use crate::common::{fails, missing_file_text, mmapfile, occurrences, shown, Scratch, LOREM};
 
 /// The line of `hay` around `at`, without its newline.
 fn line_at(hay: &[u8], at: usize) -> &[u8] {
@@ -190,7 +190,7 @@ fn an_error_on_one_file_still_searches_the_others_and_exits_2() {
             .arg(&file)
             .assert(),
         &shown(&missing),
-        "No such file or directory",
+        &missing_file_text(),
     );
     // One error line per bad file, the matches of the good one on stdout.
     let assert = mmapfile()

@@ -8,4 +8,6 @@ mod grep;
 mod help;
 mod read;
 mod replace;
+// Windows refuses to truncate a mapped file, so only Unix can cut one under the command.
+#[cfg(unix)]
 mod truncation;

@@ -5,9 +5,8 @@ use std::path::Path;
 use std::process::Stdio;
 
 use assert_cmd::assert::Assert;
-use assert_cmd::prelude::*;
 
-use crate::common::{fails, mmapfile, on, pages, shown, Scratch, LOREM};
+use crate::common::{fails, missing_file_text, on, pages, shown, Scratch, LOREM};
 
 fn read(file: &Path, args: &[&str]) -> Assert {
     on("read", file, args)
@@ -92,11 +91,7 @@ fn an_empty_file_reads_as_nothing() {
 fn a_missing_file_is_an_error() {
     let scratch = Scratch::new();
     let missing = scratch.missing();
-    fails(
-        read(&missing, &[]),
-        &shown(&missing),
-        "No such file or directory",
-    );
+    fails(read(&missing, &[]), &shown(&missing), &missing_file_text());
 }
 
 #[test]
@@ -120,7 +115,7 @@ fn a_fifo_is_refused_without_blocking() {
         .unwrap();
     assert!(made.success());
     fails(
-        mmapfile()
+        crate::common::mmapfile()
             .arg("read")
             .arg(&fifo)
             .timeout(std::time::Duration::from_secs(60))
@@ -155,6 +150,7 @@ fn a_closed_stdout_ends_it_quietly() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_stdout_is_an_error() {
+    use assert_cmd::prelude::*;
     let scratch = Scratch::new();
     let file = scratch.file("lorem.txt", LOREM);
     let full = std::fs::OpenOptions::new()

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use assert_cmd::assert::Assert;
 
-use crate::common::{fails, mmapfile, on, pages, replaced, shown, Scratch, LOREM};
+use crate::common::{
+    fails, missing_file_text, mmapfile, on, pages, replaced, shown, Scratch, LOREM,
+};
 
 fn replace(file: &Path, args: &[&str]) -> Assert {
     on("replace", file, args)
@@ -211,7 +213,7 @@ fn a_missing_file_and_a_directory_are_errors() {
     fails(
         replace(&missing, &["a", "b"]),
         &shown(&missing),
-        "No such file or directory",
+        &missing_file_text(),
     );
     assert!(!missing.exists(), "replace must not create the file");
     fails(

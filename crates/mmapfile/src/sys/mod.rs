@@ -32,7 +32,9 @@ pub(crate) enum Protection {
 /// Advice for the kernel's paging of a map, given with `advise`.
 ///
 /// Only advice that never changes the contents of the map is offered here; on Unix the
-/// others are reachable through the `unsafe` [`DynMmap::advise_raw`](crate::DynMmap::advise_raw).
+/// others are reachable through the `unsafe` `DynMmap::advise_raw`.
+/// Windows has an equivalent for `Normal` and `WillNeed` (`PrefetchVirtualMemory`) only: the
+/// others return [`std::io::ErrorKind::Unsupported`] there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Advice {

@@ -7,7 +7,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Advice, Protection};
 
@@ -26,16 +26,18 @@ pub(crate) fn borrow_desc<T: AsDesc + ?Sized>(file: &T) -> Desc<'_> {
 
 /// The page size, which on Unix is also the granularity of mapping offsets.
 pub(crate) fn page_size() -> usize {
-    static PAGE: OnceLock<usize> = OnceLock::new();
-    *PAGE.get_or_init(|| {
-        // SAFETY: sysconf has no preconditions and does not touch memory we own.
-        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if size > 0 {
-            size as usize
-        } else {
-            4096
-        }
-    })
+    // A plain cache, not a `OnceLock`: a child forked while another thread initialised a
+    // `OnceLock` would wait for that thread forever.
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let cached = PAGE.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: sysconf has no preconditions and does not touch memory we own.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let size = if size > 0 { size as usize } else { 4096 };
+    PAGE.store(size, Ordering::Relaxed);
+    size
 }
 
 /// The alignment a mapping offset must have.
@@ -68,6 +70,11 @@ pub(crate) fn huge_page_sizes() -> Vec<usize> {
     sizes.dedup();
     sizes
 }
+
+/// Whether mmap(2) itself refuses a descriptor whose open mode does not allow the map
+/// (EACCES: not open for reading; shared and writable but not open for writing), so that the
+/// mode need only be read to explain a refusal.
+pub(crate) const MAP_REFUSES_OPEN_MODE: bool = true;
 
 /// What `fstat` tells about a descriptor, reduced to what mapping needs.
 #[derive(Debug, Clone, Copy)]
@@ -1105,6 +1112,12 @@ pub(crate) fn raw_file_size(fd: RawFd) -> Option<u64> {
     unsafe {
         (libc::fstat(fd, stat.as_mut_ptr()) == 0).then(|| stat.assume_init().st_size.max(0) as u64)
     }
+}
+
+/// The id of the calling process (a child of `fork()` has its own). Async-signal-safe.
+pub(crate) fn process_id() -> i64 {
+    // SAFETY: getpid has no preconditions.
+    i64::from(unsafe { libc::getpid() })
 }
 
 /// An identifier of the calling thread. Async-signal-safe.

@@ -3,11 +3,10 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
 
-use mmapfile::{page_size, Mmap, MmapMut, MmapOptions};
+use mmapfile::{page_size, Mmap, MmapOptions};
 
-use crate::util::expect_err;
+use crate::util::{expect_err, read_exact_at, write_all_at};
 
 const GIB4: u64 = 4 << 30;
 
@@ -24,12 +23,9 @@ fn sparse_file() -> (tempfile::TempDir, std::path::PathBuf, File) {
         .open(&path)
         .expect("create");
     file.set_len(GIB4 + (1 << 30) + 10).expect("make it sparse");
-    file.write_all_at(b"above four gibibytes", GIB4 + 12_345)
-        .expect("pwrite above 4 GiB");
-    file.write_all_at(b"straddle", GIB4 - 3)
-        .expect("pwrite across 4 GiB");
-    file.write_all_at(b"the very end", GIB4 + (1 << 30) - 2)
-        .expect("pwrite at the end");
+    write_all_at(&file, b"above four gibibytes", GIB4 + 12_345).expect("pwrite above 4 GiB");
+    write_all_at(&file, b"straddle", GIB4 - 3).expect("pwrite across 4 GiB");
+    write_all_at(&file, b"the very end", GIB4 + (1 << 30) - 2).expect("pwrite at the end");
     (dir, path, file)
 }
 
@@ -78,13 +74,11 @@ fn a_sparse_file_over_4_gib_takes_writes_above_4_gib() {
     // Read back with a separate descriptor, by position.
     let reader = File::open(&path).expect("reopen");
     let mut buf = [0u8; 23];
-    reader.read_exact_at(&mut buf, at).expect("pread");
+    read_exact_at(&reader, &mut buf, at).expect("pread");
     assert_eq!(&buf, b"written through the map");
     // The earlier marks are untouched.
     let mut mark = [0u8; 20];
-    reader
-        .read_exact_at(&mut mark, GIB4 + 12_345)
-        .expect("pread");
+    read_exact_at(&reader, &mut mark, GIB4 + 12_345).expect("pread");
     assert_eq!(&mark, b"above four gibibytes");
 }
 
@@ -106,6 +100,7 @@ fn a_window_past_the_end_of_a_large_file_is_refused() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_socket_cannot_be_mapped() {
     let (ours, _theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
@@ -117,6 +112,7 @@ fn a_socket_cannot_be_mapped() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn dev_zero_maps_with_a_length_writable_too() {
     let Ok(zero) = OpenOptions::new().read(true).write(true).open("/dev/zero") else {
@@ -125,7 +121,7 @@ fn dev_zero_maps_with_a_length_writable_too() {
     // Without a length: a device has no size.
     // SAFETY: refused before anything is mapped.
     expect_err(
-        unsafe { MmapMut::map_mut(&zero) },
+        unsafe { mmapfile::MmapMut::map_mut(&zero) },
         ErrorKind::InvalidInput,
         &["device", "non-zero length"],
     );
@@ -146,14 +142,18 @@ fn dev_zero_maps_with_a_length_writable_too() {
 
 #[test]
 fn dev_null_is_refused_by_the_os_with_an_error() {
-    let Ok(null) = File::open("/dev/null") else {
+    let name = if cfg!(windows) { "NUL" } else { "/dev/null" };
+    let Ok(null) = File::open(name) else {
         return; // no /dev/null on this system: nothing to test
     };
-    // /dev/null cannot be mapped (ENODEV): the OS error comes back, no panic.
+    // /dev/null (NUL) cannot be mapped (ENODEV): the OS error comes back, no panic.
     // SAFETY: nothing is mapped.
     let result = unsafe { MmapOptions::new().len(4096).map(&null) };
     let err = result.expect_err("mapping /dev/null fails");
+    #[cfg(unix)]
     assert_eq!(err.raw_os_error(), Some(libc::ENODEV), "{err}");
+    #[cfg(windows)]
+    assert!(err.raw_os_error().is_some(), "{err}");
     // Without a length it is refused before asking the OS.
     // SAFETY: as above.
     expect_err(

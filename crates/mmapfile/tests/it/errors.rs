@@ -220,7 +220,14 @@ fn length_overflow() {
                 .map_mut(&file)
         },
         INVALID,
-        &["file length", "off_t"],
+        &[
+            "file length",
+            if cfg!(windows) {
+                "signed 64-bit"
+            } else {
+                "off_t"
+            },
+        ],
     );
     expect_err(
         MmapOptions::new().len(usize::MAX).map_anon(),
@@ -253,6 +260,7 @@ fn anonymous_maps_need_a_length() {
     expect_err(MmapMut::map_anon(0), INVALID, &["non-zero length"]);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_fifo_cannot_be_mapped() {
     use std::os::unix::fs::OpenOptionsExt;
@@ -280,7 +288,7 @@ fn a_fifo_cannot_be_mapped() {
 #[test]
 fn a_directory_cannot_be_mapped() {
     let dir = tempfile::tempdir().unwrap();
-    let handle = std::fs::File::open(dir.path()).unwrap();
+    let handle = crate::util::open_dir(dir.path());
     // SAFETY: the directory is refused before anything is mapped.
     expect_err(
         unsafe { mmapfile::Mmap::map(&handle) },
@@ -325,12 +333,12 @@ fn a_write_only_descriptor_cannot_be_mapped() {
 
 #[test]
 fn a_device_needs_a_length() {
-    let Ok(zero) = std::fs::File::open("/dev/zero") else {
-        return; // no /dev/zero on this system: nothing to test
+    let Ok(device) = std::fs::File::open(crate::util::sizeless_device()) else {
+        return; // no such device on this system: nothing to test
     };
     // SAFETY: refused before anything is mapped.
     expect_err(
-        unsafe { mmapfile::Mmap::map(&zero) },
+        unsafe { mmapfile::Mmap::map(&device) },
         INVALID,
         &["device", "non-zero length"],
     );

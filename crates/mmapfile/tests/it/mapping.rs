@@ -201,6 +201,7 @@ fn maps_without_a_kept_descriptor_still_read_and_write() {
     map.close().unwrap();
 }
 
+#[cfg(unix)]
 #[test]
 fn a_device_maps_with_an_explicit_length() {
     let Ok(zero) = std::fs::File::open("/dev/zero") else {

@@ -8,7 +8,7 @@ use mmapfile::{Mmap, MmapMut, MmapOptions};
 use proptest::prelude::*;
 use regex::bytes::Regex;
 
-use crate::util::{open_ro, open_rw, temp_file};
+use crate::util::{open_ro, temp_file};
 
 /// A read-only map holding exactly `bytes`. Empty files cannot be mapped, so an empty map is
 /// anonymous memory resized to nothing.
@@ -279,11 +279,13 @@ fn typed_maps_forward_the_scans() {
     assert_eq!(dynamic.count(b"\n").unwrap(), 3);
 }
 
+// Windows refuses to truncate a mapped file (see windows.rs).
+#[cfg(unix)]
 #[test]
 fn truncation_during_lines_is_an_error_not_a_crash() {
     let text = long_text();
     let (_dir, path) = temp_file(&text);
-    let file = open_rw(&path);
+    let file = crate::util::open_rw(&path);
     // SAFETY: the test truncates the file on purpose, to check that the iterator reports it;
     // the lines it was given before are not read after the truncation.
     let map = unsafe { MmapOptions::new().map(&file).unwrap() };
@@ -305,13 +307,14 @@ fn truncation_during_lines_is_an_error_not_a_crash() {
     assert!(map.count(b"lorem").is_err());
 }
 
+#[cfg(unix)]
 #[test]
 fn truncation_under_a_threaded_search_is_an_error_not_a_crash() {
     // 72 MiB takes the threaded path of find/rfind (64 MiB and more): the pages that vanish
     // are read by the helper threads as well as by the calling one.
     let text = vec![b'x'; 72 << 20];
     let (_dir, path) = temp_file(&text);
-    let file = open_rw(&path);
+    let file = crate::util::open_rw(&path);
     // SAFETY: the test truncates the file on purpose, to check that the searches report it;
     // no slice of the map is held across the truncation.
     let map = unsafe { MmapOptions::new().map(&file).unwrap() };

@@ -50,3 +50,69 @@ pub fn expect_err<T: Debug>(result: io::Result<T>, kind: io::ErrorKind, parts: &
         );
     }
 }
+
+/// Writes all of `data` at `offset` without moving a cursor (`pwrite` / `seek_write`).
+pub fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < data.len() {
+            let n = std::os::windows::fs::FileExt::seek_write(
+                file,
+                &data[done..],
+                offset + done as u64,
+            )?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Fills `buf` from `offset` without moving a cursor (`pread` / `seek_read`).
+pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = std::os::windows::fs::FileExt::seek_read(
+                file,
+                &mut buf[done..],
+                offset + done as u64,
+            )?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a directory as a file handle (Windows needs `FILE_FLAG_BACKUP_SEMANTICS` for it).
+pub fn open_dir(path: &Path) -> File {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    std::os::windows::fs::OpenOptionsExt::custom_flags(&mut options, 0x0200_0000);
+    options.open(path).expect("open the directory")
+}
+
+/// A character device that has no size: `/dev/zero` on Unix, `NUL` on Windows.
+pub fn sizeless_device() -> &'static str {
+    if cfg!(windows) {
+        "NUL"
+    } else {
+        "/dev/zero"
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::ops::ControlFlow;
 
-use mmapfile::{is_truncated, MmapOptions, WalkStep};
+use mmapfile::{MmapOptions, WalkStep};
 
 /// Long enough for the threaded path (64 MiB and more), with a needle on both sides of
 /// several 4 MiB piece edges and at both ends.
@@ -71,13 +71,13 @@ fn a_walk_over_a_truncated_file_reports_what_came_before_then_the_truncation() {
         .expect("truncate");
     let (found, result) = walk(&map, false);
     let err = result.expect_err("a walk into vanished bytes");
-    assert!(is_truncated(&err), "{err:?}");
+    assert!(mmapfile::is_truncated(&err), "{err:?}");
     let before: Vec<usize> = needles().into_iter().filter(|&at| at < cut).collect();
     assert_eq!(
         found, before,
         "only occurrences before the cut, and no zeros' matches"
     );
     let err = map.count(NEEDLE).expect_err("a count into vanished bytes");
-    assert!(is_truncated(&err), "{err:?}");
+    assert!(mmapfile::is_truncated(&err), "{err:?}");
     assert_eq!(map.count_in(NEEDLE, ..cut).unwrap(), before.len());
 }
