@@ -187,17 +187,29 @@ class mmap:
     subclassable. A closed map raises ``ValueError("mmap closed or invalid")`` on use.
     """
 
-    def __new__(
-        cls,
-        fileno: int,
-        length: int,
-        flags: int = ...,
-        prot: int = ...,
-        access: int = ...,
-        offset: int = ...,
-        *,
-        trackfd: bool = True,
-    ) -> "mmap": ...
+    if sys.platform == "win32":
+        def __new__(
+            cls,
+            fileno: int,
+            length: int,
+            tagname: Optional[str] = None,
+            access: int = ...,
+            offset: int = ...,
+        ) -> "mmap":
+            """CPython's Windows constructor: ``tagname`` names a mapping that other maps
+            (and processes) with the same name share; no ``flags``/``prot``/``trackfd``."""
+    else:
+        def __new__(
+            cls,
+            fileno: int,
+            length: int,
+            flags: int = ...,
+            prot: int = ...,
+            access: int = ...,
+            offset: int = ...,
+            *,
+            trackfd: bool = True,
+        ) -> "mmap": ...
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""

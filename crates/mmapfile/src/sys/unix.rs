@@ -314,6 +314,8 @@ impl MapInner {
         mode: MapMode,
         regular: bool,
     ) -> io::Result<Self> {
+        // Outside any signal handler: from here on the guard's process id is a cached read.
+        fork_watch::start();
         let mut inner = Self::empty(0, fd.is_none(), mode);
         match fd {
             None if mode.is_shared() => {
@@ -762,32 +764,24 @@ fn memory_file(forks: u64) -> io::Result<Option<OwnedFd>> {
 /// not map shared anonymous memory and keep it across the fork.
 mod idle_memory {
     use std::os::fd::{AsFd, OwnedFd};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Mutex, Once};
+    use std::sync::Mutex;
 
-    static FORKS: AtomicU64 = AtomicU64::new(0);
-    static WATCH_FORKS: Once = Once::new();
     /// The idle memory file and the fork count when it was emptied.
     static IDLE: Mutex<Option<(OwnedFd, u64)>> = Mutex::new(None);
 
-    extern "C" fn before_fork() {
-        FORKS.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// How many times the process has forked (through the C library) since it first asked.
+    /// How many times the process has forked (through the C library) since the count
+    /// started, or [`super::fork_watch::UNKNOWN`] while it has not (nothing is reused then).
     pub(super) fn forks() -> u64 {
-        WATCH_FORKS.call_once(|| {
-            // SAFETY: registers a handler that only bumps an atomic (async-signal-safe);
-            // the library is never unloaded while the process runs.
-            unsafe { libc::pthread_atfork(Some(before_fork), None, None) };
-        });
-        FORKS.load(Ordering::SeqCst)
+        super::fork_watch::forks()
     }
 
     /// The idle memory file, if one was emptied since the last fork. `try_lock`: a child
     /// forked while another thread held the lock must not wait for it forever.
     #[cfg(target_os = "linux")]
     pub(super) fn take(forks: u64) -> Option<OwnedFd> {
+        if forks == super::fork_watch::UNKNOWN {
+            return None;
+        }
         let mut idle = IDLE.try_lock().ok()?;
         match idle.take() {
             Some((fd, emptied_at)) if emptied_at == forks => Some(fd),
@@ -802,7 +796,10 @@ mod idle_memory {
         // Read after the munmap: a fork counted later happened after it, and the child
         // has no mapping of this file.
         let now = forks();
-        if now != forks_at_start || super::set_file_len(memory.as_fd(), 0).is_err() {
+        if now == super::fork_watch::UNKNOWN
+            || now != forks_at_start
+            || super::set_file_len(memory.as_fd(), 0).is_err()
+        {
             return;
         }
         if let Ok(mut idle) = IDLE.try_lock() {
@@ -1115,9 +1112,80 @@ pub(crate) fn raw_file_size(fd: RawFd) -> Option<u64> {
 }
 
 /// The id of the calling process (a child of `fork()` has its own). Async-signal-safe.
+/// Cached once the fork watch runs (every map registration asks, and `getpid` is a system
+/// call); the watch's child handler refreshes it in a child of `fork()`.
 pub(crate) fn process_id() -> i64 {
-    // SAFETY: getpid has no preconditions.
-    i64::from(unsafe { libc::getpid() })
+    fork_watch::process_id()
+}
+
+/// Forks seen through the C library (`pthread_atfork`): a count, and this process's id.
+///
+/// The handlers are registered by the first caller without a `Once` or a lock: a child
+/// forked while another thread registers must never wait for that thread, which it does not
+/// have. Until the registration is complete, callers get [`UNKNOWN`] and an uncached id, so
+/// nothing relies on a count a fork could have skipped. A process forked by a raw `clone`
+/// system call, bypassing the C library, is not seen.
+mod fork_watch {
+    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+
+    /// What [`forks`] says before the handlers are registered.
+    pub(super) const UNKNOWN: u64 = u64::MAX;
+
+    static CLAIMED: AtomicBool = AtomicBool::new(false);
+    static REGISTERED: AtomicBool = AtomicBool::new(false);
+    static FORKS: AtomicU64 = AtomicU64::new(0);
+    /// This process's id once the handlers are registered, else 0.
+    static PID: AtomicI64 = AtomicI64::new(0);
+
+    extern "C" fn before_fork() {
+        FORKS.fetch_add(1, Ordering::SeqCst);
+    }
+
+    extern "C" fn in_child() {
+        // SAFETY: getpid has no preconditions (and is async-signal-safe, as a child handler
+        // of a fork from a multi-threaded process must be).
+        PID.store(i64::from(unsafe { libc::getpid() }), Ordering::SeqCst);
+    }
+
+    fn registered() -> bool {
+        if REGISTERED.load(Ordering::Acquire) {
+            return true;
+        }
+        if !CLAIMED.swap(true, Ordering::AcqRel) {
+            // SAFETY: both handlers only touch atomics and call getpid; the library is
+            // never unloaded while the process runs.
+            if unsafe { libc::pthread_atfork(Some(before_fork), None, Some(in_child)) } == 0 {
+                // SAFETY: as in `in_child`.
+                PID.store(i64::from(unsafe { libc::getpid() }), Ordering::SeqCst);
+                REGISTERED.store(true, Ordering::Release);
+                return true;
+            }
+        }
+        false
+    }
+
+    pub(super) fn forks() -> u64 {
+        if registered() {
+            FORKS.load(Ordering::SeqCst)
+        } else {
+            UNKNOWN
+        }
+    }
+
+    pub(super) fn process_id() -> i64 {
+        // The signal handler asks too: there only atomics are read (it never registers).
+        let cached = PID.load(Ordering::SeqCst);
+        if cached != 0 {
+            return cached;
+        }
+        // SAFETY: getpid has no preconditions.
+        i64::from(unsafe { libc::getpid() })
+    }
+
+    /// Registers the handlers (outside the signal handler) so later ids come from the cache.
+    pub(super) fn start() {
+        registered();
+    }
 }
 
 /// An identifier of the calling thread. Async-signal-safe.
