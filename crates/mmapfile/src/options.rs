@@ -321,7 +321,7 @@ impl MmapOptions {
     /// Checks this window (offset, length, growth) against `file` with one `fstat`, without
     /// mapping anything: what [`map_dyn`](Self::map_dyn) does first, offered on its own for
     /// faces that must word or order the refusals themselves (the Python module). A refusal
-    /// carries a [`WindowError`] ([`WindowError::of`]); a failed `fstat` keeps its errno.
+    /// carries a [`WindowError`](crate::WindowError) ([`WindowError::of`](crate::WindowError::of)); a failed `fstat` keeps its errno.
     ///
     /// ```
     /// use mmapfile::{Access, MmapOptions, WindowError};
