@@ -688,13 +688,21 @@ pub(crate) unsafe fn slot<T: SlotReturn>(
         Err(err) => err.restore(py),
     }));
     if outcome.is_err() {
-        pyo3::exceptions::PySystemError::new_err(format!(
-            "{what} panicked (a bug in mmapfile, please report it)"
-        ))
-        .restore(py);
+        report_panic(py, what);
         return T::ERROR;
     }
     raw
+}
+
+/// Raises the `SystemError` of a slot that panicked. Out of line and cold so that the
+/// slots' hot paths do not save registers or spill `what` for it.
+#[cold]
+#[inline(never)]
+fn report_panic(py: Python<'_>, what: &'static str) {
+    pyo3::exceptions::PySystemError::new_err(format!(
+        "{what} panicked (a bug in mmapfile, please report it)"
+    ))
+    .restore(py);
 }
 
 /// The arguments of a `METH_FASTCALL` call as a slice.

@@ -229,19 +229,21 @@ impl DynMmap {
     /// assert_eq!(err.to_string(), "index 10 is past the end of the 10-byte map");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn get_byte(&self, index: usize) -> io::Result<u8> {
         if index >= self.len() {
-            return Err(past_end(format_args!("index {index}"), self.len()));
+            return Err(index_past_end(index, self.len()));
         }
         self.load(index..index + 1, |bytes| bytes[0])
     }
 
     /// Sets the byte at `index` (Python's `m[index] = value`); an error past the end or on a
     /// read-only map.
+    #[inline]
     pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
         self.require_writable("set a byte")?;
         if index >= self.len() {
-            return Err(past_end(format_args!("index {index}"), self.len()));
+            return Err(index_past_end(index, self.len()));
         }
         self.store(index..index + 1, |bytes| bytes[0] = value)
     }
@@ -976,6 +978,14 @@ impl DynMmap {
         let (start, end) = (start.min(len) as usize, end.min(len) as usize);
         (start <= end).then_some(start..end)
     }
+}
+
+/// The error of `get_byte`/`set_byte` past the end, out of line so that the byte paths stay
+/// small enough to inline.
+#[cold]
+#[inline(never)]
+fn index_past_end(index: usize, len: usize) -> io::Error {
+    past_end(format_args!("index {index}"), len)
 }
 
 /// Resolves range bounds without overflow (`..=usize::MAX` ends past `usize::MAX`).
