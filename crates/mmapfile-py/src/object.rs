@@ -197,6 +197,37 @@ impl PyMmap {
             return Err(errors::type_error("mmap indices must be integers"));
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
+        if step == 1 {
+            // PROTOTYPE (percall): the contiguous small slice without the general
+            // `Selection` (its count division and span) and without a second pass through
+            // `copy_out`: PySlice_AdjustIndices for step 1 is two clamps.
+            let small = self.handle.read(py, |map| {
+                let len = map.len() as isize;
+                let clamp = |at: isize| {
+                    if at < 0 {
+                        (at + len).max(0)
+                    } else {
+                        at.min(len)
+                    }
+                };
+                let (first, end) = (clamp(start), clamp(stop));
+                let count = if end > first {
+                    (end - first) as usize
+                } else {
+                    0
+                };
+                if count >= DETACH_MIN {
+                    return Ok(None);
+                }
+                let first = first as usize;
+                map.with_bytes(first..first + count, |mapped| PyBytes::new(py, mapped))
+                    .map(Some)
+                    .map_err(errors::from_io)
+            })?;
+            if let Some(bytes) = small {
+                return Ok(bytes.into_ptr());
+            }
+        }
         let (bytes, _) =
             self.copy_out(py, |map| Ok(Selection::new(map.len(), start, stop, step)))?;
         Ok(bytes.into_ptr())
