@@ -198,9 +198,9 @@ impl PyMmap {
         };
         let (start, stop, step) = args::unpack_slice(slice)?;
         if step == 1 {
-            // PROTOTYPE (percall): the contiguous small slice without the general
-            // `Selection` (its count division and span) and without a second pass through
-            // `copy_out`: PySlice_AdjustIndices for step 1 is two clamps.
+            // The common contiguous slice below DETACH_MIN: PySlice_AdjustIndices for step 1
+            // is two clamps, and the bytes are copied once, under the guard, without the
+            // general `Selection` (its count division and span) or `copy_out`.
             let small = self.handle.read(py, |map| {
                 let len = map.len() as isize;
                 let clamp = |at: isize| {
