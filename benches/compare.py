@@ -422,15 +422,16 @@ def py_version(python):
         return ""
 
 
-def install_module(python, venv):
-    """Makes `venv` from `python` and builds the mmapfile module into it (release mode)."""
+def install_module(python, venv, target_dir="py-bench"):
+    """Makes `venv` from `python` and builds the mmapfile module into it (release mode), with
+    cargo's target dir `target/<target_dir>`."""
     print(f"+ {python} -m venv {venv}; pip install ./crates/mmapfile-py", file=sys.stderr)
     subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check"]
     subprocess.run(pip + ["maturin"], check=True)
     env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
-               CARGO_TARGET_DIR=str(ROOT / "target" / "py-bench"))
+               CARGO_TARGET_DIR=str(ROOT / "target" / target_dir))
     subprocess.run(pip + ["--no-build-isolation", str(ROOT / "crates" / "mmapfile-py")],
                    check=True, env=env)
 

@@ -160,15 +160,9 @@ def find_python(version):
 
 
 def install_module(python, venv, version):
-    print(f"+ {python} -m venv {venv}; pip install ./crates/mmapfile-py", file=sys.stderr)
-    subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-           "--disable-pip-version-check"]
-    subprocess.run(pip + ["maturin"], check=True)
-    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ.get('PATH', '')}",
-               CARGO_TARGET_DIR=str(ROOT / "target" / f"py-{version}"))
-    subprocess.run(pip + ["--no-build-isolation", str(ROOT / "crates" / "mmapfile-py")],
-                   check=True, env=env)
+    """compare.py's install, into the cargo target dir the test scripts use for `version`."""
+    from compare import install_module as install  # beside this file (sys.path[0])
+    install(python, venv, f"py-{version}")
 
 
 def load():
