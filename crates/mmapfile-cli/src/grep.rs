@@ -2,7 +2,6 @@
 
 use std::io::{self, Write};
 
-use mmapfile::Advice;
 use regex::bytes::{Match, Regex, RegexBuilder};
 
 use crate::args::path_bytes;
@@ -64,7 +63,6 @@ fn search_file(
     let count = match source.map_window(0..source.size())? {
         // The regex sees the map as one byte string, matches across lines included.
         Some(map) => {
-            let _ = map.advise(Advice::Sequential);
             let progress = Progress::new(source.size(), source.size(), "grep");
             // `scan_with`: the regex engine's assertions break if the file is truncated
             // mid-search; that becomes the truncation error, never a panic.

@@ -47,6 +47,11 @@ impl Progress {
         Self { bar }
     }
 
+    /// Whether a bar is drawn: without one, work need not be shaped to report progress.
+    pub fn shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// Sets how many bytes are done.
     pub fn set(&self, done: u64) {
         if let Some(bar) = &self.bar {
@@ -103,11 +108,12 @@ mod tests {
     #[test]
     fn a_bar_follows_the_decision_and_takes_updates() {
         let off = Progress::shown_if(false, 100, "testing");
-        assert!(off.bar.is_none());
+        assert!(off.bar.is_none() && !off.shown());
         off.set(10);
         off.restart(5, "again");
         let on = Progress::shown_if(true, 100, "testing");
         let bar = on.bar.as_ref().expect("a bar");
+        assert!(on.shown());
         on.set(40);
         assert_eq!(bar.position(), 40);
         on.advance_to(30);

@@ -105,18 +105,24 @@ impl<'a> Plan<'a> {
         all: bool,
         progress: &Progress,
     ) -> Result<Self, Failure> {
-        let mut offsets = Vec::new();
-        let walked = occurrences::walk(map, old, false, progress, |at| {
-            offsets.push(at);
-            Ok::<_, std::convert::Infallible>(if all {
-                ControlFlow::Continue(())
-            } else {
-                ControlFlow::Break(())
+        let offsets = if all {
+            // Every occurrence: the core's threaded walk.
+            let mut offsets = Vec::new();
+            occurrences::walk(map, old, false, progress, |at| {
+                offsets.push(at);
+                Ok::<_, std::convert::Infallible>(ControlFlow::Continue(()))
             })
-        });
-        if let Err(err) = walked {
-            return Err(source.fail(err));
-        }
+            .map_err(|err| source.fail(err))?
+            .unwrap_or_else(|never| match never {});
+            offsets
+        } else {
+            // The first one: exactly the core's find_in, which searches the start alone
+            // before it starts threads, with the bar fed by the threads.
+            map.find_in_reporting(old, .., |done| progress.advance_to(done as u64))
+                .map_err(|err| source.fail(err))?
+                .into_iter()
+                .collect()
+        };
         let n = offsets.len() as u128;
         let new_size = map.len() as u128 - n * old.len() as u128 + n * new.len() as u128;
         // The size must suit both the address space (the map) and off_t (the file).

@@ -48,6 +48,10 @@ fn count_counts_without_overlap() {
     let scratch = Scratch::new();
     let file = scratch.file("a.txt", b"aaaaa");
     find(&file, &["aa", "--count"]).success().stdout("2\n");
+    // Picked from the end (3, 1) there are as many as from the start (0, 2).
+    find(&file, &["aa", "--count", "--reverse"])
+        .success()
+        .stdout("2\n");
     find(&file, &["aa", "--all"]).success().stdout("0\n2\n");
     find(&file, &["aa", "--all", "--reverse"])
         .success()
@@ -179,6 +183,9 @@ fn a_long_file_is_walked_by_threads_with_the_same_results() {
         .success()
         .stdout(lines(&every));
     find(&file, &["abab", "--count"])
+        .success()
+        .stdout(format!("{}\n", every.len()));
+    find(&file, &["abab", "--count", "--reverse"])
         .success()
         .stdout(format!("{}\n", every.len()));
     let mut backwards = Vec::new();

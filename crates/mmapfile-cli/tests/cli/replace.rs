@@ -100,6 +100,19 @@ fn across_pages_growing_and_shrinking_match_the_reference() {
     }
 }
 
+/// A file long enough for the core's threaded search (64 MiB and more), the first
+/// occurrence past the part searched before threads start: only that one is replaced.
+#[test]
+fn the_first_occurrence_in_a_long_file_is_found_by_threads() {
+    let mut bytes = vec![b'.'; 72 << 20];
+    for at in [(20 << 20) + 3, 50 << 20, (72 << 20) - 6] {
+        bytes[at..at + 6].copy_from_slice(b"needle");
+    }
+    check(&bytes, "needle", "pin", false);
+    check(&bytes, "needle", "NEEDLES", false);
+    check(&bytes, "needle", "NEEDLE", true);
+}
+
 #[test]
 fn the_whole_file_can_be_replaced_away() {
     let scratch = Scratch::new();
