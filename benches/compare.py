@@ -12,8 +12,10 @@ What it does:
 - builds `crates/mmapfile/examples/scan_bench.rs` in release mode (the Rust side: mmapfile,
   raw memmap2 + memchr, and a std 1 MiB read() loop);
 - builds the `mmapfile` command (release) and times its scans (`find`, `find --reverse`,
-  `find --count`, `grep -c`) against the core doing the same scans in scan_bench, both as
-  whole processes, so the tables show the command/core ratio, warm and cold;
+  `find --count`, `grep -c`, the search of `replace --dry-run`) against the core doing the
+  same scans in scan_bench, both as whole processes, each command run right next to the
+  core's (--pairs per round warm, --cold-pairs cold), so the tables show the command/core
+  ratio, warm and cold;
 - runs every method several times, interleaved round by round (the order rotates each
   round), on the warm file; then the madvise choices; then cold-cache runs (each after
   evicting the file with posix_fadvise(DONTNEED), checked with fincore) against `dd bs=1M`;
@@ -295,18 +297,24 @@ class Bench:
     def command_ops(self, path):
         """The `mmapfile` command's scans and, for each, the core doing the same scan in a
         process of its own (scan_bench): (op, command argv, core argv). Both sides are timed
-        as whole processes (start, map, scan, exit), so their ratio is command/core."""
-        p = str(path)
+        as whole processes (start, map, scan, exit), so their ratio is command/core.
+        `replace --dry-run` of an absent needle is replace's search alone (nothing to
+        change); the core's counterpart is find for the first occurrence and count (the
+        same threaded walk) for `--all`."""
+        p, cmd = str(path), str(self.command)
         end, start, absent = (n.decode() for n in (NEEDLE_END, NEEDLE_START, NEEDLE_ABSENT))
         core = [str(self.scan_bench), p]
         return [
-            (f"find:{end}", [str(self.command), "find", p, end], core + [f"find:{end}"]),
-            (f"find:{absent}", [str(self.command), "find", p, absent], core + [f"find:{absent}"]),
-            (f"rfind:{start}", [str(self.command), "find", "--reverse", p, start],
-             core + [f"rfind:{start}"]),
-            (f"count:{COMMON.decode()}", [str(self.command), "find", "--count", p,
-                                          COMMON.decode()], core + [f"count:{COMMON.decode()}"]),
-            (f"grep:{end}", [str(self.command), "grep", "-c", end, p], core + [f"regex:{end}"]),
+            (f"find:{end}", [cmd, "find", p, end], core + [f"find:{end}"]),
+            (f"find:{absent}", [cmd, "find", p, absent], core + [f"find:{absent}"]),
+            (f"rfind:{start}", [cmd, "find", "--reverse", p, start], core + [f"rfind:{start}"]),
+            (f"count:{COMMON.decode()}", [cmd, "find", "--count", p, COMMON.decode()],
+             core + [f"count:{COMMON.decode()}"]),
+            (f"grep:{end}", [cmd, "grep", "-c", end, p], core + [f"regex:{end}"]),
+            (f"replace:{absent}", [cmd, "replace", "--dry-run", p, absent, "x"],
+             core + [f"find:{absent}"]),
+            (f"replace-all:{absent}", [cmd, "replace", "--all", "--dry-run", p, absent, "x"],
+             core + [f"count:{absent}"]),
         ]
 
     def python_has(self, python, names):
@@ -349,9 +357,16 @@ class Bench:
         return seconds, text
 
 
-def command_result(text):
+def command_result(op, text):
     """What the command printed, as a number where it is one: an offset (find), a count
-    (`find --count`, `grep -c` prints FILE:COUNT); nothing found prints nothing."""
+    (`find --count`, `grep -c` prints FILE:COUNT); nothing found prints nothing. For
+    `replace`, how many occurrences it found, -1 for none when it looks for the first one
+    only (as find reports it)."""
+    if op.startswith("replace"):
+        found = re.search(r"(\d+) occurrences? would be replaced", text)
+        if found:
+            return int(found.group(1))
+        return -1 if op.startswith("replace:") else 0
     last = text.strip().splitlines()[-1] if text.strip() else "-1"
     last = last.rsplit(":", 1)[-1]
     try:
@@ -452,7 +467,11 @@ def main():
                         help="where the generated files live (default /tmp/mmapfile-bench)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds of the warm runs (default 5)")
+    parser.add_argument("--pairs", type=int, default=3,
+                        help="runs of each command/core pair per warm round (default 3)")
     parser.add_argument("--cold-rounds", type=int, default=3)
+    parser.add_argument("--cold-pairs", type=int, default=9,
+                        help="cold runs of each command/core find pair (default 9)")
     parser.add_argument("--regex-size", type=parse_size, default=parse_size("64M"),
                         help="bytes the regex rows scan, from the start of the same file "
                              "(default 64M: CPython's re runs at ~10 MB/s)")
@@ -591,20 +610,29 @@ def main():
         tool_group(label, [(op, list(map(str, cmd))) for op, cmd in cmds])
 
     # The command against the core, both as whole processes: the ratio is command/core.
+    # Each scan of the command runs right next to the core's (which goes first alternates),
+    # --pairs times a round, so that both see the same load: other work on the machine
+    # moves whole-process times by more than the 5% the ratio is held to.
     CMD, CORE_PROC = "mmapfile command", "mmapfile (Rust), as a process"
+    flips = [0]
 
-    def process_group(label, which):
-        def run():
-            out = []
+    def command_vs_core():
+        out = []
+        for _ in range(args.pairs):
             for op, command_argv, core_argv in bench.command_ops(path):
-                seconds, text = bench.external(command_argv if which == "command" else core_argv)
-                out.append((op, seconds, command_result(text) if which == "command"
-                            else json.loads(text.splitlines()[-1])["result"]))
-            return out
-        groups.append((label, run))
-
-    process_group(CMD, "command")
-    process_group(CORE_PROC, "core")
+                flips[0] += 1
+                sides = [(CMD, command_argv), (CORE_PROC, core_argv)]
+                for label, argv in sides if flips[0] % 2 else sides[::-1]:
+                    seconds, text = bench.external(argv)
+                    if label == CMD:
+                        found = command_result(op, text)
+                    else:
+                        found = json.loads(text.splitlines()[-1])["result"]
+                        if op.startswith("replace:"):  # found or not, as the command says
+                            found = -1 if found == -1 else 1
+                    out.append((op, seconds, found, label))
+        return out
+    groups.append(("mmapfile command vs core", command_vs_core))
 
     samples = {}  # (op, label) -> [seconds]
     results = {}  # (op, label) -> result
@@ -623,9 +651,11 @@ def main():
                                    f"{str(err).strip().splitlines()[-1][:300]}")
                 print(f"{label} failed: {err}", file=sys.stderr)
                 continue
-            for op, seconds, result in measured:
-                samples.setdefault((op, label), []).append(seconds)
-                results[(op, label)] = result
+            for op, seconds, result, *as_label in measured:
+                # A group may time several methods; each entry then names its own.
+                key = (op, as_label[0] if as_label else label)
+                samples.setdefault(key, []).append(seconds)
+                results[key] = result
         print(f"warm round {round_no + 1}/{args.rounds} done", file=sys.stderr)
 
     # The methods must agree on what they found, or their times compare different work.
@@ -751,11 +781,14 @@ def main():
                      (RF, "find --reverse, needle near the start"),
                      (f"count:{COMMON.decode()}", f"find --count `{COMMON.decode()}`"),
                      (f"grep:{NEEDLE_END.decode()}", "grep -c, needle near the end (vs "
-                                                     "regex_find_iter)")]:
+                                                     "regex_find_iter)"),
+                     (f"replace:{A}", "replace --dry-run, absent needle (vs find)"),
+                     (f"replace-all:{A}", "replace --all --dry-run, absent needle (vs count)")]:
         target(f"command vs core, warm: {what}", ratio(med(op, CORE_PROC), med(op, CMD)), 0.95,
-               f"{fmt_time(med(op, CMD))} vs {fmt_time(med(op, CORE_PROC))} (whole processes)")
-    out.append("## Targets (ratios measured in this run)\n")
-    out.append(table(["target", "measured", "goal", "", "times"], targets))
+               f"{fmt_time(med(op, CMD))} vs {fmt_time(med(op, CORE_PROC))} (whole processes, "
+               f"{len(samples.get((op, CMD), []))} pairs)")
+    # The cold command/core rows join the table once the cold runs are done.
+    targets_at = len(out)
     out.append("")
 
     # ---- warm detail
@@ -783,9 +816,14 @@ def main():
         ("regex", f"regex (first {human(regex_len)})", regex_len, None, ("regex", re_label)),
         (f"grep:{NEEDLE_END.decode()}", f"grep `{NEEDLE_END.decode()}` (the command) / "
          "regex_find_iter (the core)", size, CORE_PROC, None),
+        (f"replace:{A}", "replace --dry-run, absent needle (the command) / find (the core)",
+         size, CORE_PROC, None),
+        (f"replace-all:{A}", "replace --all --dry-run, absent needle (the command) / count "
+         "(the core)", size, CORE_PROC, None),
     ]
     rows = []
-    order = [label for label, _ in groups]
+    order = [label for label, _ in groups if label != "mmapfile command vs core"]
+    order += [CMD, CORE_PROC]
     for op, title, nbytes, rust_ref, py_ref in op_names:
         labels = sorted({label for (o, label) in samples if o == op},
                         key=lambda l: order.index(l) if l in order else len(order))
@@ -819,10 +857,13 @@ def main():
         "method found (offset, count, line count; rg and grep print matching-line counts), so "
         "the methods can be checked against each other. The std read() loop and rg/grep "
         "have no rfind; CPython's mmap has no count or lines(). The `mmapfile command` rows "
-        "(find, `find --reverse`, `find --count`, `grep -c`) and the `mmapfile (Rust), as a "
-        "process` rows (scan_bench doing the same scan with the core's find/rfind/count/"
-        "regex_find_iter) are both timed as whole processes, start to exit, and compared with "
-        "each other: their ratio is the command's speed relative to the core's.\n")
+        "(find, `find --reverse`, `find --count`, `grep -c`, `replace --dry-run`) and the "
+        "`mmapfile (Rust), as a process` rows (scan_bench doing the same scan with the core's "
+        "find/rfind/count/regex_find_iter) are both timed as whole processes, start to exit, "
+        "and compared with each other: their ratio is the command's speed relative to the "
+        f"core's. They run in pairs, the command right next to the core (which goes first "
+        f"alternates), {args.pairs} pairs per round, so their medians are over "
+        f"{args.pairs * args.rounds} runs.\n")
 
     # ------------------------------------------------------------------ madvise
     if "madvise" not in args.skip:
@@ -881,6 +922,7 @@ def main():
             "map itself with `advise()`.\n")
 
     # ------------------------------------------------------------------ cold
+    cold_targets = []  # (op, speed of the command relative to the core, command, core, runs)
     if "cold" not in args.skip:
         cold_methods = [
             ("dd bs=1M", lambda: bench.external(["dd", f"if={path}", "of=/dev/null", "bs=1M"])[0]),
@@ -894,17 +936,6 @@ def main():
         if "find" in mm_methods:
             cold_methods.append((f"{mm_label} find", lambda: bench.python(
                 "mmapfile", mmpy, path, [f"find:{A}"])[0]["seconds"]))
-        # The command and the core as whole processes, absent needle and needle near the end.
-        cold_command = {}
-        for op, command_argv, core_argv in bench.command_ops(path):
-            if op in (F, f"find:{A}"):
-                which = "near the end" if op == F else "absent"
-                cold_command[op] = (f"mmapfile command find ({which})",
-                                    f"mmapfile (Rust) find ({which}), as a process")
-                cold_methods.append((cold_command[op][0],
-                                     lambda argv=command_argv: bench.external(argv)[0]))
-                cold_methods.append((cold_command[op][1],
-                                     lambda argv=core_argv: bench.external(argv)[0]))
         if rg:
             cold_methods.append(("rg -c -F", lambda: bench.external(
                 ["rg", "-c", "-F", NEEDLE_ABSENT.decode(), str(path)])[0]))
@@ -916,25 +947,44 @@ def main():
             for name, run in cold_methods:
                 residents.append(evict(path))
                 cold.setdefault(name, []).append(run())
+        # The command and the core as whole processes, absent needle and needle near the
+        # end, in adjacent pairs (which goes first alternates), more of them than the other
+        # methods get: a cold run's time depends on the disk, shared with the whole machine
+        # (and the host of a virtual machine), and moves by more than the 5% asked of the
+        # command.
+        cold_command = {}
+        for op, command_argv, core_argv in bench.command_ops(path):
+            if op in (F, f"find:{A}"):
+                which = "near the end" if op == F else "absent"
+                cold_command[op] = ((f"mmapfile command find ({which})", command_argv),
+                                    (f"mmapfile (Rust) find ({which}), as a process", core_argv))
+        for pair_no in range(args.cold_pairs):
+            for sides in cold_command.values():
+                for name, argv in sides if pair_no % 2 == 0 else sides[::-1]:
+                    residents.append(evict(path))
+                    cold.setdefault(name, []).append(bench.external(argv)[0])
         warm(path)
         dd = median(cold["dd bs=1M"])
+        names = [name for name, _ in cold_methods]
+        names += [name for sides in cold_command.values() for name, _ in sides]
         rows = [(name, fmt_time(median(cold[name])), fmt_rate(size, median(cold[name])),
-                 f"{dd / median(cold[name]):.2f}×") for name, _ in cold_methods]
+                 f"{dd / median(cold[name]):.2f}×", len(cold[name])) for name in names]
         out.append("## Cold cache: find an absent needle\n")
-        out.append(table(["method", "median", "throughput", "vs dd"], rows))
+        out.append(table(["method", "median", "throughput", "vs dd", "runs"], rows))
         out.append("")
         command_vs_core = []
-        for op, (command_name, core_name) in cold_command.items():
+        for op, ((command_name, _), (core_name, _)) in cold_command.items():
             c, k = median(cold[command_name]), median(cold[core_name])
+            cold_targets.append((op, k / c if c else None, c, k, len(cold[command_name])))
             command_vs_core.append(f"{command_name}: {fmt_time(c)} against the core's "
                                    f"{fmt_time(k)}, speed {k / c:.2f}× the core's "
-                                   f"(rounds: command {', '.join(fmt_time(x) for x in cold[command_name])}; "
+                                   f"(runs in order: command {', '.join(fmt_time(x) for x in cold[command_name])}; "
                                    f"core {', '.join(fmt_time(x) for x in cold[core_name])})")
         if command_vs_core:
-            out.append("The command against the core, cold, both as whole processes: "
-                       + "; ".join(command_vs_core) + ".\n")
-        out.append(f"Before each of the {args.cold_rounds} rounds of each method the file was "
-                   "evicted with posix_fadvise(DONTNEED); fincore then reported at most "
+            out.append(f"The command against the core, cold, both as whole processes, in "
+                       f"{args.cold_pairs} adjacent pairs: " + "; ".join(command_vs_core) + ".\n")
+        out.append(f"Before each run (the other methods: {args.cold_rounds} rounds) the file "
+                   "was evicted with posix_fadvise(DONTNEED); fincore then reported at most "
                    f"{max(residents)} bytes resident.\n")
 
     # ------------------------------------------------------------------ scaling
@@ -975,6 +1025,20 @@ def main():
                    "are the median of up to 100 scans of one map (the scan alone); map + scan "
                    "columns time one whole run, so at small sizes the fixed cost of open, mmap "
                    "and munmap shows. Medians of 3 rounds.\n")
+
+    # ---- the targets table, now that the cold runs are in
+    for op, what in [(F, "find, needle near the end"), (f"find:{A}", "find, absent needle")]:
+        measured = [t for t in cold_targets if t[0] == op]
+        if measured:
+            _, speed, c, k, runs = measured[0]
+            target(f"command vs core, cold: {what}", speed, 0.95,
+                   f"{fmt_time(c)} vs {fmt_time(k)} (whole processes, {runs} pairs, each run "
+                   "after evicting the file)")
+        else:
+            target(f"command vs core, cold: {what}", None, 0.95, "cold runs skipped")
+    out[targets_at] = "\n".join(["## Targets (ratios measured in this run)\n",
+                                  table(["target", "measured", "goal", "", "times"], targets),
+                                  ""])
 
     load_after = os.getloadavg()
     out.append("## Notes\n")
