@@ -219,15 +219,16 @@ def main():
                               "throughput (median)", "speed vs dd", "found"], rows))
     out.append("")
     out.append(f"The command against the core: {med[command_name]:.1f} s against "
-               f"{med[core_name]:.1f} s (medians), speed {med[core_name] / med[command_name]:.2f}× "
+               f"{med[core_name]:.1f} s (medians), speed "
+               f"{med[core_name] / med[command_name]:.2f}× "
                f"the core's; fastest runs {min(times[command_name]):.1f} s against "
                f"{min(times[core_name]):.1f} s "
                f"({min(times[core_name]) / min(times[command_name]):.2f}×); round by round "
                f"(the two runs next to each other) "
                + ", ".join(f"{x:.2f}×" for x in pair_ratios) + ".\n")
     out.append("Every run, in the order they ran. CPU is user + system time of the process "
-               "(getrusage), major faults are its page faults the kernel counted as major, and disk "
-               "read / written are what the file's block device did meanwhile, whoever asked "
+               "(getrusage), major faults are its page faults the kernel counted as major, "
+               "and disk read / written are what the file's block device did meanwhile, whoever asked "
                "(/proc/diskstats): a run that read less than the file had some of it cached, "
                "and writes are other work sharing the disk. The load average counts every "
                "process on the machine, this benchmark's own threads included.\n")
