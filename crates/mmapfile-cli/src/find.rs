@@ -69,13 +69,17 @@ fn report(
             None => Ok(0),
         };
     }
-    if args.count {
-        // Only how many: the core's threaded count, which keeps no offsets. Counting
-        // backwards gives the same number (greedy picking of equal-length occurrences finds
-        // the most there can be from either end).
-        return occurrences::count(map, needle, &progress).map_err(|err| source.fail(err));
+    if args.count && !progress.shown() {
+        // Only how many, with no bar to feed: exactly the core's threaded count, which keeps
+        // no offsets. Counting backwards gives the same number (greedy picking of
+        // equal-length occurrences finds the most there can be from either end).
+        return map
+            .count(needle)
+            .map(|n| n as u64)
+            .map_err(|err| source.fail(err));
     }
-    // Every occurrence: the core's threaded walk.
+    // Every occurrence (--all), or a count with the bar: the core's threaded walk, which
+    // reports its progress.
     let mut found = 0;
     occurrences::walk(map, needle, args.reverse, &progress, |at| {
         found += 1;

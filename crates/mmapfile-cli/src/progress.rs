@@ -30,8 +30,7 @@ impl Progress {
         )
     }
 
-    /// A bar for `total` bytes of work, drawn only if `show` (tests decide it themselves).
-    pub(crate) fn shown_if(show: bool, total: u64, label: &str) -> Self {
+    fn shown_if(show: bool, total: u64, label: &str) -> Self {
         let bar = show.then(|| {
             let bar = ProgressBar::new(total);
             if let Ok(style) = ProgressStyle::with_template(
