@@ -683,6 +683,12 @@ def main():
             return None
         return numerator / denominator
 
+    def paired_speed(command_times, core_times):
+        """The command's speed relative to the core's: the median over the pairs of core
+        time / command time, each pair's two runs having seen the same load."""
+        pairs = [k / c for c, k in zip(command_times, core_times) if c]
+        return median(pairs) if pairs else None
+
     lines_total = results.get(("lines", "mmapfile (Rust)"))
 
     out = []
@@ -784,9 +790,11 @@ def main():
                                                      "regex_find_iter)"),
                      (f"replace:{A}", "replace --dry-run, absent needle (vs find)"),
                      (f"replace-all:{A}", "replace --all --dry-run, absent needle (vs count)")]:
-        target(f"command vs core, warm: {what}", ratio(med(op, CORE_PROC), med(op, CMD)), 0.95,
-               f"{fmt_time(med(op, CMD))} vs {fmt_time(med(op, CORE_PROC))} (whole processes, "
-               f"{len(samples.get((op, CMD), []))} pairs)")
+        target(f"command vs core, warm: {what}",
+               paired_speed(samples.get((op, CMD), []), samples.get((op, CORE_PROC), [])), 0.95,
+               f"medians {fmt_time(med(op, CMD))} vs {fmt_time(med(op, CORE_PROC))} (whole "
+               f"processes, {len(samples.get((op, CMD), []))} pairs; the ratio is the median "
+               "of the pairs' ratios)")
     # The cold command/core rows join the table once the cold runs are done.
     targets_at = len(out)
     out.append("")
@@ -975,9 +983,12 @@ def main():
         command_vs_core = []
         for op, ((command_name, _), (core_name, _)) in cold_command.items():
             c, k = median(cold[command_name]), median(cold[core_name])
-            cold_targets.append((op, k / c if c else None, c, k, len(cold[command_name])))
+            cold_targets.append((op, paired_speed(cold[command_name], cold[core_name]), c, k,
+                                 len(cold[command_name])))
             command_vs_core.append(f"{command_name}: {fmt_time(c)} against the core's "
-                                   f"{fmt_time(k)}, speed {k / c:.2f}× the core's "
+                                   f"{fmt_time(k)} (medians), speed "
+                                   f"{paired_speed(cold[command_name], cold[core_name]):.2f}× "
+                                   "the core's (median of the pairs' ratios) "
                                    f"(runs in order: command {', '.join(fmt_time(x) for x in cold[command_name])}; "
                                    f"core {', '.join(fmt_time(x) for x in cold[core_name])})")
         if command_vs_core:
@@ -1032,8 +1043,9 @@ def main():
         if measured:
             _, speed, c, k, runs = measured[0]
             target(f"command vs core, cold: {what}", speed, 0.95,
-                   f"{fmt_time(c)} vs {fmt_time(k)} (whole processes, {runs} pairs, each run "
-                   "after evicting the file)")
+                   f"medians {fmt_time(c)} vs {fmt_time(k)} (whole processes, {runs} pairs, "
+                   "each run after evicting the file; the ratio is the median of the pairs' "
+                   "ratios)")
         else:
             target(f"command vs core, cold: {what}", None, 0.95, "cold runs skipped")
     out[targets_at] = "\n".join(["## Targets (ratios measured in this run)\n",
