@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 
 use crate::dynmap::Backing;
 use crate::error;
-use crate::sys::{self, AsDesc, MapInner, MapMode};
+use crate::sys::{self, AsDesc, HugePages, MapFlags, MapInner, MapMode};
 use crate::window::{self, Window};
 // The OS layer defines these (it knows nothing above it); the builder is where users meet them.
 pub use crate::sys::Advice;
@@ -48,7 +48,7 @@ impl Access {
 pub struct MmapOptions {
     offset: u64,
     len: Option<usize>,
-    populate: bool,
+    flags: MapFlags,
     grow: bool,
     keep_file: bool,
     protection: Option<Protection>,
@@ -71,7 +71,7 @@ impl MmapOptions {
         Self {
             offset: 0,
             len: None,
-            populate: false,
+            flags: MapFlags::default(),
             grow: false,
             keep_file: true,
             protection: None,
@@ -96,9 +96,128 @@ impl MmapOptions {
         self
     }
 
-    /// Pre-fault the whole map when it is created (`MAP_POPULATE` on Linux; ignored elsewhere).
+    /// Pre-fault the whole map when it is created, so that first reads do not wait for the
+    /// disk or the zero page. A hint: where it cannot be done the map works as without it.
+    ///
+    /// - Linux and Android: `MAP_POPULATE` (the kernel reads in and maps every page; a map
+    ///   made bigger by `resize` is populated again).
+    /// - macOS, FreeBSD and other Unix systems: `madvise(MADV_WILLNEED)` right after
+    ///   mapping: the kernel starts reading the pages in, without waiting for them.
+    /// - Windows: `PrefetchVirtualMemory` over the whole view (also without waiting).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, vec![7u8; 1 << 16])?;
+    /// let file = std::fs::File::open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { mmapfile::MmapOptions::new().populate().map(&file)? };
+    /// assert!(map.iter().all(|&byte| byte == 7));
+    /// # Ok(()) }
+    /// ```
     pub fn populate(&mut self) -> &mut Self {
-        self.populate = true;
+        self.flags.populate = true;
+        self
+    }
+
+    /// Lock the map's pages in memory (`MAP_LOCKED`): they are read in when the map is made
+    /// and never paged out, as with `mlock(2)`. Linux and Android only; elsewhere mapping
+    /// fails with [`io::ErrorKind::Unsupported`] naming the option (on Windows `VirtualLock`
+    /// is bounded by the working-set quota, which the crate does not raise).
+    ///
+    /// Locking counts against the process's locked-memory limit (`RLIMIT_MEMLOCK`, `ulimit
+    /// -l`) unless it has `CAP_IPC_LOCK`: a map past it fails with
+    /// [`io::ErrorKind::OutOfMemory`] and a message giving the limit. As with
+    /// `MAP_LOCKED`, pages the kernel could not read in are not an error.
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(4096).locked();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), 4096),
+    ///     // Not Linux, or a locked-memory limit below one page.
+    ///     Err(err) => assert!(err.to_string().contains("locked()"), "{err}"),
+    /// }
+    /// ```
+    pub fn locked(&mut self) -> &mut Self {
+        self.flags.locked = true;
+        self
+    }
+
+    /// Back an anonymous map with huge pages (`MAP_HUGETLB`): `None` for the kernel's default
+    /// huge page size, `Some(log2)` for pages of `1 << log2` bytes (21 for 2 MiB, 30 for 1
+    /// GiB; see [`huge_page_sizes`](crate::huge_page_sizes)). Linux and Android only.
+    ///
+    /// Huge pages come from a pool an administrator reserves (`sysctl vm.nr_hugepages=N`, or
+    /// `/sys/kernel/mm/hugepages/hugepages-<size>kB/nr_hugepages`), empty by default: when it
+    /// cannot supply the map, mapping fails with [`io::ErrorKind::OutOfMemory`] and a message
+    /// that says how many pages of which size are reserved and free. The length (and every
+    /// [`resize`](crate::DynMmap::resize)) must be a whole number of huge pages
+    /// ([`io::ErrorKind::InvalidInput`] otherwise, with the rounded-up length). A size the
+    /// system does not have is [`io::ErrorKind::InvalidInput`]; a system without huge pages,
+    /// [`io::ErrorKind::Unsupported`].
+    ///
+    /// File maps refuse it ([`io::ErrorKind::InvalidInput`]): a file on hugetlbfs gets huge
+    /// pages without asking, and [`Advice::HugePage`] asks for transparent huge pages, which
+    /// need no pool, for other memory. Shared huge memory ([`Access::Write`]) cannot grow.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// let two_mib = 2 << 20;
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(two_mib).huge(None);
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), two_mib),
+    ///     // No huge pages reserved (the default), or none on this system.
+    ///     Err(err) => {
+    ///         assert!(matches!(err.kind(), ErrorKind::OutOfMemory | ErrorKind::Unsupported))
+    ///     }
+    /// }
+    /// // Not a whole number of huge pages.
+    /// let err = mmapfile::MmapOptions::new().len(4096).huge(None).map_anon().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported));
+    /// ```
+    pub fn huge(&mut self, page_log2: Option<u8>) -> &mut Self {
+        self.flags.huge = Some(page_log2.map_or(HugePages::Default, HugePages::Log2));
+        self
+    }
+
+    /// Reserve no swap space for the map (`MAP_NORESERVE`): under Linux's default overcommit
+    /// heuristics a large sparse anonymous map then counts against no limit, and a write
+    /// that finds no memory kills the process (SIGSEGV) instead of the map failing up front.
+    /// With `vm.overcommit_memory = 2` the kernel ignores it. Linux and Android only;
+    /// elsewhere mapping fails with [`io::ErrorKind::Unsupported`] naming the option.
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(1 << 20).no_reserve();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert!(map.iter().all(|&byte| byte == 0)),
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// ```
+    pub fn no_reserve(&mut self) -> &mut Self {
+        self.flags.no_reserve = true;
+        self
+    }
+
+    /// Mark anonymous memory as a thread stack (`MAP_STACK`). On Linux this is a hint (since
+    /// 6.7 it keeps transparent huge pages away from the memory); Linux and Android only, as
+    /// FreeBSD's `MAP_STACK` makes a grow-down region whose guard pages would fault on the
+    /// map's own reads. Elsewhere mapping fails with [`io::ErrorKind::Unsupported`]; a file
+    /// map refuses it with [`io::ErrorKind::InvalidInput`].
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(1 << 16).stack();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), 1 << 16),
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// ```
+    pub fn stack(&mut self) -> &mut Self {
+        self.flags.stack = true;
         self
     }
 
@@ -302,7 +421,7 @@ impl MmapOptions {
         file: Option<&F>,
         access: Access,
     ) -> io::Result<DynMmap> {
-        let mode = self.mode(access)?;
+        let mode = self.mode(access, file.is_none())?;
         let search_threads = self.checked_search_threads()?;
         let Some(file) = file else {
             let len = self.len.ok_or_else(|| {
@@ -351,7 +470,7 @@ impl MmapOptions {
     /// # Safety
     /// As for [`MmapOptions::map`].
     pub unsafe fn map_window(&self, window: Window<'_>, access: Access) -> io::Result<DynMmap> {
-        let mode = self.mode(access)?;
+        let mode = self.mode(access, false)?;
         let search_threads = self.checked_search_threads()?;
         // SAFETY: forwarded contract.
         let mut map = unsafe { self.map_checked(window, access, mode) }?;
@@ -360,7 +479,7 @@ impl MmapOptions {
     }
 
     /// The protection and flags that `access` and the raw settings give, validated.
-    fn mode(&self, access: Access) -> io::Result<MapMode> {
+    fn mode(&self, access: Access, anonymous: bool) -> io::Result<MapMode> {
         let protection = self.protection.unwrap_or(match access {
             Access::Read => Protection::Read,
             Access::Write | Access::Copy => Protection::ReadWrite,
@@ -368,10 +487,10 @@ impl MmapOptions {
         let mode = MapMode {
             protection,
             shared: access != Access::Copy,
-            populate: self.populate,
+            flags: self.flags,
             extra_flags: self.raw_flags,
         };
-        mode.validate(access.is_writable())?;
+        mode.validate(access.is_writable(), anonymous)?;
         Ok(mode)
     }
 
@@ -492,7 +611,7 @@ mod tests {
         let options = MmapOptions::default();
         assert_eq!(options.offset, 0);
         assert_eq!(options.len, None);
-        assert!(!options.populate && !options.grow && options.keep_file);
+        assert!(options.flags == MapFlags::default() && !options.grow && options.keep_file);
         assert!(options.protection.is_none());
     }
 

@@ -9,6 +9,7 @@ mod bytes_api;
 mod durability;
 mod errors;
 mod file_api;
+mod flags;
 mod mapping;
 mod model;
 mod ops;
