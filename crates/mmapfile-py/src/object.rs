@@ -963,7 +963,7 @@ impl PyMmap {
         options
             .len(length)
             .raw_protection(prot)
-            .raw_flags(flags)
+            .raw_mmap_flags(flags)
             .keep_file(trackfd);
         // 5. Anonymous memory for fileno -1, else the checked window of the file (dup()ed
         // when trackfd).

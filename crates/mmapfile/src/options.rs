@@ -53,6 +53,7 @@ pub struct MmapOptions {
     keep_file: bool,
     protection: Option<Protection>,
     raw_flags: i32,
+    raw_mmap_flags: Option<i32>,
     search_threads: Option<usize>,
     /// Windows: the name of the section to create or open (`shared_name`).
     #[cfg(windows)]
@@ -76,6 +77,7 @@ impl MmapOptions {
             keep_file: true,
             protection: None,
             raw_flags: 0,
+            raw_mmap_flags: None,
             search_threads: None,
             #[cfg(windows)]
             shared_name: None,
@@ -324,11 +326,83 @@ impl MmapOptions {
         self
     }
 
-    /// Unix only: extra raw `MAP_*` flags. `MAP_SHARED`/`MAP_PRIVATE` bits given here
-    /// replace the sharing the access implies (Python's `flags=`).
+    /// Unix only: extra raw `MAP_*` flags for mmap(2), for the ones this builder has no
+    /// setter for (`MAP_32BIT`, `MAP_UNINITIALIZED`, a platform's own flags, …); the typed
+    /// setters ([`populate`](Self::populate), [`locked`](Self::locked), …) are the better way
+    /// to the flags they cover.
+    ///
+    /// Flags the crate sets itself or that contradict the access are refused when mapping,
+    /// with [`io::ErrorKind::InvalidInput`] naming the flag: the sharing type
+    /// (`MAP_SHARED`, `MAP_PRIVATE`, `MAP_SHARED_VALIDATE`: the [`Access`] decides it),
+    /// `MAP_ANONYMOUS` on a file map, `MAP_FIXED` and `MAP_FIXED_NOREPLACE` (a fixed address
+    /// could replace live memory), and `MAP_HUGETLB` with its size bits (use
+    /// [`huge`](Self::huge)). Flags the kernel does not know are its to refuse or ignore.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use mmapfile::{Access, MmapOptions};
+    /// let err = MmapOptions::new()
+    ///     .len(4096)
+    ///     .raw_flags(libc::MAP_SHARED)
+    ///     .map_anon_dyn(Access::Copy)
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("MAP_SHARED"));
+    /// # #[cfg(target_os = "linux")]
+    /// let map = MmapOptions::new().len(4096).raw_flags(libc::MAP_32BIT).map_anon()?;
+    /// # #[cfg(target_os = "linux")]
+    /// assert!((map.as_ptr() as usize) < 1 << 32);
+    /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
     #[cfg(unix)]
     pub fn raw_flags(&mut self, flags: i32) -> &mut Self {
         self.raw_flags = flags;
+        self
+    }
+
+    /// Unix only: the whole `flags` argument of mmap(2), its map type included, as code
+    /// written against mmap(2) or CPython's `mmap.mmap(flags=)` gives it. Prefer the typed
+    /// setters and [`raw_flags`](Self::raw_flags), which check what they are given.
+    ///
+    /// The map type (`MAP_SHARED`, `MAP_PRIVATE`, or Linux's `MAP_SHARED_VALIDATE`, which
+    /// makes the kernel refuse flags it does not know with `EOPNOTSUPP`) replaces the sharing
+    /// the access implies, within what the access promises: [`Access::Copy`] refuses a shared
+    /// type ([`io::ErrorKind::InvalidInput`]), while [`Access::Write`] with `MAP_PRIVATE`
+    /// gives a writable map whose stores stay in this process but whose
+    /// [`resize`](crate::DynMmap::resize) still sets the file's length (CPython's
+    /// `ACCESS_DEFAULT` map with `flags=MAP_PRIVATE`). The other bits reach the kernel as
+    /// given, unchecked, except `MAP_FIXED`/`MAP_FIXED_NOREPLACE` (refused: a fixed address
+    /// could replace live memory): `MAP_ANONYMOUS` with a file gives anonymous memory that
+    /// the map still treats as the file's, as CPython's does. Combined with `raw_flags` and
+    /// the typed flags by OR.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use mmapfile::{Access, MmapOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"original")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let mut options = MmapOptions::new();
+    /// options.raw_mmap_flags(libc::MAP_PRIVATE);
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { options.map_dyn(Some(&file), Access::Write)? };
+    /// map.write(b"ORIG")?;
+    /// assert_eq!(std::fs::read(&path)?, b"original"); // private stores
+    /// // SAFETY: as above.
+    /// let err = unsafe { MmapOptions::new().raw_mmap_flags(libc::MAP_SHARED).map_copy(&file) };
+    /// assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(unix)]
+    pub fn raw_mmap_flags(&mut self, flags: i32) -> &mut Self {
+        self.raw_mmap_flags = Some(flags);
         self
     }
 
@@ -484,11 +558,18 @@ impl MmapOptions {
             Access::Read => Protection::Read,
             Access::Write | Access::Copy => Protection::ReadWrite,
         });
+        #[cfg(unix)]
+        {
+            sys::check_raw_flags(self.raw_flags, anonymous)?;
+            if let Some(flags) = self.raw_mmap_flags {
+                sys::check_raw_map_type(flags, access != Access::Copy)?;
+            }
+        }
         let mode = MapMode {
             protection,
             shared: access != Access::Copy,
             flags: self.flags,
-            extra_flags: self.raw_flags,
+            extra_flags: self.raw_flags | self.raw_mmap_flags.unwrap_or(0),
         };
         mode.validate(access.is_writable(), anonymous)?;
         Ok(mode)

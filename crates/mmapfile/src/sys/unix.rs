@@ -313,6 +313,77 @@ impl MapMode {
     }
 }
 
+/// Refuses raw extra flags (`MmapOptions::raw_flags`) that the crate sets itself or that
+/// contradict the access: the sharing type, anonymous memory for a file map, a fixed address,
+/// huge pages (the typed `huge(..)` owns them). Each refusal names the flag.
+pub(crate) fn check_raw_flags(flags: i32, anonymous: bool) -> io::Result<()> {
+    let mut owned: Vec<(i32, &str, &str)> = vec![
+        (
+            libc::MAP_SHARED | libc::MAP_PRIVATE,
+            "MAP_SHARED/MAP_PRIVATE/MAP_SHARED_VALIDATE",
+            "the access decides the sharing (Access::Write shares, Access::Copy keeps stores \
+             private); raw_mmap_flags takes a map type of its own",
+        ),
+        (
+            libc::MAP_FIXED,
+            "MAP_FIXED",
+            "a fixed address could replace live memory",
+        ),
+    ];
+    #[cfg(target_os = "linux")]
+    owned.push((
+        libc::MAP_FIXED_NOREPLACE,
+        "MAP_FIXED_NOREPLACE",
+        "the kernel chooses where a map goes",
+    ));
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    owned.push((
+        libc::MAP_HUGETLB | (HUGE_SIZE_MASK << libc::MAP_HUGE_SHIFT),
+        "MAP_HUGETLB (or its page size bits)",
+        "use huge(..), which checks the length and explains an empty pool",
+    ));
+    if !anonymous {
+        owned.push((
+            libc::MAP_ANONYMOUS,
+            "MAP_ANONYMOUS",
+            "it would replace the file with anonymous memory; map_anon makes anonymous maps",
+        ));
+    }
+    for (bits, name, why) in owned {
+        if flags & bits != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("raw_flags({flags:#x}): {name} is not a raw flag to give: {why}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a raw map type (`MmapOptions::raw_mmap_flags`) that would share the stores of a
+/// copy-on-write map: `shared_access` says the access allows a shared map.
+pub(crate) fn check_raw_map_type(flags: i32, shared_access: bool) -> io::Result<()> {
+    if !shared_access && flags & libc::MAP_SHARED != 0 {
+        let name = if flags & libc::MAP_PRIVATE != 0 {
+            "MAP_SHARED_VALIDATE"
+        } else {
+            "MAP_SHARED"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "raw_mmap_flags({flags:#x}): {name} would send the stores of a copy-on-write \
+                 map (Access::Copy) to the file; use Access::Write for a shared map"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The bits above `MAP_HUGE_SHIFT` that give a huge page size (Linux's `MAP_HUGE_MASK`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const HUGE_SIZE_MASK: i32 = 0x3f;
+
 /// The size of the huge pages `huge` asks for, if this system has them.
 fn huge_page_size(huge: HugePages) -> io::Result<usize> {
     let sizes = huge_page_sizes();

@@ -398,7 +398,7 @@ fn raw_protection_and_flags_that_would_fault_are_refused() {
             .raw_flags(libc::MAP_FIXED)
             .map_anon(),
         INVALID,
-        &["raw flags", "MAP_FIXED"],
+        &["raw_flags(0x10)", "MAP_FIXED"],
     );
     // A read-only protection with a read-only access is fine.
     let map = MmapOptions::new()

@@ -311,3 +311,129 @@ fn flags_this_system_lacks_are_refused_by_name() {
     let map = MmapOptions::new().len(4096).populate().map_anon().unwrap();
     assert!(map.iter().all(|&byte| byte == 0));
 }
+
+/// `raw_flags` takes only extra bits: what the crate sets itself or what contradicts the
+/// access is refused by name; `raw_mmap_flags` takes a map type, within the access.
+#[cfg(unix)]
+mod raw {
+    use super::*;
+    use crate::util::open_rw;
+
+    #[test]
+    fn raw_flags_refuses_what_the_crate_sets_itself() {
+        let (_dir, path) = temp_file(b"original");
+        let file = open_rw(&path);
+        let mut refused = vec![
+            (libc::MAP_SHARED, "MAP_SHARED"),
+            (libc::MAP_PRIVATE, "MAP_PRIVATE"),
+            (libc::MAP_FIXED, "MAP_FIXED"),
+            (libc::MAP_ANONYMOUS, "MAP_ANONYMOUS"),
+        ];
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        refused.extend([
+            (libc::MAP_SHARED_VALIDATE, "MAP_SHARED_VALIDATE"),
+            (libc::MAP_HUGETLB, "MAP_HUGETLB"),
+            (21 << libc::MAP_HUGE_SHIFT, "MAP_HUGETLB"),
+            (libc::MAP_POPULATE | libc::MAP_PRIVATE, "MAP_PRIVATE"),
+        ]);
+        #[cfg(target_os = "linux")]
+        refused.push((libc::MAP_FIXED_NOREPLACE, "MAP_FIXED_NOREPLACE"));
+        for (flags, name) in refused {
+            for access in [Access::Read, Access::Write, Access::Copy] {
+                let mut options = MmapOptions::new();
+                options.raw_flags(flags);
+                expect_err(
+                    // SAFETY: refused before anything is mapped.
+                    unsafe { options.map_dyn(Some(&file), access) },
+                    ErrorKind::InvalidInput,
+                    &[&format!("raw_flags({flags:#x})"), name],
+                );
+            }
+        }
+        // The bug this closes: a copy-on-write map made shared, its stores reaching the file.
+        let mut options = MmapOptions::new();
+        options.raw_flags(libc::MAP_SHARED);
+        // SAFETY: refused before anything is mapped.
+        assert!(unsafe { options.map_copy(&file) }.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"original");
+        // Anonymous memory may say it is anonymous; extra hints pass.
+        let anon = MmapOptions::new()
+            .len(4096)
+            .raw_flags(libc::MAP_ANONYMOUS)
+            .map_anon()
+            .unwrap();
+        assert_eq!(anon.len(), 4096);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            // SAFETY: the file is private to this test.
+            let map = unsafe {
+                MmapOptions::new()
+                    .raw_flags(libc::MAP_POPULATE | libc::MAP_NORESERVE)
+                    .map(&file)
+                    .unwrap()
+            };
+            assert_eq!(&map[..], b"original");
+        }
+    }
+
+    #[test]
+    fn raw_mmap_flags_take_a_map_type_within_the_access() {
+        let (_dir, path) = temp_file(b"original");
+        let file = open_rw(&path);
+        // A shared type would send a copy-on-write map's stores to the file.
+        for flags in [libc::MAP_SHARED, libc::MAP_SHARED | libc::MAP_PRIVATE] {
+            let mut options = MmapOptions::new();
+            options.raw_mmap_flags(flags);
+            expect_err(
+                // SAFETY: refused before anything is mapped.
+                unsafe { options.map_copy(&file) },
+                ErrorKind::InvalidInput,
+                &[&format!("raw_mmap_flags({flags:#x})"), "Access::Copy"],
+            );
+        }
+        expect_err(
+            // SAFETY: refused before anything is mapped.
+            unsafe {
+                MmapOptions::new()
+                    .raw_mmap_flags(libc::MAP_SHARED | libc::MAP_FIXED)
+                    .map(&file)
+            },
+            ErrorKind::InvalidInput,
+            &["MAP_FIXED"],
+        );
+        // A private type under a writable access: stores stay in the process.
+        let mut options = MmapOptions::new();
+        options.raw_mmap_flags(libc::MAP_PRIVATE);
+        // SAFETY: the file is private to this test.
+        let mut map = unsafe { options.map_dyn(Some(&file), Access::Write) }.unwrap();
+        map.write(b"ORIG").unwrap();
+        assert_eq!(&map.as_slice()[..8], b"ORIGinal");
+        assert_eq!(std::fs::read(&path).unwrap(), b"original");
+        // A shared type under Access::Read or Access::Write is what the access says anyway.
+        // SAFETY: as above.
+        let shared = unsafe {
+            MmapOptions::new()
+                .raw_mmap_flags(libc::MAP_SHARED)
+                .map_dyn(Some(&file), Access::Write)
+        };
+        shared.unwrap().write(b"SHAR").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"SHARinal");
+        // MAP_SHARED_VALIDATE reaches the kernel, which refuses flags it cannot honour.
+        #[cfg(target_os = "linux")]
+        {
+            let mut options = MmapOptions::new();
+            // MAP_SYNC (0x80000) needs a DAX file system: refused for a temporary file.
+            options.raw_mmap_flags(libc::MAP_SHARED_VALIDATE | 0x8_0000);
+            // SAFETY: as above.
+            let err = unsafe { options.map(&file) }.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EOPNOTSUPP), "{err}");
+            // SAFETY: as above.
+            let map = unsafe {
+                MmapOptions::new()
+                    .raw_mmap_flags(libc::MAP_SHARED_VALIDATE)
+                    .map(&file)
+            };
+            assert_eq!(&map.unwrap()[..], b"SHARinal");
+        }
+    }
+}
