@@ -886,12 +886,20 @@ impl PyMmap {
         let window = match &fd {
             None => None,
             Some(fd) => match options.check_window(fd) {
+                // The core maps the empty rest of a file (an empty file, or the offset at its
+                // end); CPython refuses it, the empty file first.
+                Ok(window) if window.is_empty() && window.offset() == 0 => {
+                    return Err(errors::value_error("cannot mmap an empty file"))
+                }
+                Ok(window) if window.is_empty() => {
+                    return Err(errors::value_error("mmap offset is greater than file size"))
+                }
                 Ok(window) => {
                     length = window.len() as u64;
                     Some(window)
                 }
                 Err(err) => match WindowError::of(&err) {
-                    Some(WindowError::EmptyFile) => {
+                    Some(WindowError::OffsetPastEnd { size: 0, .. }) => {
                         return Err(errors::value_error("cannot mmap an empty file"))
                     }
                     Some(WindowError::OffsetPastEnd { .. }) => {

@@ -91,8 +91,33 @@ impl MmapOptions {
         self
     }
 
-    /// How many bytes to map; 0 (the default) means "to the end of the file".
-    /// Anonymous maps need a non-zero length.
+    /// How many bytes to map; 0 (the default) means "to the end of the file", which is an
+    /// empty map for an empty file or an offset at the end of the file. For anonymous memory
+    /// 0 gives an empty map, which [`resize`](crate::DynMmap::resize) can grow.
+    ///
+    /// An empty map makes no OS mapping: its pointer is dangling (non-null, aligned, never
+    /// read) and it behaves as an empty byte string: reads give nothing, searches find
+    /// nothing, `seek(SeekFrom::Start(0))`, flushing and advice succeed, and writing bytes
+    /// is the usual out-of-range error.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("empty.bin");
+    /// std::fs::write(&path, b"")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { MmapOptions::new().map_dyn(Some(&file), Access::Write)? };
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.find(b"x")?, None);
+    /// map.resize(5)?; // grows the file, then maps it
+    /// map.write(b"hello")?;
+    /// assert_eq!(std::fs::read(&path)?, b"hello");
+    /// let anon = MmapOptions::new().map_anon()?;
+    /// assert_eq!(anon.len(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&mut self, len: usize) -> &mut Self {
         self.len = (len != 0).then_some(len);
         self
@@ -450,7 +475,8 @@ impl MmapOptions {
         unsafe { self.map_dyn(Some(file), Access::Copy) }.map(MmapMut::from_dyn)
     }
 
-    /// Maps `len` bytes of private, zero-filled anonymous memory.
+    /// Maps `len` bytes of private, zero-filled anonymous memory (none when no length was
+    /// given: an empty map, as memmap2 gives).
     ///
     /// ```
     /// let mut map = mmapfile::MmapOptions::new().len(4096).map_anon()?;
@@ -498,9 +524,13 @@ impl MmapOptions {
         let mode = self.mode(access, file.is_none())?;
         let search_threads = self.checked_search_threads()?;
         let Some(file) = file else {
-            let len = self.len.ok_or_else(|| {
-                error::invalid_input("an anonymous map needs a non-zero length".to_string())
-            })?;
+            let len = self.len.unwrap_or(0);
+            #[cfg(windows)]
+            if len == 0 && self.shared_name.is_some() {
+                return Err(error::invalid_input(
+                    "a named map needs a non-zero length (others share it at its size)".to_string(),
+                ));
+            }
             let inner = self.map_inner(None, 0, len, mode, false)?;
             let mut map = DynMmap::new(inner, access, Backing::Anonymous, 0);
             map.search_threads = search_threads;

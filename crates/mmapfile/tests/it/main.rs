@@ -7,6 +7,7 @@ mod access;
 mod bad_input;
 mod bytes_api;
 mod durability;
+mod empty;
 mod errors;
 mod file_api;
 mod flags;
