@@ -469,8 +469,9 @@ pub(crate) struct OsRegion {
 
 /// One live mapping: the page-aligned OS mapping plus the slack that hides the alignment.
 ///
-/// `len == 0` is an empty mapping that owns no OS mapping (what is left after
-/// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
+/// `len == 0` is an empty mapping that owns no OS mapping (an empty file or window, anonymous
+/// memory of no length, or what is left after `resize(0)`); its pointer is dangling but well
+/// aligned and never dereferenced.
 pub(crate) struct MapInner {
     /// Start of the OS mapping (page aligned), or dangling when empty.
     base: NonNull<u8>,

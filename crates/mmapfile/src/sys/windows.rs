@@ -310,8 +310,9 @@ impl MapMode {
 
 /// One live view: the granularity-aligned OS view plus the slack that hides the alignment.
 ///
-/// `len == 0` is an empty mapping that owns no OS resources (what is left after
-/// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
+/// `len == 0` is an empty mapping that owns no OS resources (an empty file or window, anonymous
+/// memory of no length, or what is left after `resize(0)`); its pointer is dangling but well
+/// aligned and never dereferenced.
 pub(crate) struct MapInner {
     /// Start of the view (aligned to the allocation granularity), or dangling when empty.
     base: NonNull<u8>,
