@@ -140,7 +140,7 @@ pub(crate) fn new_map(
                 }
                 Some(WindowError::TooLong { .. }) => win_error(ERROR_NOT_ENOUGH_MEMORY),
                 _ => errors::from_io(err),
-            })
+            });
         }
     };
     let map = py.detach(|| match window {

@@ -96,7 +96,10 @@ fn a_window_past_the_end_of_a_large_file_is_refused() {
     expect_err(
         unsafe { MmapOptions::new().offset(size + 1).map(&file) },
         ErrorKind::InvalidInput,
-        &[&format!("offset {} is past the end of the {size}-byte file", size + 1)],
+        &[&format!(
+            "offset {} is past the end of the {size}-byte file",
+            size + 1
+        )],
     );
     // At the end: the empty rest of the file, past 4 GiB.
     // SAFETY: as above.
