@@ -507,10 +507,7 @@ impl PyMmap {
         if offset as usize % mmapfile::page_size() != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
-        // msync waits for the disk: always worth releasing the GIL.
-        let mut lease = self.handle.lease(py)?;
-        lease.run(py, usize::MAX, |lease| {
-            let map = lease.map();
+        let flush = |map: &DynMmap| {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
@@ -522,7 +519,15 @@ impl PyMmap {
                 map.flush_range(offset as usize, size as usize)
             };
             flushed.map_err(errors::from_io)
-        })?;
+        };
+        // A range below DETACH_MIN keeps the GIL, as CPython's flush always does; a bigger
+        // one, whose dirty pages may take long to write, releases it.
+        if (size as usize) < DETACH_MIN {
+            self.handle.read(py, flush)?;
+        } else {
+            let mut lease = self.handle.lease(py)?;
+            lease.run(py, usize::MAX, |lease| flush(lease.map()))?;
+        }
         Ok(none())
     }
 
@@ -1338,8 +1343,9 @@ unsafe extern "C" fn getbuffer_slow(slf: Object, view: *mut ffi::Py_buffer, flag
 
 unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) {
     // SAFETY: see above. Releasing cannot fail; the count goes down with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    unsafe { PyMmap::from_ptr(py, slf) }.handle.released();
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        this.handle.released();
+    }
 }
 
 /// A `METH_NOARGS` method `$name` calling `PyMmap::$method(py)`.
