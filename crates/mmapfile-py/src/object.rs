@@ -4,7 +4,10 @@
 //! `mp_subscript`, `mp_ass_subscript`, `sq_contains`, the buffer slots) or a `METH_FASTCALL`
 //! / `METH_NOARGS` method descriptor, each through the one wrapper [`slot`]: no PyO3
 //! trampoline, no tuple of arguments, no lock (the handle's rules, `handle.rs`), and `bytes`
-//! results made once, straight from the mapped memory. The PyO3 methods that remain
+//! results made once, straight from the mapped memory. The hottest slots first try a fast
+//! path for the common case (exact ints, a plain `[a:b]` slice, the map open with nothing
+//! GIL-released in flight) that calls only C functions and the core's byte paths, and hand
+//! everything else, errors included, to the general path through [`slot`]. The PyO3 methods that remain
 //! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
 use std::ops::Range;
