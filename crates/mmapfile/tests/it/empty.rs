@@ -141,18 +141,3 @@ fn anonymous_memory_of_no_length_is_an_empty_map() {
     assert_eq!(map.len(), 0);
     assert_eq!(&map[..], b"");
 }
-
-#[test]
-fn a_window_of_bytes_past_an_empty_file_still_needs_grow() {
-    let (_dir, path) = temp_file(b"");
-    let file = open_rw(&path);
-    // SAFETY: the file lives in our own temporary directory; nothing else changes it.
-    expect_err(
-        unsafe { MmapOptions::new().len(3).map(&file) },
-        ErrorKind::InvalidInput,
-        &["window 0..3", "0-byte file", "grow(true)"],
-    );
-    // SAFETY: as above.
-    let map = unsafe { MmapOptions::new().len(3).grow(true).map_mut(&file) }.unwrap();
-    assert_eq!(&map[..], &[0; 3]);
-}
