@@ -1574,6 +1574,40 @@ mod tests {
     }
 
     #[test]
+    fn refusals_of_the_typed_flags_are_explained() {
+        let mut locked = mode(Protection::ReadWrite, false, 0);
+        locked.flags.locked = true;
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EAGAIN), locked, 8192);
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+        let text = err.to_string();
+        assert!(text.contains("locked(): locking 8192 bytes") && text.contains("RLIMIT_MEMLOCK"));
+        // Other errors, and errors of maps without the flags, keep their errno.
+        let plain = mode(Protection::ReadWrite, false, 0);
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EAGAIN), plain, 8192);
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EINVAL), locked, 8192);
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+        let mut huge = plain;
+        huge.flags.huge = Some(HugePages::Default);
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::ENOMEM), huge, 2 << 20);
+        if huge_page_size(HugePages::Default).is_ok() {
+            assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+            assert!(err.to_string().contains("huge(..)"), "{err}");
+            assert!(err.to_string().contains("nr_hugepages"), "{err}");
+        } else {
+            assert_eq!(err.raw_os_error(), Some(libc::ENOMEM));
+        }
+    }
+
+    #[test]
+    fn huge_page_sizes_read_as_binary_units() {
+        assert_eq!(human_size(2 << 20), "2 MiB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(64 << 10), "64 KiB");
+        assert_eq!(human_size(1000), "1000 bytes");
+    }
+
+    #[test]
     fn the_page_size_is_a_power_of_two() {
         assert!(page_size().is_power_of_two());
         assert_eq!(allocation_granularity() % page_size(), 0);
