@@ -10,7 +10,7 @@
 //!
 //! With the GIL held no other thread runs Python code, so a call that keeps the GIL for its
 //! whole duration needs no lock: it checks the handle's state word with one plain load and
-//! uses the map. Only work that releases the GIL can overlap with another thread's calls. Such
+//! uses the map ([`MapHandle::idle`] is that check for the slots' fast paths). Only work that releases the GIL can overlap with another thread's calls. Such
 //! work first registers in the state word (with the GIL held, so that no other thread can
 //! register or check at the same moment), then releases the GIL, and unregisters when done:
 //!

@@ -4,7 +4,10 @@
 //! `mp_subscript`, `mp_ass_subscript`, `sq_contains`, the buffer slots) or a `METH_FASTCALL`
 //! / `METH_NOARGS` method descriptor, each through the one wrapper [`slot`]: no PyO3
 //! trampoline, no tuple of arguments, no lock (the handle's rules, `handle.rs`), and `bytes`
-//! results made once, straight from the mapped memory. The PyO3 methods that remain
+//! results made once, straight from the mapped memory. The hottest slots first try a fast
+//! path for the common case (exact ints, a plain `[a:b]` slice, the map open with nothing
+//! GIL-released in flight) that calls only C functions and the core's byte paths, and hand
+//! everything else, errors included, to the general path through [`slot`]. The PyO3 methods that remain
 //! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
 use std::ops::Range;
@@ -507,10 +510,7 @@ impl PyMmap {
         if offset as usize % mmapfile::page_size() != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
-        // msync waits for the disk: always worth releasing the GIL.
-        let mut lease = self.handle.lease(py)?;
-        lease.run(py, usize::MAX, |lease| {
-            let map = lease.map();
+        let flush = |map: &DynMmap| {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
@@ -522,7 +522,15 @@ impl PyMmap {
                 map.flush_range(offset as usize, size as usize)
             };
             flushed.map_err(errors::from_io)
-        })?;
+        };
+        // A range below DETACH_MIN keeps the GIL, as CPython's flush always does; a bigger
+        // one, whose dirty pages may take long to write, releases it.
+        if (size as usize) < DETACH_MIN {
+            self.handle.read(py, flush)?;
+        } else {
+            let mut lease = self.handle.lease(py)?;
+            lease.run(py, usize::MAX, |lease| flush(lease.map()))?;
+        }
         Ok(none())
     }
 
@@ -895,12 +903,20 @@ impl PyMmap {
         let window = match &fd {
             None => None,
             Some(fd) => match options.check_window(fd) {
+                // The core maps the empty rest of a file (an empty file, or the offset at its
+                // end); CPython refuses it, the empty file first.
+                Ok(window) if window.is_empty() && window.offset() == 0 => {
+                    return Err(errors::value_error("cannot mmap an empty file"))
+                }
+                Ok(window) if window.is_empty() => {
+                    return Err(errors::value_error("mmap offset is greater than file size"))
+                }
                 Ok(window) => {
                     length = window.len() as u64;
                     Some(window)
                 }
                 Err(err) => match WindowError::of(&err) {
-                    Some(WindowError::EmptyFile) => {
+                    Some(WindowError::OffsetPastEnd { size: 0, .. }) => {
                         return Err(errors::value_error("cannot mmap an empty file"))
                     }
                     Some(WindowError::OffsetPastEnd { .. }) => {
@@ -972,7 +988,7 @@ impl PyMmap {
         options
             .len(length)
             .raw_protection(prot)
-            .raw_flags(flags)
+            .raw_mmap_flags(flags)
             .keep_file(trackfd);
         // 5. Anonymous memory for fileno -1, else the checked window of the file (dup()ed
         // when trackfd).
@@ -1338,8 +1354,9 @@ unsafe extern "C" fn getbuffer_slow(slf: Object, view: *mut ffi::Py_buffer, flag
 
 unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) {
     // SAFETY: see above. Releasing cannot fail; the count goes down with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    unsafe { PyMmap::from_ptr(py, slf) }.handle.released();
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        this.handle.released();
+    }
 }
 
 /// A `METH_NOARGS` method `$name` calling `PyMmap::$method(py)`.
