@@ -15,7 +15,8 @@ What it does:
   `find --count`, `grep -c`, the search of `replace --dry-run`) against the core doing the
   same scans in scan_bench, both as whole processes, each command run right next to the
   core's (--pairs per round warm, --cold-pairs cold), so the tables show the command/core
-  ratio, warm and cold;
+  ratio, warm and cold, and counts both in instructions with valgrind's callgrind (when
+  installed), which no load on the machine moves;
 - runs every method several times, interleaved round by round (the order rotates each
   round), on the warm file; then the madvise choices; then cold-cache runs (each after
   evicting the file with posix_fadvise(DONTNEED), checked with fincore) against `dd bs=1M`;
@@ -355,6 +356,17 @@ class Bench:
             raise RuntimeError(f"{shlex.join(map(str, cmd))} failed:\n{out.stderr}")
         text = out.stdout.strip() or out.stderr.strip()
         return seconds, text
+
+    def instructions(self, cmd):
+        """The user-space instructions a whole process executes, all its threads together,
+        as valgrind's callgrind counts them (None without valgrind): unlike a time, the
+        same on a busy machine as on a quiet one."""
+        if shutil.which("valgrind") is None:
+            return None
+        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                              *map(str, cmd)], capture_output=True, text=True)
+        found = re.search(r"Collected\s*:\s*(\d+)", out.stderr)
+        return int(found.group(1)) if found and out.returncode in (0, 1) else None
 
 
 def command_result(op, text):
@@ -872,6 +884,24 @@ def main():
         f"core's. They run in pairs, the command right next to the core (which goes first "
         f"alternates), {args.pairs} pairs per round, so their medians are over "
         f"{args.pairs * args.rounds} runs.\n")
+
+    # ---- the command against the core in instructions, which no load moves
+    counted = [(op, bench.instructions(command_argv), bench.instructions(core_argv))
+               for op, command_argv, core_argv in bench.command_ops(path)]
+    if all(c is None and k is None for _, c, k in counted):
+        bench.notes.append("valgrind is not installed (`apt-get install valgrind`): the "
+                           "command and the core were not counted in instructions.")
+    else:
+        out.append("## The command against the core in instructions (warm file)\n")
+        out.append(table(
+            ["scan", "command", "core (scan_bench)", "command / core"],
+            [(op, f"{c:,}" if c else "–", f"{k:,}" if k else "–",
+              f"{c / k:.4f}" if c and k else "–") for op, c, k in counted]))
+        out.append("")
+        out.append("User-space instructions of each whole process, all its threads together, "
+                   "counted once by valgrind's callgrind on the warm file: the same scans as "
+                   "the timed command/core rows. Kernel work (page faults, the map's set-up) "
+                   "is not counted; the times above include it.\n")
 
     # ------------------------------------------------------------------ madvise
     if "madvise" not in args.skip:
