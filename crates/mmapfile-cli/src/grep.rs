@@ -51,6 +51,9 @@ fn invalid_pattern(pattern: &str, err: &regex::Error) -> Failure {
     Failure::Argument(format!("invalid regex {pattern:?}: {reason}"))
 }
 
+/// Bytes searched between two moves of the progress bar.
+const BAR_STEP: usize = 1 << 20;
+
 /// Prints the matches in one file and returns how many there were.
 fn search_file(
     regex: &Regex,
@@ -68,9 +71,14 @@ fn search_file(
             // mid-search; that becomes the truncation error, never a panic.
             map.scan_with(.., |haystack| {
                 let mut count = 0;
+                let mut reported = 0;
                 for found in regex.find_iter(haystack) {
                     count += 1;
-                    progress.set(found.end() as u64);
+                    // Moving the bar reads the clock: once a MiB, not once a match.
+                    if found.end() - reported >= BAR_STEP {
+                        reported = found.end();
+                        progress.set(reported as u64);
+                    }
                     if !args.count {
                         print_match(out, &name, haystack, &found, args.only_matching)?;
                     }
