@@ -145,19 +145,20 @@ impl PyMmap {
 }
 
 impl PyMmap {
-    /// The map object behind a slot's `slf`, for a fast path; `None` for NULL (which CPython
-    /// never passes; the general path reports it).
+    /// The map object behind a slot's `slf`, for a fast path (always `Some`: the `Option`
+    /// only shapes the callers' code).
     ///
     /// # Safety
     ///
-    /// As [`from_ptr`](Self::from_ptr), except that `slf` may be NULL.
+    /// As [`from_ptr`](Self::from_ptr); in particular `slf` is not NULL, which CPython
+    /// never passes as a slot's or method's `self` (this lets the check go).
     #[inline(always)]
     pub(crate) unsafe fn peek<'a>(slf: *mut ffi::PyObject) -> Option<&'a PyMmap> {
-        if slf.is_null() {
-            return None;
+        // SAFETY: per the contract.
+        unsafe {
+            std::hint::assert_unchecked(!slf.is_null());
+            Some(Self::from_ptr(Python::assume_attached(), slf))
         }
-        // SAFETY: per the contract, with `slf` not NULL; the thread is attached.
-        Some(unsafe { Self::from_ptr(Python::assume_attached(), slf) })
     }
 }
 
