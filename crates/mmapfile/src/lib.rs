@@ -28,6 +28,15 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # One map type, three kinds
+//!
+//! [`Mmap`], [`MmapMut`] and [`DynMmap`] are one type, [`Map<K>`](Map), whose [`kind`] `K`
+//! says what it can do: [`Mmap`] reads, [`MmapMut`] reads and writes, [`DynMmap`] checks its
+//! access at run time. Each method is written once, in the `impl` block of the kinds that
+//! have it, and is listed once, on [`Map`]: a write method is not even there on an
+//! [`Mmap`], so writing to a read-only map is a compile error. The methods are inherent:
+//! no trait needs importing.
+//!
 //! # The contract of a file-backed map
 //!
 //! Mapping a file hands the program memory whose contents another process can change at any
@@ -120,6 +129,7 @@
 mod dynmap;
 mod error;
 mod guard;
+pub mod kind;
 mod mem;
 mod options;
 mod records;
@@ -130,7 +140,7 @@ mod typed;
 mod walk;
 mod window;
 
-pub use dynmap::DynMmap;
+pub use dynmap::{DynMmap, Map};
 pub use error::{is_truncated, Truncated};
 pub use options::{Access, Advice, MmapOptions};
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};

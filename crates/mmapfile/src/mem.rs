@@ -14,9 +14,10 @@ use std::sync::atomic::{fence, Ordering};
 
 use crate::error::Truncated;
 use crate::guard::Watch;
-use crate::DynMmap;
+use crate::kind::{Kind, Readable};
+use crate::Map;
 
-impl DynMmap {
+impl<K: Readable> Map<K> {
     /// Runs `f` over the bytes in `range`, which the caller has checked against `len()`.
     /// An error if any byte of `range` belongs to a part of the file that has vanished.
     pub(crate) fn load<R>(&self, range: Range<usize>, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
@@ -116,7 +117,9 @@ impl DynMmap {
         }
         Ok(out)
     }
+}
 
+impl<K: Kind> Map<K> {
     /// Checks, without touching the memory, that `range` still has file behind it: the
     /// guard's mark, then the file's current size when the map keeps its descriptor.
     /// `flush` calls it, since msync of vanished pages reports nothing.
