@@ -457,18 +457,32 @@ impl<K: Readable> Map<K> {
         Ok(self.pos as u64)
     }
 
-    /// Reads up to `n` bytes at the cursor and advances it; fewer (or none) at the end.
+    /// Reads up to `n` bytes at the cursor into a new `Vec` and advances the cursor; fewer
+    /// (or none) at the end. Python's `read(n)`.
+    ///
+    /// It is named `read_vec`, not `read`, because every readable map also implements
+    /// [`std::io::Read`], whose `read(&mut self, buf: &mut [u8]) -> io::Result<usize>` an
+    /// inherent `read` would shadow: method lookup prefers inherent methods, so `map.read(…)`
+    /// would name a different function than `Read::read` on the same value, and a reader
+    /// could not tell from the call which one runs. Now `map.read(&mut buf)` is always the
+    /// std trait (with `std::io::Read` in scope), and [`read_into`](Self::read_into) is the
+    /// same thing by name.
     ///
     /// ```
+    /// use std::io::Read;
     /// let mut map = mmapfile::MmapOptions::new().len(5).map_anon_dyn(mmapfile::Access::Copy)?;
     /// map.write(b"hello")?;
     /// map.seek(std::io::SeekFrom::Start(1))?;
-    /// assert_eq!(map.read(3)?, b"ell");
-    /// assert_eq!(map.read(usize::MAX)?, b"o"); // Python's read() with no size
-    /// assert_eq!(map.read(1)?, b"");
+    /// assert_eq!(map.read_vec(3)?, b"ell");
+    /// assert_eq!(map.read_vec(usize::MAX)?, b"o"); // Python's read() with no size
+    /// assert_eq!(map.read_vec(1)?, b"");
+    /// map.seek(std::io::SeekFrom::Start(0))?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(map.read(&mut buf)?, 2); // std::io::Read::read
+    /// assert_eq!(&buf, b"he");
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+    pub fn read_vec(&mut self, n: usize) -> io::Result<Vec<u8>> {
         let end = self.pos.saturating_add(n).min(self.len());
         let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
         self.pos = end;

@@ -4,7 +4,7 @@
 //! inside), read-only, write-through or copy-on-write, or anonymous memory, and lets you use
 //! the map two ways at once, as in Python's `mmap`:
 //!
-//! - **as a file**, with a cursor: [`read`](Mmap::read), [`read_byte`](Mmap::read_byte),
+//! - **as a file**, with a cursor: [`read_vec`](Mmap::read_vec), [`read_byte`](Mmap::read_byte),
 //!   [`readline`](Mmap::readline), [`seek`](Mmap::seek), [`tell`](Mmap::tell),
 //!   [`write`](MmapMut::write), [`write_byte`](MmapMut::write_byte),
 //!   [`flush`](MmapMut::flush), [`close`](Mmap::close), and the std `Read`, `Write`, `Seek`
@@ -22,9 +22,9 @@
 //! let file = std::fs::File::open(&path)?;
 //! // SAFETY: nothing truncates or rewrites lorem.txt while it is mapped.
 //! let mut map = unsafe { MmapOptions::new().map(&file)? };
-//! assert_eq!(map.read(10)?, b"Lorem ipsu");
+//! assert_eq!(map.read_vec(10)?, b"Lorem ipsu");
 //! assert_eq!(&map[..10], b"Lorem ipsu");
-//! assert_eq!(map.read(10)?, b"m dolor si");
+//! assert_eq!(map.read_vec(10)?, b"m dolor si");
 //! # Ok(()) }
 //! ```
 //!
@@ -65,7 +65,7 @@
 //! other crashes still crash.
 //!
 //! After a truncation the map stays usable for the bytes that still exist: accesses wholly
-//! below the vanished region succeed; an access that reaches it (`read`, `find`, `rfind`,
+//! below the vanished region succeed; an access that reaches it (`read_vec`, `find`, `rfind`,
 //! `readline`, `copy_range`, `with_bytes`, `get_byte`, `write`, `write_at`, `set_byte`, …)
 //! is an error, also from other threads and also for writes (whose bytes below the new end
 //! may have been written); `flush` compares the file's size with the range and reports the

@@ -41,7 +41,7 @@ use crate::{DynMmap, Map};
 /// let file = std::fs::File::open(&path)?;
 /// // SAFETY: the file is not truncated or changed while mapped.
 /// let mut map = unsafe { mmapfile::Mmap::map(&file)? };
-/// assert_eq!(map.read(5)?, b"Lorem");          // file API, with a cursor
+/// assert_eq!(map.read_vec(5)?, b"Lorem");          // file API, with a cursor
 /// assert_eq!(&map[6..11], b"ipsum");           // byte-string API
 /// assert_eq!(map.find(b"dolor")?, Some(12));   // searches from the cursor
 /// map.seek(SeekFrom::Start(0))?;

@@ -375,7 +375,7 @@ fn one_access(access: &str) {
             "slice" => expect_truncated(&what, map.copy_range(2 * page..8 * page)),
             "read" => {
                 map.seek(SeekFrom::Start(2 * page as u64)).expect("seek");
-                expect_truncated(&what, map.read(5 * page));
+                expect_truncated(&what, map.read_vec(5 * page));
                 assert_eq!(map.tell(), 2 * page as u64, "a failed read moves nothing");
             }
             "find" => expect_truncated(&what, map.find(b"not in the file")),
