@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::ops::{Bound, Range, RangeBounds};
 
-use crate::error::{self, past_end};
+use crate::error::{self, past_end, ConvertError};
 use crate::guard::{MapFacts, Watch};
 use crate::kind::{Dynamic, Kind, Readable, Writable};
 use crate::search::Plan;
@@ -670,6 +670,82 @@ impl<K: Readable> Map<K> {
     pub fn as_dyn(&self) -> &DynMmap {
         self.erased()
     }
+
+    /// Makes the map writable in place, without remapping (`mprotect` on Unix,
+    /// `VirtualProtect` on Windows), and returns it as an [`MmapMut`]: write-through
+    /// ([`Access::Write`]) when the map shares its pages with the file, as [`Mmap::map`]
+    /// maps, or copy-on-write ([`Access::Copy`]) when it was mapped private. The bytes and
+    /// the cursor are kept; the fault guard keeps watching it with the new protection.
+    ///
+    /// # Errors
+    ///
+    /// A shared file map needs a descriptor open for writing: from a file opened read-only
+    /// the OS refuses, and the error ([`PermissionDenied`](io::ErrorKind::PermissionDenied))
+    /// says the file was opened read-only (when the map kept its descriptor, which it asks)
+    /// and what to do instead. On Windows a map created read-only can never be made
+    /// writable (a view cannot gain access it was not mapped with); one made read-only by
+    /// [`make_read_only`](Self::make_read_only) can. On any error the map is handed back
+    /// unchanged inside the [`ConvertError`], not lost; `?` turns it into the `io::Error`
+    /// and unmaps the map.
+    ///
+    /// There is no executable variant: making mapped file bytes executable means running
+    /// code that another process can rewrite under the program, which no safe API can
+    /// promise against, and systems that enforce W^X (SELinux `execmem`, hardened macOS
+    /// runtimes, OpenBSD) refuse it anyway.
+    ///
+    /// [`MmapMut`]: crate::MmapMut
+    /// [`Mmap::map`]: crate::Mmap::map
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"hello")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { mmapfile::Mmap::map(&file)? }; // read-only, checked at compile time
+    /// # #[cfg(unix)] {
+    /// let mut map = map.make_mut()?;                    // the same pages, now writable
+    /// map[..1].copy_from_slice(b"J");
+    /// map.flush()?;
+    /// assert_eq!(std::fs::read(&path)?, b"Jello");
+    /// let map = map.make_read_only()?;                  // and back
+    /// assert_eq!(&map[..], b"Jello");
+    /// # }
+    /// # Ok(()) }
+    /// ```
+    pub fn make_mut(mut self) -> Result<crate::MmapMut, ConvertError<Self>> {
+        match self.set_writable(true) {
+            Ok(()) => Ok(self.retype()),
+            Err(err) => Err(ConvertError::new(err, self)),
+        }
+    }
+
+    /// Makes the map read-only in place, without remapping, and returns it as an
+    /// [`Mmap`](crate::Mmap), whose type has no way to write. The bytes and the cursor are
+    /// kept. It does not flush: changes already made to a write-through map reach the file
+    /// as usual (call [`flush`](Self::flush) first to wait for them); its
+    /// [`access`](Self::access) is now [`Access::Read`].
+    ///
+    /// # Errors
+    ///
+    /// Only what the OS reports (running out of memory for its bookkeeping); the map is
+    /// then handed back unchanged inside the [`ConvertError`].
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapMut::map_anon(4096)?;
+    /// map[..2].copy_from_slice(b"hi");
+    /// let map = map.make_read_only()?;
+    /// assert_eq!(&map[..2], b"hi");
+    /// assert_eq!(map.access(), mmapfile::Access::Read);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn make_read_only(mut self) -> Result<crate::Mmap, ConvertError<Self>> {
+        match self.set_writable(false) {
+            Ok(()) => Ok(self.retype()),
+            Err(err) => Err(ConvertError::new(err, self)),
+        }
+    }
 }
 
 /// The writes: methods of [`MmapMut`](crate::MmapMut) and, checked at run time, of
@@ -1003,6 +1079,53 @@ impl<K: Kind> Map<K> {
         // `Map<Dynamic>` have the same layout; the borrow keeps `self`'s lifetime. A
         // `&DynMmap` cannot write (writes take `&mut`), so no kind's promise is broken.
         unsafe { &*(self as *const Self).cast::<DynMmap>() }
+    }
+
+    /// Adds or removes write access in place, then records the access that results and
+    /// tells the fault guard the new protection (its zero pages must allow what the map
+    /// allows, or a write after a repaired fault would fault again).
+    fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        if let Err(err) = self.inner.set_writable(writable) {
+            return Err(self.protection_error(err, writable));
+        }
+        self.access = match (writable, self.inner.is_shared()) {
+            (false, _) => Access::Read,
+            (true, true) => Access::Write,
+            (true, false) => Access::Copy,
+        };
+        let facts = guard_facts(&self.inner, &self.backing, self.offset);
+        self.watch.update(facts);
+        Ok(())
+    }
+
+    /// The error of a refused protection change, saying why when the OS refused access.
+    #[cold]
+    fn protection_error(&self, err: io::Error, writable: bool) -> io::Error {
+        let goal = if writable { "writable" } else { "read-only" };
+        if !writable || err.kind() != io::ErrorKind::PermissionDenied || cfg!(windows) {
+            return io::Error::new(err.kind(), format!("cannot make the map {goal}: {err}"));
+        }
+        let opened_read_only = match &self.backing {
+            Backing::File(Some(file)) => sys::desc_access(sys::borrow_desc(file))
+                .ok()
+                .map(|(_, can_write)| !can_write),
+            _ => None,
+        };
+        let why = match opened_read_only {
+            Some(true) => {
+                "the file was opened read-only, and a map that writes through to the file \
+                 needs a descriptor open for writing (open the file read-write, or map it \
+                 with map_copy for changes that stay private)"
+            }
+            _ => {
+                "the OS refused write access to the mapped file (a map that writes through \
+                 needs a descriptor open for writing, and a file system that allows writes)"
+            }
+        };
+        io::Error::new(
+            err.kind(),
+            format!("cannot make the map writable: {why} ({err})"),
+        )
     }
 
     /// What the fault guard needs to know about the mapping as it is now.

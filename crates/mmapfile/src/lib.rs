@@ -141,7 +141,7 @@ mod walk;
 mod window;
 
 pub use dynmap::{DynMmap, Map};
-pub use error::{is_truncated, Truncated};
+pub use error::{is_truncated, ConvertError, Truncated};
 pub use options::{Access, Advice, MmapOptions};
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;

@@ -555,6 +555,38 @@ impl MapInner {
         }
     }
 
+    /// Adds or removes write access to the whole mapping in place (`mprotect`), keeping
+    /// its other protection bits; the mode records the new protection, so later remaps
+    /// and the fault guard's zero pages get it too. On error the old protection is put back
+    /// (`mprotect` may have changed part of the range before failing) and the raw OS error
+    /// is returned: `EACCES` when write access to a shared file mapping needs a descriptor
+    /// open for writing.
+    pub(crate) fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        let old = self.mode.prot();
+        let new = if writable {
+            old | libc::PROT_WRITE
+        } else {
+            old & !libc::PROT_WRITE
+        };
+        if let Some((start, len)) = self.os_region() {
+            // SAFETY: the range is our own live mapping (page-aligned start); changing its
+            // protection changes no byte, and the caller holds the map by value, so no
+            // borrow of it relies on the old protection.
+            if unsafe { libc::mprotect(start as *mut libc::c_void, len, new) } != 0 {
+                let err = io::Error::last_os_error();
+                // SAFETY: as above; this restores what was there before the call.
+                unsafe { libc::mprotect(start as *mut libc::c_void, len, old) };
+                return Err(err);
+            }
+        }
+        self.mode.protection = match self.mode.protection {
+            Protection::Raw(_) => Protection::Raw(new),
+            _ if writable => Protection::ReadWrite,
+            _ => Protection::Read,
+        };
+        Ok(())
+    }
+
     /// Maps the file (or memory) afresh at `new_len` bytes, dropping the old mapping: for a
     /// shared file mapping whose pages the fault guard replaced, the file is the truth and the
     /// old mapping cannot be moved (its zero pages split it). On error nothing changes.

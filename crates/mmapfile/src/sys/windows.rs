@@ -27,9 +27,9 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile,
-    VirtualFree, FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
-    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE,
-    PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
+    VirtualFree, VirtualProtect, VirtualQuery, FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ,
+    FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS,
+    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -596,6 +596,83 @@ impl MapInner {
         if ok == 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    /// Adds or removes write access to the whole view in place (`VirtualProtect`); the mode
+    /// records the new protection, so the fault guard's zero views and later remaps get it.
+    ///
+    /// A view keeps the access it was mapped with as a ceiling: one mapped read-only
+    /// (`FILE_MAP_READ`, what [`Access::Read`](crate::Access::Read) maps) can never be
+    /// made writable, which is refused here with `PermissionDenied` and a message saying
+    /// so. A view mapped writable and made read-only can be made writable again, shared or
+    /// copy-on-write as it was mapped. On error the old protection is put back.
+    pub(crate) fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        if self.len == 0 {
+            self.mode.protection = if writable {
+                Protection::ReadWrite
+            } else {
+                Protection::Read
+            };
+            return Ok(());
+        }
+        // SAFETY: MEMORY_BASIC_INFORMATION is plain data for which all zeros is a valid value.
+        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: `base` is the start of our live view; VirtualQuery only writes `info`.
+        let queried = unsafe {
+            VirtualQuery(
+                self.base.as_ptr().cast(),
+                &mut info,
+                std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if queried == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ceiling = info.AllocationProtect;
+        let new = match (writable, ceiling) {
+            (false, _) => PAGE_READONLY,
+            (true, PAGE_WRITECOPY) => PAGE_WRITECOPY,
+            (true, PAGE_READWRITE) => PAGE_READWRITE,
+            (true, _) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the view was mapped read-only, and Windows cannot add write access to a \
+                     view afterwards (map the file with map_mut or map_copy instead, or make a \
+                     writable map read-only with make_read_only and writable again)",
+                ))
+            }
+        };
+        let mut old: PAGE_PROTECTION_FLAGS = 0;
+        // SAFETY: the range is our own live view; changing its protection changes no byte,
+        // and the caller holds the map by value, so no borrow relies on the old protection.
+        let ok = unsafe {
+            VirtualProtect(
+                self.base.as_ptr().cast(),
+                self.slack + self.len,
+                new,
+                &mut old,
+            )
+        };
+        if ok == 0 {
+            let err = io::Error::last_os_error();
+            let mut ignored: PAGE_PROTECTION_FLAGS = 0;
+            // SAFETY: as above; this restores what was there before the call.
+            unsafe {
+                VirtualProtect(
+                    self.base.as_ptr().cast(),
+                    self.slack + self.len,
+                    old,
+                    &mut ignored,
+                )
+            };
+            return Err(err);
+        }
+        self.mode.protection = if writable {
+            Protection::ReadWrite
+        } else {
+            Protection::Read
+        };
         Ok(())
     }
 

@@ -6,6 +6,7 @@ mod util;
 mod access;
 mod bad_input;
 mod bytes_api;
+mod convert;
 mod durability;
 mod errors;
 mod file_api;

@@ -665,3 +665,38 @@ fn a_window_at_an_unaligned_offset_reports_truncation_in_process() {
     expect_truncated("one byte further", map.copy_range(..=survivors));
     map.close().expect("close");
 }
+
+/// After `make_mut` the guard knows the map is writable: a write that faults on a vanished
+/// page gets a writable zero page (a read-only one would fault again, with `SIGSEGV`, and
+/// kill this process) and is reported; after `make_read_only`, reads are still guarded.
+#[test]
+fn a_map_made_writable_then_truncated_reports_writes_in_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data.bin");
+    let mut expected = contents();
+    std::fs::write(&path, &expected).expect("write the file");
+    let file = crate::util::open_rw(&path);
+    let page = page_size();
+    // SAFETY: the truncation is the point of the test; no slice of the map is held.
+    let map = unsafe { Mmap::map(&file) }.expect("map");
+    let mut map = map.make_mut().expect("make_mut");
+    truncate_here(&path, new_len() as u64);
+    for attempt in ["first", "second"] {
+        expect_truncated(
+            &format!("write into a vanished page ({attempt} attempt)"),
+            map.write_at(6 * page, b"lost"),
+        );
+    }
+    map.write_at(10, b"XY").expect("a write below the new end");
+    expected[10..12].copy_from_slice(b"XY");
+    map.flush_range(0, page).expect("flush below the new end");
+    let map = map.make_read_only().expect("make_read_only");
+    expect_truncated("read past the new end", map.copy_range(..));
+    expect_truncated("read of another vanished page", map.copy_range(9 * page..));
+    check_survivor(map.as_dyn(), &expected);
+    map.close().expect("close");
+    assert_eq!(
+        std::fs::read(&path).expect("read the file back"),
+        &expected[..new_len()]
+    );
+}
