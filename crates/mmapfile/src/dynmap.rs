@@ -209,7 +209,7 @@ impl<K: Kind> Map<K> {
     #[cfg(unix)]
     pub fn flush_raw(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
         self.check_span("flush", offset, len)?;
-        self.check_intact(offset..offset + len)?;
+        self.check_intact_range(offset..offset + len)?;
         if self.access != Access::Write {
             return Ok(());
         }
@@ -1144,7 +1144,7 @@ impl<K: Kind> Map<K> {
     fn flush_impl(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
         self.check_span("flush", offset, len)?;
         // msync of pages the file no longer has reports nothing: ask the guard and the file.
-        self.check_intact(offset..offset + len)?;
+        self.check_intact_range(offset..offset + len)?;
         if self.access != Access::Write || self.is_anonymous() {
             return Ok(());
         }
@@ -1161,7 +1161,7 @@ impl<K: Kind> Map<K> {
     }
 
     /// `offset..offset + len` must lie inside the map.
-    fn check_span(&self, what: &str, offset: usize, len: usize) -> io::Result<()> {
+    pub(crate) fn check_span(&self, what: &str, offset: usize, len: usize) -> io::Result<()> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len() => Ok(()),
             _ => Err(past_end(

@@ -6,14 +6,15 @@
 //!
 //! | block                    | kinds                                       | what            |
 //! |--------------------------|---------------------------------------------|-----------------|
-//! | `impl<K: Kind> Map<K>`     | all                                         | length, flush, advise, lock, close |
+//! | `impl<K: Kind> Map<K>`     | all, [`MmapRaw`](crate::MmapRaw) included   | length, flush, advise, lock, close |
 //! | `impl<K: Readable> Map<K>` | [`Mmap`](crate::Mmap), [`MmapMut`](crate::MmapMut), [`DynMmap`](crate::DynMmap) | cursor, reads, searches, scans |
 //! | `impl<K: Writable> Map<K>` | [`MmapMut`](crate::MmapMut), [`DynMmap`](crate::DynMmap) | writes, resize |
 //!
 //! So a read-only [`Mmap`](crate::Mmap) has no write method at all (calling one is a compile
 //! error), [`MmapMut`](crate::MmapMut) has them all, and [`DynMmap`](crate::DynMmap), whose
 //! access is only known at run time, has them too and checks the access on each call
-//! ([`io::ErrorKind::PermissionDenied`](std::io::ErrorKind) on a read-only map).
+//! ([`io::ErrorKind::PermissionDenied`](std::io::ErrorKind) on a read-only map). A
+//! [`MmapRaw`](crate::MmapRaw) has only the methods of every map, and a pointer.
 //!
 //! The traits are sealed: the crate's kinds are the only ones. They are public so that
 //! code can be generic over maps:
@@ -67,7 +68,13 @@ pub enum ReadWrite {}
 #[derive(Debug)]
 pub enum Dynamic {}
 
+/// The kind of [`MmapRaw`](crate::MmapRaw): only a pointer and a length, no reads or
+/// writes through the crate.
+#[derive(Debug)]
+pub enum Raw {}
+
 impl sealed::Sealed for ReadOnly {}
+impl sealed::Sealed for Raw {}
 impl sealed::Sealed for ReadWrite {}
 impl sealed::Sealed for Dynamic {}
 
@@ -81,6 +88,11 @@ impl Kind for ReadWrite {
 }
 impl Kind for Dynamic {
     const NAME: &'static str = "DynMmap";
+    const ALWAYS_WRITABLE: bool = false;
+}
+
+impl Kind for Raw {
+    const NAME: &'static str = "MmapRaw";
     const ALWAYS_WRITABLE: bool = false;
 }
 

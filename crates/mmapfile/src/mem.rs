@@ -123,7 +123,7 @@ impl<K: Kind> Map<K> {
     /// Checks, without touching the memory, that `range` still has file behind it: the
     /// guard's mark, then the file's current size when the map keeps its descriptor.
     /// `flush` calls it, since msync of vanished pages reports nothing.
-    pub(crate) fn check_intact(&self, range: Range<usize>) -> io::Result<()> {
+    pub(crate) fn check_intact_range(&self, range: Range<usize>) -> io::Result<()> {
         if touches_gone(&range, self.watch().gone_from()) {
             return Err(self.vanished(&range));
         }

@@ -97,7 +97,7 @@ impl<K: Readable> Map<K> {
                 self.offset()
             )));
         }
-        self.check_intact(range.clone())?;
+        self.check_intact_range(range.clone())?;
         Ok(range)
     }
 }

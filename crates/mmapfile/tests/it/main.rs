@@ -13,6 +13,7 @@ mod file_api;
 mod mapping;
 mod model;
 mod ops;
+mod raw;
 mod records;
 #[cfg(unix)]
 mod review;

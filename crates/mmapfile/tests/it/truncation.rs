@@ -700,3 +700,41 @@ fn a_map_made_writable_then_truncated_reports_writes_in_process() {
         &expected[..new_len()]
     );
 }
+
+/// A raw access to a vanished page survives (the guard maps zeros there: reads see zeros,
+/// writes are lost), and `check_intact` and `flush_range` report what happened.
+#[test]
+fn raw_accesses_to_a_truncated_file_survive_and_are_reported_in_process() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data.bin");
+    let expected = contents();
+    std::fs::write(&path, &expected).expect("write the file");
+    let file = crate::util::open_rw(&path);
+    let page = page_size();
+    let map = MmapOptions::new().map_raw(&file).expect("map_raw");
+    map.check_intact(0, map.len())
+        .expect("intact before the cut");
+    truncate_here(&path, new_len() as u64);
+    // SAFETY: inside the live map; the page past the new end faults, and the guard
+    // answers with a page of zeros (the point of the test).
+    let vanished = unsafe { map.as_ptr().add(6 * page).read_volatile() };
+    assert_eq!(vanished, 0, "a vanished page reads as zeros");
+    // SAFETY: as above; a write to the (now zero, writable) page is lost, not fatal.
+    unsafe { map.as_mut_ptr().add(7 * page).write_volatile(b'!') };
+    // SAFETY: below the new end, the file's bytes are still there.
+    let kept = unsafe { map.as_ptr().add(10).read_volatile() };
+    assert_eq!(kept, expected[10]);
+    map.check_intact(0, new_len())
+        .expect("the bytes below the new end exist");
+    expect_truncated("check_intact", map.check_intact(6 * page, 1));
+    expect_truncated(
+        "check_intact of the whole map",
+        map.check_intact(0, map.len()),
+    );
+    expect_truncated("flush", map.flush());
+    map.close().expect("close");
+    assert_eq!(
+        std::fs::read(&path).expect("read the file back"),
+        &expected[..new_len()]
+    );
+}
