@@ -258,6 +258,66 @@ impl MapMode {
     }
 }
 
+/// The error of a refused `mlock` of `len` bytes. `ENOMEM` and `EPERM` are what the kernel
+/// answers when the process may not lock that much (`RLIMIT_MEMLOCK`, or a limit of 0
+/// without `CAP_IPC_LOCK`); when the limit explains the refusal the message says so, with
+/// the numbers. The kind stays the errno's (`OutOfMemory`, `PermissionDenied`).
+#[cold]
+fn lock_error(err: io::Error, len: usize) -> io::Error {
+    let errno = err.raw_os_error();
+    if errno != Some(libc::ENOMEM) && errno != Some(libc::EPERM) {
+        return io::Error::new(
+            err.kind(),
+            format!("cannot lock {len} bytes in memory: {err}"),
+        );
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    let known = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0;
+    let locked = locked_bytes();
+    // `rlim_t` is u64 on Linux and macOS, i64 on FreeBSD.
+    #[allow(clippy::unnecessary_cast)]
+    let soft = limit.rlim_cur as u64;
+    let over = known
+        && limit.rlim_cur != libc::RLIM_INFINITY
+        && (len as u64).saturating_add(locked.unwrap_or(0)) > soft;
+    if !over {
+        return io::Error::new(
+            err.kind(),
+            format!("cannot lock {len} bytes in memory: {err}"),
+        );
+    }
+    let already = match locked {
+        Some(locked) => format!("; {locked} bytes already locked by this process"),
+        None => String::new(),
+    };
+    io::Error::new(
+        err.kind(),
+        format!(
+            "locking {len} bytes exceeds RLIMIT_MEMLOCK ({} bytes{already}): raise the \
+             limit (ulimit -l, or LimitMEMLOCK= for a systemd service) or give the process \
+             CAP_IPC_LOCK ({err})",
+            soft
+        ),
+    )
+}
+
+/// Bytes this process has locked (`VmLck` in `/proc/self/status`), where the system says.
+fn locked_bytes() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmLck:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    None
+}
+
 /// Where a live file mapping lies, as the fault guard registers it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OsRegion {
@@ -549,6 +609,39 @@ impl MapInner {
         // SAFETY: the range lies inside our live mapping; the caller upholds the content rule.
         let rc = unsafe { libc::madvise(ptr, len, advice) };
         if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Locks the pages of `offset..offset + len` of the user's view in memory (`mlock`),
+    /// reading them in first; `offset + len <= self.len` is checked upstream. A refusal
+    /// that the lock limit explains says so (see [`lock_error`]).
+    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live mapping; locking changes no byte.
+        if unsafe { libc::mlock(ptr, len) } == 0 {
+            Ok(())
+        } else {
+            Err(lock_error(io::Error::last_os_error(), len))
+        }
+    }
+
+    /// Unlocks the pages of `offset..offset + len` of the user's view (`munlock`); pages
+    /// that were not locked are no error.
+    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live mapping; unlocking changes no byte.
+        if unsafe { libc::munlock(ptr, len) } == 0 {
             Ok(())
         } else {
             Err(io::Error::last_os_error())

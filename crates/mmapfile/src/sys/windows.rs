@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation};
 use windows_sys::Win32::Foundation::{
-    GetLastError, RtlNtStatusToDosError, ERROR_ALREADY_EXISTS, ERROR_USER_MAPPED_FILE, HANDLE,
-    INVALID_HANDLE_VALUE,
+    GetLastError, RtlNtStatusToDosError, ERROR_ALREADY_EXISTS, ERROR_NOT_LOCKED,
+    ERROR_USER_MAPPED_FILE, ERROR_WORKING_SET_QUOTA, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FileEndOfFileInfo, FileStandardInfo, FlushFileBuffers, GetFileInformationByHandleEx,
@@ -27,9 +27,9 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile,
-    VirtualFree, VirtualProtect, VirtualQuery, FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ,
-    FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS,
-    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
+    VirtualFree, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock, FILE_MAP, FILE_MAP_COPY,
+    FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS,
+    PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -597,6 +597,57 @@ impl MapInner {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// Locks the pages of `offset..offset + len` of the user's view into the process's
+    /// working set (`VirtualLock`); `offset + len <= self.len` is checked upstream. Windows
+    /// bounds what a process may lock by its minimum working set: a refusal for that reason
+    /// (`ERROR_WORKING_SET_QUOTA`) says so.
+    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live view; locking changes no byte.
+        if unsafe { VirtualLock(ptr, len) } != 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(ERROR_WORKING_SET_QUOTA as i32) {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "locking {len} bytes exceeds what the process may lock, which Windows \
+                     bounds by its minimum working set (raise it with \
+                     SetProcessWorkingSetSize) ({err})"
+                ),
+            ));
+        }
+        Err(io::Error::new(
+            err.kind(),
+            format!("cannot lock {len} bytes in memory: {err}"),
+        ))
+    }
+
+    /// Unlocks the pages of `offset..offset + len` of the user's view (`VirtualUnlock`).
+    /// Pages that were not locked are no error (Windows reports `ERROR_NOT_LOCKED`, Unix
+    /// nothing; the crate follows Unix).
+    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live view; unlocking changes no byte.
+        if unsafe { VirtualUnlock(ptr, len) } != 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(ERROR_NOT_LOCKED as i32) {
+            return Ok(());
+        }
+        Err(err)
     }
 
     /// Adds or removes write access to the whole view in place (`VirtualProtect`); the mode
