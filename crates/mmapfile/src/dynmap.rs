@@ -304,6 +304,40 @@ impl<K: Kind> Map<K> {
         unsafe { self.inner.advise(sys::advice_value(advice), offset, len) }
     }
 
+    /// Locks the map's pages in memory (`mlock`; `VirtualLock` on Windows), reading them in
+    /// first: until [`unlock`](Self::unlock) or the map is dropped, touching them never
+    /// waits for the disk, and they are never written to swap. For latency-bound readers
+    /// (databases keep their indexes locked) and for secrets that must not reach swap.
+    ///
+    /// # Errors
+    ///
+    /// The OS bounds how much a process may lock: on Unix `RLIMIT_MEMLOCK` (`ulimit -l`,
+    /// often 8 MiB; none with `CAP_IPC_LOCK`), on Windows the minimum working set. A
+    /// refusal for that reason says so, with the limit, what is already locked and how to
+    /// raise it (kind [`OutOfMemory`](io::ErrorKind::OutOfMemory) or
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied), as the OS answered). A file
+    /// truncated under the map is the truncation error, as for [`flush`](Self::flush).
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon()?;
+    /// match map.lock() {
+    ///     Ok(()) => map.unlock()?,
+    ///     // A locked-memory limit of 0 (some containers) refuses any lock, and says so.
+    ///     Err(err) => assert!(err.to_string().contains("lock"), "{err}"),
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock(&self) -> io::Result<()> {
+        self.check_intact_range(0..self.len())?;
+        self.inner.lock(0, self.len())
+    }
+
+    /// Unlocks the map's pages ([`lock`](Self::lock)): they may be paged out again.
+    /// Unlocking a map that was not locked is no error. Dropping a map unlocks it too.
+    pub fn unlock(&self) -> io::Result<()> {
+        self.inner.unlock(0, self.len())
+    }
+
     /// Unix only: passes raw `MADV_*` advice for `len` bytes from `offset`.
     ///
     /// # Safety
