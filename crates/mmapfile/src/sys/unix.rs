@@ -618,7 +618,6 @@ impl MapInner {
     /// Locks the pages of `offset..offset + len` of the user's view in memory (`mlock`),
     /// reading them in first; `offset + len <= self.len` is checked upstream. A refusal
     /// that the lock limit explains says so (see [`lock_error`]).
-    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
         if self.len == 0 || len == 0 {
             return Ok(());
@@ -634,7 +633,6 @@ impl MapInner {
 
     /// Unlocks the pages of `offset..offset + len` of the user's view (`munlock`); pages
     /// that were not locked are no error.
-    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
         if self.len == 0 || len == 0 {
             return Ok(());

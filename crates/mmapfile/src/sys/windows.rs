@@ -603,7 +603,6 @@ impl MapInner {
     /// working set (`VirtualLock`); `offset + len <= self.len` is checked upstream. Windows
     /// bounds what a process may lock by its minimum working set: a refusal for that reason
     /// (`ERROR_WORKING_SET_QUOTA`) says so.
-    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
     pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
         if self.len == 0 || len == 0 {
             return Ok(());
@@ -633,7 +632,6 @@ impl MapInner {
     /// Unlocks the pages of `offset..offset + len` of the user's view (`VirtualUnlock`).
     /// Pages that were not locked are no error (Windows reports `ERROR_NOT_LOCKED`, Unix
     /// nothing; the crate follows Unix).
-    #[allow(dead_code)] // until the maps' lock()/unlock(), the next commit
     pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
         if self.len == 0 || len == 0 {
             return Ok(());

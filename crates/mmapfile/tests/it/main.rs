@@ -10,6 +10,7 @@ mod convert;
 mod durability;
 mod errors;
 mod file_api;
+mod lock;
 mod mapping;
 mod model;
 mod ops;
