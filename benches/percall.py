@@ -16,8 +16,10 @@ What it does:
   each call is timed with `timeit` on both maps, round after round, the two interleaved (the
   order alternates each round), the loop count calibrated once per call so that one
   measurement takes about 5 ms;
-- it reports the median over the rounds of the time per call, the ratio builtin / mmapfile
-  (above 1: mmapfile is faster) and the geometric mean of the ratios, as markdown; with
+- it reports the median over the rounds of the time per call, the median over the rounds of
+  each round's ratio builtin / mmapfile (above 1: mmapfile is faster; the two of a round
+  are measured back to back, so a drift of the machine cancels) and the geometric mean of
+  the ratios, as markdown; with
   `--out FILE` it also replaces its own section of FILE (between the markers
   `<!-- percall:begin -->` and `<!-- percall:end -->`, appended when missing), leaving the
   rest of the file alone.
@@ -130,8 +132,12 @@ def worker(rounds, target_seconds):
     for label, _, number in timers:
         builtin = statistics.median(samples[label]["builtin"])
         ours = statistics.median(samples[label]["mmapfile"])
+        # The ratio of each round's pair (measured back to back), then their median: a
+        # drift of the machine's speed during the run cancels within each pair.
+        ratio = statistics.median(b / m for b, m in zip(samples[label]["builtin"],
+                                                        samples[label]["mmapfile"]))
         rows.append({"call": label, "builtin_ns": builtin, "mmapfile_ns": ours,
-                     "loops": number})
+                     "ratio": ratio, "loops": number})
     for space in spaces.values():
         space["m"].close()
         space["s"].close()
@@ -179,9 +185,10 @@ def markdown(results, command, load_before, load_after):
         "",
         "Every method of the class on a 64 KiB file opened `r+b` and mapped whole (`s`: a "
         "4 KiB map), timed with `timeit` in one process per interpreter, builtin and "
-        "mmapfile interleaved, median of the rounds; ratio = builtin time / mmapfile time "
-        "(above 1: mmapfile is faster). Times include `timeit`'s loop, as a user's "
-        "measurement would.",
+        "mmapfile interleaved (each round measures the two back to back, in alternating "
+        "order), times are the medians of the rounds; ratio = builtin time / mmapfile time "
+        "in each round, median over the rounds (above 1: mmapfile is faster). Times include "
+        "`timeit`'s loop, as a user's measurement would.",
         "",
         f"Command: `{command}`  ",
         f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
@@ -192,7 +199,7 @@ def markdown(results, command, load_before, load_after):
     ]
     for result in results:
         rows = result["rows"]
-        ratios = [row["builtin_ns"] / row["mmapfile_ns"] for row in rows]
+        ratios = [row["ratio"] for row in rows]
         geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         lines += [
             f"### CPython {result['python']} ({result['rounds']} rounds)",
@@ -229,7 +236,7 @@ def main():
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--versions", nargs="+", default=["3.11", "3.13"],
                         help="CPython versions to run (default: 3.11 3.13)")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per call (default 7)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per call (default 15)")
     parser.add_argument("--ms", type=float, default=5.0,
                         help="milliseconds per measurement (default 5)")
     parser.add_argument("--install-module", action="store_true",

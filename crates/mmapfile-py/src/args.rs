@@ -19,19 +19,7 @@ use pyo3::Borrowed;
 /// for anything else, which the caller converts the general way (with its exact errors).
 #[inline(always)]
 pub(crate) fn exact_int(obj: &Bound<'_, PyAny>) -> Option<isize> {
-    // SAFETY: `obj` is a live object; PyLong_CheckExact only reads its type.
-    if unsafe { ffi::PyLong_CheckExact(obj.as_ptr()) } == 0 {
-        return None;
-    }
-    // SAFETY: `obj` is an `int`; PyLong_AsSsize_t returns its value or -1 with an exception
-    // set (overflow), which is cleared here: the general conversion raises it again.
-    let value = unsafe { ffi::PyLong_AsSsize_t(obj.as_ptr()) };
-    if value == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
-        // SAFETY: the GIL is held (a `Bound` exists).
-        unsafe { ffi::PyErr_Clear() };
-        return None;
-    }
-    Some(value)
+    exact_isize(obj.as_ptr())
 }
 
 /// Python 3.9's `PyArg_Parse*` refuses a float for every integer format with this message
@@ -202,6 +190,66 @@ pub(crate) fn exact_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
     }
     // SAFETY: checked above.
     Some(unsafe { obj.cast_unchecked::<pyo3::types::PyBytes>() }.as_bytes())
+}
+
+/// The value of an exact `int` that fits an `isize`; `None` for anything else. Runs no
+/// Python code and leaves no exception set: for the slots' fast paths, which leave every
+/// other case to the general path.
+#[inline(always)]
+pub(crate) fn exact_isize(obj: *mut ffi::PyObject) -> Option<isize> {
+    // SAFETY: `obj` is a live object (the callers' contract); the check only reads its type.
+    if unsafe { ffi::PyLong_CheckExact(obj) } == 0 {
+        return None;
+    }
+    // SAFETY: `obj` is an exact int: its value, or -1 with an exception set (overflow),
+    // which is cleared (the general path raises it again).
+    let value = unsafe { ffi::PyLong_AsSsize_t(obj) };
+    if value == -1 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        // SAFETY: the thread is attached (the callers are slots).
+        unsafe { ffi::PyErr_Clear() };
+        return None;
+    }
+    Some(value)
+}
+
+/// `(start, stop)` of the common slice `[a:b]` (no step; bounds exact ints or `None`), as
+/// `PySlice_Unpack` would give them (ints beyond `isize` clamped, as it does), without its
+/// calls; `None` for `key`s that are not such a slice. Runs no Python code and leaves no
+/// exception set.
+#[inline(always)]
+pub(crate) fn simple_slice(key: *mut ffi::PyObject) -> Option<(isize, isize)> {
+    // SAFETY: `key` is a live object (the callers' contract); a slice (whose type cannot be
+    // subclassed) has the layout of PySliceObject, and its bounds are live objects.
+    unsafe {
+        if ffi::PySlice_Check(key) == 0 {
+            return None;
+        }
+        let slice = key.cast::<ffi::PySliceObject>();
+        let none = ffi::Py_None();
+        if (*slice).step != none {
+            return None;
+        }
+        let bound = |obj: *mut ffi::PyObject, default: isize| {
+            if obj == none {
+                return Some(default);
+            }
+            if ffi::PyLong_CheckExact(obj) == 0 {
+                return None;
+            }
+            let mut overflow: c_int = 0;
+            let value = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+            Some(match overflow {
+                0 => isize::try_from(value).unwrap_or(if value < 0 {
+                    isize::MIN
+                } else {
+                    isize::MAX
+                }),
+                positive if positive > 0 => isize::MAX,
+                _ => isize::MIN,
+            })
+        };
+        Some((bound((*slice).start, 0)?, bound((*slice).stop, isize::MAX)?))
+    }
 }
 
 /// A slice's (start, stop, step) as `PySlice_Unpack` gives them (this may run `__index__`

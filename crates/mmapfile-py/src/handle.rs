@@ -10,7 +10,7 @@
 //!
 //! With the GIL held no other thread runs Python code, so a call that keeps the GIL for its
 //! whole duration needs no lock: it checks the handle's state word with one plain load and
-//! uses the map. Only work that releases the GIL can overlap with another thread's calls. Such
+//! uses the map ([`MapHandle::idle`] is that check for the slots' fast paths). Only work that releases the GIL can overlap with another thread's calls. Such
 //! work first registers in the state word (with the GIL held, so that no other thread can
 //! register or check at the same moment), then releases the GIL, and unregisters when done:
 //!
@@ -54,7 +54,7 @@
 
 use std::cell::UnsafeCell;
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
 use mmapfile::DynMmap;
@@ -68,6 +68,9 @@ use crate::recycle::BytesRing;
 /// Work on at least this many bytes runs with the GIL released (when the rules above allow);
 /// below it releasing and re-taking the GIL costs more than other threads would gain.
 pub(crate) const DETACH_MIN: usize = 64 * 1024;
+
+/// `close()` unmaps maps of at least this many bytes with the GIL released.
+const UNMAP_DETACH_MIN: usize = 1 << 20;
 
 /// The state word: the fork generation of the registrations in the high 32 bits, a writer
 /// flag, and the number of registered readers in the low 31 bits.
@@ -141,6 +144,23 @@ impl PyMmap {
     }
 }
 
+impl PyMmap {
+    /// The map object behind a slot's `slf`, for a fast path; `None` for NULL (which CPython
+    /// never passes; the general path reports it).
+    ///
+    /// # Safety
+    ///
+    /// As [`from_ptr`](Self::from_ptr), except that `slf` may be NULL.
+    #[inline(always)]
+    pub(crate) unsafe fn peek<'a>(slf: *mut ffi::PyObject) -> Option<&'a PyMmap> {
+        if slf.is_null() {
+            return None;
+        }
+        // SAFETY: per the contract, with `slf` not NULL; the thread is attached.
+        Some(unsafe { Self::from_ptr(Python::assume_attached(), slf) })
+    }
+}
+
 /// An iterator's reference to its map, which the garbage collector can see and clear (a map
 /// subclass instance that holds its own iterator is a cycle the builtin's collector frees).
 pub(crate) struct MapLink {
@@ -182,6 +202,14 @@ impl MapLink {
             Some(map) => f(map.get()),
             None => Err(errors::closed()),
         }
+    }
+
+    /// Runs `f` on the map, if the link holds one, without a new reference; for fast paths
+    /// that run no Python code and allocate nothing (so no collection can clear the link).
+    #[inline(always)]
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(&PyMmap) -> R) -> Option<R> {
+        // SAFETY: GIL held (the callers are slots); see the `Sync` impl.
+        unsafe { &*self.map.get() }.as_ref().map(|map| f(map.get()))
     }
 
     /// `tp_traverse`: visits the map.
@@ -351,6 +379,31 @@ impl MapHandle {
         })
     }
 
+    /// Runs `f` on the open map when no GIL-released work is registered: the one check of
+    /// the slots' fast paths (GIL held). `None` when the map is closed or work is in flight:
+    /// the caller then takes its general path, which waits or raises as the module docs say.
+    /// `f` must not run Python code. Free-threaded builds always take the general path.
+    #[inline(always)]
+    pub(crate) fn idle<R>(&self, f: impl FnOnce(&DynMmap) -> R) -> Option<R> {
+        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) & REGISTERED != 0 {
+            return None;
+        }
+        // SAFETY: GIL held and nothing registered (a registration of an older fork generation
+        // only sends the caller to the general path): no other reference to the map exists,
+        // and `f` runs no Python code that could make one or close the map.
+        unsafe { (*self.map.get()).as_ref() }.map(f)
+    }
+
+    /// [`idle`](Self::idle), mutably.
+    #[inline(always)]
+    pub(crate) fn idle_mut<R>(&self, f: impl FnOnce(&mut DynMmap) -> R) -> Option<R> {
+        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) & REGISTERED != 0 {
+            return None;
+        }
+        // SAFETY: as in `idle`; nothing registered, so this is the only reference.
+        unsafe { (*self.map.get()).as_mut() }.map(f)
+    }
+
     /// `readline()`'s recycled `bytes` and the map, mutably; as [`write`](Self::write).
     #[inline(always)]
     pub(crate) fn with_lines<R>(
@@ -479,7 +532,8 @@ impl MapHandle {
     }
 
     /// Closes the map: waits (GIL released) until no GIL-released work runs, refuses while
-    /// buffers are exported, then unmaps with the GIL released. Closing a closed map is fine.
+    /// buffers are exported, then unmaps (with the GIL released for big maps). Closing a
+    /// closed map is fine.
     pub(crate) fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = serial!(self, py, {
             if self.live_state() & REGISTERED != 0 {
@@ -496,7 +550,12 @@ impl MapHandle {
             }
         });
         match taken {
-            Some(map) => py.detach(|| map.close()).map_err(errors::from_io),
+            // Unmapping takes time in proportion to the pages mapped: worth releasing the
+            // GIL for big maps only.
+            Some(map) if map.len() >= UNMAP_DETACH_MIN => {
+                py.detach(|| map.close()).map_err(errors::from_io)
+            }
+            Some(map) => map.close().map_err(errors::from_io),
             None => Ok(()),
         }
     }
@@ -604,13 +663,45 @@ fn object_storage(object: &Bound<'_, PyBytes>) -> *mut u8 {
     unsafe { ffi::PyBytes_AsString(object.as_ptr()).cast() }
 }
 
-/// A 1-byte `bytes` (CPython's shared object for it).
+/// CPython's 256 shared 1-byte `bytes` objects, each holding a reference of ours for the
+/// life of the process (filled at import by [`init_byte_objects`]): iteration hands them out
+/// with one load and an incref instead of a call.
+static BYTE_OBJECTS: [AtomicPtr<ffi::PyObject>; 256] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; 256];
+
+/// Fills [`BYTE_OBJECTS`]; called once when the module is imported.
+pub(crate) fn init_byte_objects(py: Python<'_>) -> PyResult<()> {
+    for (byte, entry) in (0..=u8::MAX).zip(BYTE_OBJECTS.iter()) {
+        if entry.load(Ordering::Relaxed).is_null() {
+            let object = make_byte_object(py, byte);
+            if object.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            entry.store(object, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
 #[inline]
-pub(crate) fn byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
+fn make_byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
     let _ = py;
-    // SAFETY: one readable byte; a 1-byte `bytes` is a shared, immortal (3.12+) or cached
-    // object, returned as a new reference.
+    // SAFETY: one readable byte; a 1-byte `bytes` is CPython's shared object for it (immortal
+    // on 3.12+), returned as a new reference, or NULL with an exception set.
     unsafe { ffi::PyBytes_FromStringAndSize((&byte as *const u8).cast(), 1) }
+}
+
+/// A 1-byte `bytes` (CPython's shared object for it), as a new reference; NULL with an
+/// exception set on failure.
+#[inline(always)]
+pub(crate) fn byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
+    let object = BYTE_OBJECTS[usize::from(byte)].load(Ordering::Relaxed);
+    if object.is_null() {
+        return make_byte_object(py, byte);
+    }
+    // SAFETY: a live object (the table holds a reference to it); GIL held.
+    unsafe { ffi::Py_INCREF(object) };
+    object
 }
 
 // ----------------------------------------------------------------------------- raw slots

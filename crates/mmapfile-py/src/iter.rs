@@ -84,6 +84,43 @@ impl MmapIter {
 /// be subclassed).
 unsafe extern "C" fn raw_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: per the contract.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: per the contract, `slf` is a live `MmapIter`.
+    if let Some(this) = unsafe { pyo3::Borrowed::from_ptr_or_opt(py, slf) } {
+        // SAFETY: as above.
+        let this = unsafe { this.cast_unchecked::<MmapIter>() }.get();
+        // The fast path: forward, the map open and idle, the byte inside it. Anything
+        // else (the end included) takes the general path below.
+        let taken = this.taken.load(Ordering::Relaxed);
+        if this.reverse_from.is_none() {
+            let byte = this.map.peek(|map| {
+                map.handle.idle(|map| {
+                    if taken < map.len() {
+                        map.get_byte(taken).ok()
+                    } else {
+                        None
+                    }
+                })
+            });
+            if let Some(Some(Some(byte))) = byte {
+                this.taken.store(taken + 1, Ordering::Relaxed);
+                return byte_object(py, byte);
+            }
+        }
+    }
+    // SAFETY: per the contract.
+    unsafe { next_slow(slf) }
+}
+
+/// [`raw_next`] when its fast path does not apply.
+///
+/// # Safety
+///
+/// As [`raw_next`].
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn next_slow(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: per `raw_next`'s contract.
     unsafe {
         slot("mmap iterator", |py| {
             let this = pyo3::Borrowed::from_ptr(py, slf).cast_unchecked::<MmapIter>();

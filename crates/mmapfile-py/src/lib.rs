@@ -126,6 +126,7 @@ fn constants() -> Vec<(&'static str, i64)> {
 #[pymodule]
 fn mmapfile(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::PyMmap>()?;
+    handle::init_byte_objects(m.py())?;
     let class = m.py().get_type::<handle::PyMmap>();
     object::install(&class)?;
     iter::install(&class)?;

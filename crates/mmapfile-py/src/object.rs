@@ -4,7 +4,10 @@
 //! `mp_subscript`, `mp_ass_subscript`, `sq_contains`, the buffer slots) or a `METH_FASTCALL`
 //! / `METH_NOARGS` method descriptor, each through the one wrapper [`slot`]: no PyO3
 //! trampoline, no tuple of arguments, no lock (the handle's rules, `handle.rs`), and `bytes`
-//! results made once, straight from the mapped memory. The PyO3 methods that remain
+//! results made once, straight from the mapped memory. The hottest slots first try a fast
+//! path for the common case (exact ints, a plain `[a:b]` slice, the map open with nothing
+//! GIL-released in flight) that calls only C functions and the core's byte paths, and hand
+//! everything else, errors included, to the general path through [`slot`]. The PyO3 methods that remain
 //! (`__getitem__`, … as called by name, the constructor, `__repr__`) share the same code.
 
 use std::ops::Range;
@@ -65,6 +68,29 @@ fn required<'a, 'py>(
     arg: Option<pyo3::Borrowed<'a, 'py, PyAny>>,
 ) -> PyResult<pyo3::Borrowed<'a, 'py, PyAny>> {
     arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
+}
+
+/// `(first, count)` of the slice `[start:stop]` (step 1) of a sequence of `len` items, as
+/// `PySlice_AdjustIndices` gives them: two clamps.
+#[inline(always)]
+fn clamp_slice(len: usize, start: isize, stop: isize) -> (usize, usize) {
+    let len = len as isize;
+    let clamp = |at: isize| {
+        if at < 0 {
+            (at + len).max(0)
+        } else {
+            at.min(len)
+        }
+    };
+    let (first, end) = (clamp(start), clamp(stop));
+    (
+        first as usize,
+        if end > first {
+            (end - first) as usize
+        } else {
+            0
+        },
+    )
 }
 
 /// The index range `low..high` covering `count > 0` indices from `first` by `step`.
@@ -202,24 +228,10 @@ impl PyMmap {
             // is two clamps, and the bytes are copied once, under the guard, without the
             // general `Selection` (its count division and span) or `copy_out`.
             let small = self.handle.read(py, |map| {
-                let len = map.len() as isize;
-                let clamp = |at: isize| {
-                    if at < 0 {
-                        (at + len).max(0)
-                    } else {
-                        at.min(len)
-                    }
-                };
-                let (first, end) = (clamp(start), clamp(stop));
-                let count = if end > first {
-                    (end - first) as usize
-                } else {
-                    0
-                };
+                let (first, count) = clamp_slice(map.len(), start, stop);
                 if count >= DETACH_MIN {
                     return Ok(None);
                 }
-                let first = first as usize;
                 map.with_bytes(first..first + count, |mapped| PyBytes::new(py, mapped))
                     .map(Some)
                     .map_err(errors::from_io)
@@ -498,10 +510,7 @@ impl PyMmap {
         if offset as usize % mmapfile::page_size() != 0 {
             return Err(errors::os_error(libc::EINVAL));
         }
-        // msync waits for the disk: always worth releasing the GIL.
-        let mut lease = self.handle.lease(py)?;
-        lease.run(py, usize::MAX, |lease| {
-            let map = lease.map();
+        let flush = |map: &DynMmap| {
             if offset as usize + size as usize > map.len() {
                 return Err(errors::value_error("flush values out of range"));
             }
@@ -513,7 +522,15 @@ impl PyMmap {
                 map.flush_range(offset as usize, size as usize)
             };
             flushed.map_err(errors::from_io)
-        })?;
+        };
+        // A range below DETACH_MIN keeps the GIL, as CPython's flush always does; a bigger
+        // one, whose dirty pages may take long to write, releases it.
+        if (size as usize) < DETACH_MIN {
+            self.handle.read(py, flush)?;
+        } else {
+            let mut lease = self.handle.lease(py)?;
+            lease.run(py, usize::MAX, |lease| flush(lease.map()))?;
+        }
         Ok(none())
     }
 
@@ -967,7 +984,7 @@ impl PyMmap {
             .keep_file(trackfd);
         // 5. Anonymous memory for fileno -1, else the checked window of the file (dup()ed
         // when trackfd).
-        let map = py.detach(|| match window {
+        let make = || match window {
             None => options.map_anon_dyn(core_access),
             // SAFETY: the file-contract of `map_window` (no truncation under the map) is the
             // Python caller's, as with CPython's mmap; the core reports a truncated file
@@ -989,7 +1006,14 @@ impl PyMmap {
                     options.map_window(window, core_access)
                 }
             },
-        });
+        };
+        // mmap(2) itself is quick; MAP_POPULATE makes it read the whole map in, which is
+        // worth releasing the GIL for.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let populates = flags & libc::MAP_POPULATE != 0;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let populates = false;
+        let map = if populates { py.detach(make) } else { make() };
         // The core's check of the open mode becomes the kernel's EACCES (PermissionError).
         let map = map.map_err(errors::from_io)?;
         Ok(PyMmap {
@@ -1136,12 +1160,81 @@ impl PyMmap {
 // of `PyMmap` or a subclass (the descriptors check the type; the slots belong to the type),
 // and the other arguments as the slot's or calling convention's contract says.
 
+// Each hot slot has a fast path for the common case (exact ints, a simple slice, the map open
+// and idle: `MapHandle::idle`) that calls only CPython's C functions and the core's byte
+// paths, and otherwise hands over to its general path through `slot`, out of line, so that
+// the fast path needs no stack frame of its own.
+
 unsafe extern "C" fn raw_length(slf: Object) -> ffi::Py_ssize_t {
+    // SAFETY: see above.
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        if let Some(len) = this.handle.idle(|map| map.len()) {
+            return len as ffi::Py_ssize_t;
+        }
+    }
+    // SAFETY: see above.
+    unsafe { length_slow(slf) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn length_slow(slf: Object) -> ffi::Py_ssize_t {
     // SAFETY: see above.
     unsafe { slot("len(mmap)", |py| PyMmap::from_ptr(py, slf).length(py)) }
 }
 
 unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
+    // SAFETY: see above; `key` is a live borrowed reference.
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        if let Some(index) = args::exact_isize(key) {
+            let byte = this.handle.idle(|map| {
+                let len = map.len() as isize;
+                let index = if index < 0 { index + len } else { index };
+                if index < 0 || index >= len {
+                    return None;
+                }
+                map.get_byte(index as usize).ok()
+            });
+            if let Some(Some(byte)) = byte {
+                // SAFETY: a new reference (a cached small int) or NULL with an exception set.
+                return unsafe { ffi::PyLong_FromLong(byte.into()) };
+            }
+        } else if let Some((start, stop)) = args::simple_slice(key) {
+            let bytes = this.handle.idle(|map| {
+                let (first, count) = clamp_slice(map.len(), start, stop);
+                if count >= DETACH_MIN {
+                    return None;
+                }
+                // SAFETY: the thread is attached (see above).
+                let py = unsafe { Python::assume_attached() };
+                map.with_bytes(first..first + count, |mapped| {
+                    // SAFETY: `mapped` is readable for its length; a new reference comes
+                    // back, or NULL with an exception set. An error of the guard after the
+                    // copy drops (and frees) the object.
+                    unsafe {
+                        Bound::from_owned_ptr_or_opt(
+                            py,
+                            ffi::PyBytes_FromStringAndSize(
+                                mapped.as_ptr().cast(),
+                                mapped.len() as ffi::Py_ssize_t,
+                            ),
+                        )
+                    }
+                })
+                .ok()
+            });
+            if let Some(Some(bytes)) = bytes {
+                return bytes.map_or(std::ptr::null_mut(), Bound::into_ptr);
+            }
+        }
+    }
+    // SAFETY: see above.
+    unsafe { subscript_slow(slf, key) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn subscript_slow(slf: Object, key: Object) -> Object {
     // SAFETY: see above; `key` is a live borrowed reference.
     unsafe {
         slot("mmap[]", |py| {
@@ -1151,6 +1244,44 @@ unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
 }
 
 unsafe extern "C" fn raw_ass_subscript(slf: Object, key: Object, value: Object) -> c_int {
+    // SAFETY: see above; `key` is live, `value` live or NULL for deletion.
+    if let Some(this) = unsafe { PyMmap::peek(slf) }.filter(|this| this.is_writable()) {
+        if !value.is_null() {
+            if let Some(index) = args::exact_isize(key) {
+                if let Some(byte) = args::exact_isize(value).and_then(|v| u8::try_from(v).ok()) {
+                    let stored = this.handle.idle_mut(|map| {
+                        let len = map.len() as isize;
+                        let index = if index < 0 { index + len } else { index };
+                        index >= 0 && index < len && map.set_byte(index as usize, byte).is_ok()
+                    });
+                    if stored == Some(true) {
+                        return 0;
+                    }
+                }
+            } else if let Some((start, stop)) = args::simple_slice(key) {
+                // SAFETY: the thread is attached; `value` is a live borrowed reference.
+                let value = unsafe { pyo3::Borrowed::from_ptr(Python::assume_attached(), value) };
+                if let Some(data) = args::exact_bytes(&value) {
+                    let stored = this.handle.idle_mut(|map| {
+                        let (first, count) = clamp_slice(map.len(), start, stop);
+                        count == data.len()
+                            && count < DETACH_MIN
+                            && (count == 0 || map.write_at(first, data).is_ok())
+                    });
+                    if stored == Some(true) {
+                        return 0;
+                    }
+                }
+            }
+        }
+    }
+    // SAFETY: see above.
+    unsafe { ass_subscript_slow(slf, key, value) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn ass_subscript_slow(slf: Object, key: Object, value: Object) -> c_int {
     // SAFETY: see above; `key` is live, `value` live or NULL for deletion.
     unsafe {
         slot("mmap[] =", |py| {
@@ -1174,6 +1305,37 @@ unsafe extern "C" fn raw_contains(slf: Object, item: Object) -> c_int {
 }
 
 unsafe extern "C" fn raw_getbuffer(slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
+    // SAFETY: see above.
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        if let Some((address, len)) = this.handle.idle(|map| (map.as_ptr(), map.len())) {
+            // SAFETY: as in `get_buffer`: nothing GIL-released runs (`idle`), so no Rust
+            // reference to the bytes outlives this moment; PyBuffer_FillInfo fills `view`
+            // (the caller's) for the map's bytes, which stay put while exported, keeps a
+            // reference to `slf`, and raises BufferError itself for a writable request on a
+            // read-only map.
+            let rc = unsafe {
+                ffi::PyBuffer_FillInfo(
+                    view,
+                    slf,
+                    address.cast_mut().cast(),
+                    len as ffi::Py_ssize_t,
+                    c_int::from(!this.is_writable()),
+                    flags,
+                )
+            };
+            if rc == 0 {
+                this.handle.exported();
+            }
+            return rc;
+        }
+    }
+    // SAFETY: see above.
+    unsafe { getbuffer_slow(slf, view, flags) }
+}
+
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn getbuffer_slow(slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
     // SAFETY: see above; `view` is the caller's Py_buffer.
     unsafe {
         slot("mmap.__buffer__", |py| {
@@ -1184,8 +1346,9 @@ unsafe extern "C" fn raw_getbuffer(slf: Object, view: *mut ffi::Py_buffer, flags
 
 unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) {
     // SAFETY: see above. Releasing cannot fail; the count goes down with the GIL held.
-    let py = unsafe { Python::assume_attached() };
-    unsafe { PyMmap::from_ptr(py, slf) }.handle.released();
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        this.handle.released();
+    }
 }
 
 /// A `METH_NOARGS` method `$name` calling `PyMmap::$method(py)`.
@@ -1228,7 +1391,24 @@ noargs!(raw_read_byte, "mmap.read_byte", |this, py, slf| this
 noargs!(raw_readline, "mmap.readline", |this, py, slf| this
     .readline(py));
 noargs!(raw_size, "mmap.size", |this, py, slf| this.size(py));
-noargs!(raw_tell, "mmap.tell", |this, py, slf| this.tell());
+#[cold]
+#[inline(never)]
+unsafe extern "C" fn tell_slow(slf: Object, _unused: Object) -> Object {
+    // SAFETY: see above.
+    unsafe { slot("mmap.tell", |py| PyMmap::from_ptr(py, slf).tell()) }
+}
+
+unsafe extern "C" fn raw_tell(slf: Object, unused: Object) -> Object {
+    // SAFETY: see above.
+    if let Some(this) = unsafe { PyMmap::peek(slf) } {
+        if this.handle.is_open() {
+            // SAFETY: a new reference or NULL with an exception set.
+            return unsafe { ffi::PyLong_FromSize_t(this.handle.cursor()) };
+        }
+    }
+    // SAFETY: see above.
+    unsafe { tell_slow(slf, unused) }
+}
 #[cfg(unix)]
 fastcall!(raw_madvise, "mmap.madvise", madvise);
 fastcall!(raw_move, "mmap.move", move_);

@@ -349,3 +349,58 @@ def test_set_name_refusals(path):
 def test_size_without_a_descriptor_before_315(path):
     compare(lambda module: module.mmap(-1, 10).size())
 
+
+
+# ----- the slots' fast paths (exact ints, simple slices) against their general paths -----
+
+BIG = 2**70
+SLICE_BOUNDS = [None, 0, 3, -3, 12, 13, -13, -100, 100, 2**62, -(2**62), 2**63 - 1, -(2**63),
+                BIG, -BIG, True, False]
+
+
+@pytest.mark.parametrize("start", SLICE_BOUNDS)
+@pytest.mark.parametrize("stop", SLICE_BOUNDS)
+def test_slice_bounds_read(path, start, stop):
+    compare(lambda module: on_file(path, module, [lambda m: m[start:stop],
+                                                  lambda m: m[slice(start, stop, None)]]))
+
+
+@pytest.mark.parametrize("start", SLICE_BOUNDS)
+@pytest.mark.parametrize("stop", [None, 5, -5, BIG, -BIG])
+@pytest.mark.parametrize("value", [b"", b"XY", b"0123456789ab", bytearray(b"XY"), "XY", 5])
+def test_slice_bounds_store(path, start, stop, value):
+    def store(m):
+        m[start:stop] = value
+        return m[:]
+    compare(lambda module: on_file(path, module, [store]))
+
+
+@pytest.mark.parametrize("index", [0, 11, 12, -1, -12, -13, 2**63 - 1, -(2**63), BIG, -BIG,
+                                   True, 3.0, "1", None])
+@pytest.mark.parametrize("value", [0, 255, 256, -1, BIG, True, 3.0, b"a", None])
+def test_item_store_and_load(path, index, value):
+    def store(m):
+        m[index] = value
+        return m[:]
+    compare(lambda module: on_file(path, module, [store, lambda m: m[index]]))
+    compare(lambda module: on_file(path, module, [store], access=module.ACCESS_READ))
+
+
+def test_iteration_sees_writes_closes_and_shrinks(path):
+    def scenario(module):
+        with open(path, "r+b") as f:
+            m = module.mmap(f.fileno(), 0)
+            it = iter(m)
+            got = [next(it), next(it)]
+            m[2] = ord("Z")
+            got.append(next(it))
+            m.resize(4)
+            got += list(it)
+            got.append(outcome(next, it))
+            it = iter(m)
+            next(it)
+            m.close()
+            got.append(outcome(next, it))
+            return got
+    path.write_bytes(TEXT)
+    compare(scenario)

@@ -16,6 +16,7 @@ import pytest
 
 ACCESSES = [
     "index", "slice", "read", "find", "rfind", "readline", "write", "item", "bytes", "flush",
+    "slice-store", "iterate",
 ]
 
 # Shared by every child: a 16-page file of letters with one newline in the first page, cut to
@@ -88,7 +89,7 @@ PRELUDE = textwrap.dedent(
 ONE_ACCESS = PRELUDE + textwrap.dedent(
     """
     access = sys.argv[3]
-    writable = access in ("write", "item", "flush")
+    writable = access in ("write", "item", "flush", "slice-store")
     m = mmapfile.mmap(f.fileno(), 0, access=mmapfile.ACCESS_WRITE if writable else mmapfile.ACCESS_READ)
     if access == "flush":
         m[10:12] = b"XY"  # a change below the new end that flush must still write back
@@ -104,6 +105,8 @@ ONE_ACCESS = PRELUDE + textwrap.dedent(
         "readline": lambda: (m.seek(P), m.readline()),
         "write": lambda: (m.seek(5 * P), m.write(b"lost bytes")),
         "item": lambda: m.__setitem__(7 * P, 1),
+        "slice-store": lambda: m.__setitem__(slice(7 * P, 7 * P + 4), b"lost"),
+        "iterate": lambda: list(m),
         "bytes": lambda: bytes(m),
         "flush": lambda: m.flush(),
     }
@@ -243,7 +246,7 @@ def test_every_access_and_eight_threads_with_faulthandler_around_the_guard(tmp_p
     done = run(THREADS, tmp_path, "fd", setup=setup)
     assert done.returncode == 0, (setup, describe(done))
     assert "ALIVE threads 8" in done.stdout, (setup, describe(done))
-    assert len(passed) == 10
+    assert len(passed) == len(ACCESSES)
 
 
 REGEX_RACE = textwrap.dedent(

@@ -86,9 +86,8 @@
 //! wine, where a Unix program cuts the file; not on a real Windows machine.
 //!
 //! **What it costs.** Each method call that touches the memory reads the map's mark before
-//! and after the access: two relaxed atomic loads (plus a full fence for writes), nothing per
-//! byte. Creating and dropping a file map claims and frees a slot in the table. The handler
-//! itself runs only on a fault.
+//! and after the access: two relaxed atomic loads, nothing per byte. Creating and dropping a
+//! file map claims and frees a slot in the table. The handler itself runs only on a fault.
 //!
 //! **How to opt out.** Set the environment variable `MMAPFILE_NO_FAULT_GUARD=1` before the
 //! first file map is created: no handler is installed, and a truncated file kills the process

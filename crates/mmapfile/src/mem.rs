@@ -10,7 +10,7 @@
 
 use std::io;
 use std::ops::Range;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{compiler_fence, fence, Ordering};
 
 use crate::error::Truncated;
 use crate::guard::Watch;
@@ -109,9 +109,14 @@ impl<K: Readable> Map<K> {
         // with PROT_WRITE, and `&mut self` excludes every other borrow of the bytes.
         let bytes = unsafe { self.bytes_mut_unchecked() };
         let out = f(&mut bytes[range.clone()]);
-        // Stores may be reordered after later loads even on x86: a full fence keeps the
-        // check after them.
-        fence(Ordering::SeqCst);
+        // The check after the stores needs only to stay after them in this thread's program
+        // order, not a full (StoreLoad) fence. A store that faults runs the guard's handler
+        // on this thread, which sets the mark before the store is retried: in program order
+        // before the check, which a compiler fence keeps after the stores. A mark set by
+        // another thread's fault at the same moment may be missed; the store then counts as
+        // made just before the truncation, whose bytes it shared the fate of (no map can
+        // report such a store), and every later access sees the mark.
+        compiler_fence(Ordering::SeqCst);
         if touches_gone(&range, self.watch().gone_from()) {
             return Err(self.vanished(&range));
         }
