@@ -6,24 +6,11 @@ use mmapfile::{Access, Mmap, MmapMut, MmapOptions};
 
 use crate::util::{expect_err, open_ro, open_rw, temp_file};
 
-/// The protection bits `/proc/self/maps` shows for the mapping that holds `addr` (Linux),
-/// e.g. `"rw-s"`: what the kernel really enforces, not what the map believes.
+/// The protection bits Linux shows for the mapping that holds `addr`, e.g. `"rw-s"`: what
+/// the kernel enforces, not what the map believes.
 #[cfg(target_os = "linux")]
 fn kernel_protection(addr: *const u8) -> String {
-    let addr = addr as usize;
-    let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let range = fields.next().expect("an address range");
-        let perms = fields.next().expect("permissions");
-        let (start, end) = range.split_once('-').expect("start-end");
-        let start = usize::from_str_radix(start, 16).expect("hex start");
-        let end = usize::from_str_radix(end, 16).expect("hex end");
-        if (start..end).contains(&addr) {
-            return perms.to_string();
-        }
-    }
-    panic!("no mapping holds {addr:#x}");
+    crate::util::KernelMapping::of(addr).perms
 }
 
 #[test]

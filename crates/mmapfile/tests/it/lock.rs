@@ -6,30 +6,10 @@ use mmapfile::{Access, Mmap, MmapMut, MmapOptions, MmapRaw};
 
 use crate::util::{open_ro, temp_file};
 
-/// The `Locked:` bytes `/proc/self/smaps` shows for the mapping that holds `addr` (Linux):
-/// what the kernel really locked, for this mapping alone.
+/// The `Locked:` bytes `/proc/self/smaps` shows for the mapping that holds `addr`.
 #[cfg(target_os = "linux")]
 fn locked_bytes_of(addr: *const u8) -> u64 {
-    let addr = addr as usize;
-    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
-    let mut inside = false;
-    for line in smaps.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if let Some((start, end)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                inside = (start..end).contains(&addr);
-                continue;
-            }
-        }
-        if inside && line.starts_with("Locked:") {
-            let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-            return kib * 1024;
-        }
-    }
-    panic!("no mapping holds {addr:#x}");
+    crate::util::KernelMapping::of(addr).bytes("Locked")
 }
 
 /// Unlock (never locked), lock, lock again, unlock: each succeeds, and on Linux the kernel

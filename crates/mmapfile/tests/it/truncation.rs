@@ -267,6 +267,15 @@ fn contents() -> Vec<u8> {
     bytes
 }
 
+/// A temporary file holding [`contents`]: its directory (keep it alive), path and bytes.
+fn file_of_contents() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data.bin");
+    let expected = contents();
+    std::fs::write(&path, &expected).expect("write the file");
+    (dir, path, expected)
+}
+
 /// Where the file is cut: three pages and a bit, so the last surviving page is partial.
 fn new_len() -> usize {
     3 * page_size() + 50
@@ -343,10 +352,7 @@ fn check_survivor(map: &mmapfile::DynMmap, expected: &[u8]) {
 }
 
 fn one_access(access: &str) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let mut expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, mut expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let page = page_size();
     let writable = matches!(access, "write" | "item" | "flush");
@@ -408,10 +414,7 @@ const THREADS: usize = 8;
 /// Eight threads share one read-only map and fault on it at the same moment, each with a
 /// different access, starting in different vanished pages.
 fn threads_shared() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_ro(&path);
     // SAFETY: the truncation is the point of the test; no plain slice is held.
     let map = unsafe { Mmap::map(&file) }.expect("map");
@@ -455,10 +458,7 @@ fn threads_shared() {
 /// Eight threads, each with its own write-through map of the same file, write into and read
 /// from the vanished region at the same moment.
 fn threads_own() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let mut maps: Vec<MmapMut> = (0..THREADS)
         // SAFETY: the truncation is the point of the test; no plain slice is held.
@@ -645,10 +645,7 @@ fn chain(case: &str) {
 fn a_window_at_an_unaligned_offset_reports_truncation_in_process() {
     // Run in-process: the guard either handles the fault or this whole test binary dies,
     // which the harness reports as a failure too.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_ro(&path);
     let page = page_size();
     let offset = page + 123;
@@ -671,10 +668,7 @@ fn a_window_at_an_unaligned_offset_reports_truncation_in_process() {
 /// kill this process) and is reported; after `make_read_only`, reads are still guarded.
 #[test]
 fn a_map_made_writable_then_truncated_reports_writes_in_process() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let mut expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, mut expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let page = page_size();
     // SAFETY: the truncation is the point of the test; no slice of the map is held.
@@ -705,10 +699,7 @@ fn a_map_made_writable_then_truncated_reports_writes_in_process() {
 /// writes are lost), and `check_intact` and `flush_range` report what happened.
 #[test]
 fn raw_accesses_to_a_truncated_file_survive_and_are_reported_in_process() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let page = page_size();
     let map = MmapOptions::new().map_raw(&file).expect("map_raw");
