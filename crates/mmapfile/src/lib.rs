@@ -32,10 +32,15 @@
 //!
 //! [`Mmap`], [`MmapMut`] and [`DynMmap`] are one type, [`Map<K>`](Map), whose [`kind`] `K`
 //! says what it can do: [`Mmap`] reads, [`MmapMut`] reads and writes, [`DynMmap`] checks its
-//! access at run time. Each method is written once, in the `impl` block of the kinds that
-//! have it, and is listed once, on [`Map`]: a write method is not even there on an
-//! [`Mmap`], so writing to a read-only map is a compile error. The methods are inherent:
-//! no trait needs importing.
+//! access at run time, and [`MmapRaw`] hands out only a pointer and a length (for atomics
+//! and volatile access to memory shared with other threads or processes). Each method is
+//! written once, in the `impl` block of the kinds that have it, and is listed once, on
+//! [`Map`]: a write method is not even there on an [`Mmap`], so writing to a read-only map
+//! is a compile error. The methods are inherent: no trait needs importing.
+//!
+//! A map changes its access in place, without remapping
+//! ([`make_mut`](Map::make_mut), [`make_read_only`](Map::make_read_only)), and locks its
+//! pages in memory ([`lock`](Map::lock), [`unlock`](Map::unlock)).
 //!
 //! # The contract of a file-backed map
 //!
