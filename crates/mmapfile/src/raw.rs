@@ -53,6 +53,20 @@ use crate::{Access, Map};
 /// assert_eq!(counter.load(Ordering::Relaxed), 4000);
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// It lends no slice and has no reading method:
+///
+/// ```compile_fail,E0608
+/// let map = mmapfile::MmapOptions::new().len(4096).map_anon_raw()?;
+/// let first = map[0]; // error: `MmapRaw` cannot be indexed (no `Deref` to `[u8]`)
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// ```compile_fail,E0599
+/// let map = mmapfile::MmapOptions::new().len(4096).map_anon_raw()?;
+/// let bytes = map.copy_range(..4)?; // error: `copy_range` needs `K: Readable`
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type MmapRaw = Map<Raw>;
 
 impl MmapRaw {
