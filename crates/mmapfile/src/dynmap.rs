@@ -12,6 +12,8 @@ use crate::guard::{MapFacts, Watch};
 use crate::kind::{Dynamic, Kind, Readable, Writable};
 use crate::search::Plan;
 use crate::sys::{self, MapInner, OwnedDesc};
+#[cfg(doc)]
+use crate::MmapRaw;
 use crate::{Access, Advice};
 
 /// What is behind the memory.
@@ -22,10 +24,11 @@ pub(crate) enum Backing {
 }
 
 /// A memory map of kind `K`: [`Mmap`](crate::Mmap) (read-only), [`MmapMut`](crate::MmapMut)
-/// (writable) or [`DynMmap`] (access chosen at run time); see [`kind`](crate::kind).
+/// (writable), [`DynMmap`] (access chosen at run time) or [`MmapRaw`] (a pointer and a
+/// length); see [`kind`](crate::kind).
 ///
 /// Each method is written once, in the `impl` block of the kinds that have it:
-/// `impl<K: Kind>` for every map (length, flush, advice, close), `impl<K: Readable>` for the
+/// `impl<K: Kind>` for every map (length, flush, advice, lock, close), `impl<K: Readable>` for the
 /// file-like cursor (`read_vec`, `readline`, `seek`, …), the byte-string view (`as_slice`,
 /// `find_in`, `rfind_in`, …) and the scans, `impl<K: Writable>` for the writes (`write`,
 /// `write_at`, `resize`, `move_within`, …). Use the typed [`Mmap`](crate::Mmap) and
@@ -34,16 +37,18 @@ pub(crate) enum Backing {
 ///
 /// # Threads
 ///
-/// Every map is `Send` and `Sync`. The mapping's raw pointer lives in a private type that asserts both by hand, and
-/// that is sound because:
+/// Every map is `Send` and `Sync`. The mapping's raw pointer lives in a private type that
+/// asserts both by hand, and that is sound because:
 ///
 /// - the mapping is ordinary process memory owned by the value, not tied to the thread that
 ///   created it: any thread may read it, write it or unmap it;
 /// - every way to change the bytes or the cursor (`write`, `seek`, `with_bytes_mut`,
 ///   `DerefMut`, `move_within`, `resize`, …) takes `&mut self`, so the borrow checker already
 ///   rules out two threads racing on them;
-/// - what `&self` allows — reading the bytes, `msync`, `madvise`, `fstat` of the kept
-///   descriptor — is safe to do from several threads at once;
+/// - what `&self` allows — reading the bytes, `msync`, `madvise`, `mlock`, `fstat` of the
+///   kept descriptor — is safe to do from several threads at once ([`MmapRaw`]'s
+///   `as_mut_ptr(&self)` hands out a pointer, and writing through it is `unsafe` code whose
+///   synchronisation is its author's, as for any shared memory);
 /// - changes made by other processes (or through other maps of the same file) are outside
 ///   Rust's aliasing model whatever the number of threads, and are what the contract of the
 ///   `unsafe` constructors covers.
