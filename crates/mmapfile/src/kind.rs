@@ -4,11 +4,12 @@
 //! The methods are written once, in `impl` blocks bounded by the traits below, so a method
 //! added to one of those blocks is at once a method of every kind that block covers:
 //!
-//! | block                    | kinds                                       | what            |
-//! |--------------------------|---------------------------------------------|-----------------|
-//! | `impl<K: Kind> Map<K>`     | all, [`MmapRaw`](crate::MmapRaw) included   | length, flush, advise, lock, close |
-//! | `impl<K: Readable> Map<K>` | [`Mmap`](crate::Mmap), [`MmapMut`](crate::MmapMut), [`DynMmap`](crate::DynMmap) | cursor, reads, searches, scans |
-//! | `impl<K: Writable> Map<K>` | [`MmapMut`](crate::MmapMut), [`DynMmap`](crate::DynMmap) | writes, resize |
+//! - `impl<K: Kind> Map<K>`: every kind, [`MmapRaw`](crate::MmapRaw) included: length,
+//!   flush, advice, lock, close;
+//! - `impl<K: Readable> Map<K>`: [`Mmap`](crate::Mmap), [`MmapMut`](crate::MmapMut) and
+//!   [`DynMmap`](crate::DynMmap): the cursor, reads, searches and scans;
+//! - `impl<K: Writable> Map<K>`: [`MmapMut`](crate::MmapMut) and
+//!   [`DynMmap`](crate::DynMmap): writes, resize.
 //!
 //! So a read-only [`Mmap`](crate::Mmap) has no write method at all (calling one is a compile
 //! error), [`MmapMut`](crate::MmapMut) has them all, and [`DynMmap`](crate::DynMmap), whose
