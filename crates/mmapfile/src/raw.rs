@@ -82,6 +82,22 @@ impl MmapRaw {
     /// a page of the range vanish under a raw access, or the file is now shorter than the
     /// range (when the map keeps its descriptor). The way to learn that zeros read through
     /// the pointer came from the guard rather than the file.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("shared.bin");
+    /// std::fs::write(&path, [1u8; 64])?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let map = mmapfile::MmapOptions::new().map_raw(&file)?;
+    /// // SAFETY: byte 10 is inside the live map.
+    /// let byte = unsafe { map.as_ptr().add(10).read_volatile() };
+    /// map.check_intact(10, 1)?; // the byte came from the file, not from the guard
+    /// assert_eq!(byte, 1);
+    /// let err = map.check_intact(60, 8).unwrap_err(); // past the end of the map
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// ```
     pub fn check_intact(&self, offset: usize, len: usize) -> io::Result<()> {
         self.check_span("check", offset, len)?;
         self.check_intact_range(offset..offset + len)
@@ -118,13 +134,27 @@ impl MmapOptions {
 
     /// Maps the file read-only, as a [`MmapRaw`]: for reading memory another process
     /// writes. Writing through [`as_mut_ptr`](Map::as_mut_ptr) faults.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("status.bin");
+    /// std::fs::write(&path, b"ready")?;
+    /// let file = std::fs::File::open(&path)?; // read-only is enough
+    /// let map = mmapfile::MmapOptions::new().map_raw_read_only(&file)?;
+    /// assert_eq!(map.access(), mmapfile::Access::Read);
+    /// // SAFETY: the first byte is inside the live map.
+    /// assert_eq!(unsafe { map.as_ptr().read_volatile() }, b'r');
+    /// # Ok(()) }
+    /// ```
     pub fn map_raw_read_only<F: AsDesc + ?Sized>(&self, file: &F) -> io::Result<MmapRaw> {
         // SAFETY: as in `map_raw`.
         unsafe { self.map_dyn(Some(file), Access::Read) }.map(Map::retype)
     }
 
     /// `len` bytes of zero-filled anonymous memory shared with the threads of this process
-    /// and with child processes forked while it lives, as a [`MmapRaw`].
+    /// and with child processes forked while it lives, as a [`MmapRaw`] (the example on
+    /// [`MmapRaw`] shares a counter between threads with it).
     pub fn map_anon_raw(&self) -> io::Result<MmapRaw> {
         self.map_anon_dyn(Access::Write).map(Map::retype)
     }
