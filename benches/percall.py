@@ -5,6 +5,7 @@ CPython's builtin `mmap` against `mmapfile`, interleaved in one process.
     python3 benches/percall.py --install-module                # 3.11 and 3.13, print
     python3 benches/percall.py --install-module --out BENCHMARKS.md
     python3 benches/percall.py --versions 3.13 --rounds 5      # reuse the installed venvs
+    python3 benches/percall.py --instructions                  # plus callgrind's counts
 
 What it does:
 - for each CPython version given (default 3.11 and 3.13, from pyenv or PATH) it uses the venv
@@ -87,13 +88,12 @@ CALLS = [
 # ----------------------------------------------------------------------------- the worker
 
 
-def worker(rounds, target_seconds):
+def make_spaces(directory):
+    """The test files in `directory`, and for each module the names the statements use."""
     import mmap
-    import timeit
 
     import mmapfile
 
-    directory = tempfile.mkdtemp(prefix="percall-")
     path = os.path.join(directory, "lorem.bin")
     with open(path, "wb") as out:
         out.write((LOREM * (SIZE // len(LOREM) + 1))[:SIZE])
@@ -110,6 +110,16 @@ def worker(rounds, target_seconds):
             "mod": module,
             "fd": file.fileno(),
         }
+    return spaces, (file, small)
+
+
+def worker(rounds, target_seconds):
+    import timeit
+
+    import mmapfile
+
+    directory = tempfile.mkdtemp(prefix="percall-")
+    spaces, (file, small) = make_spaces(directory)
     timers = []
     for label, stmt, setup in CALLS:
         pair = {}
@@ -150,6 +160,42 @@ def worker(rounds, target_seconds):
         "module": mmapfile.__file__,
         "rows": rows,
     }))
+
+
+def count_worker(index, name, loops):
+    """Runs call `index` `loops` times on `name`'s map, for a count of its instructions (the
+    driver runs this twice under callgrind, with 0 loops and with `loops`)."""
+    _, stmt, setup = CALLS[index]
+    directory = tempfile.mkdtemp(prefix="percall-")
+    spaces, files = make_spaces(directory)
+    namespace = dict(spaces[name])
+    exec(setup, namespace)
+    body = "".join(f"    {part.strip()}\n" for part in stmt.split(";"))
+    exec(compile(f"for _ in range({loops}):\n{body}", "<percall>", "exec"), namespace)
+    for space in spaces.values():
+        space["m"].close()
+        space["s"].close()
+    for f in files:
+        f.close()
+    shutil.rmtree(directory)
+
+
+def instructions(venv_python, index, name, loops):
+    """Instructions per call of CALLS[index] on `name`'s map (user space, callgrind)."""
+    totals = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for n in (0, loops):
+            out = os.path.join(scratch, f"callgrind.{n}")
+            subprocess.run(
+                ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                 str(venv_python), str(Path(__file__).resolve()), "--count-worker",
+                 str(index), name, str(n)],
+                check=True, capture_output=True, cwd=str(ROOT / "target"),
+                env=dict(os.environ, PYTHONHASHSEED="0"))
+            with open(out) as f:
+                totals.append(next(int(line.split()[1]) for line in f
+                                   if line.startswith(("summary:", "totals:"))))
+    return (totals[1] - totals[0]) / loops
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -201,15 +247,21 @@ def markdown(results, command, load_before, load_after):
         rows = result["rows"]
         ratios = [row["ratio"] for row in rows]
         geomean = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+        counted = all("instructions" in row for row in rows)
         lines += [
             f"### CPython {result['python']} ({result['rounds']} rounds)",
             "",
-            "| call | builtin ns | mmapfile ns | ratio |",
-            "|---|---:|---:|---:|",
+            "| call | builtin ns | mmapfile ns | ratio |"
+            + (" builtin instr. | mmapfile instr. | difference |" if counted else ""),
+            "|---|---:|---:|---:|" + ("---:|---:|---:|" if counted else ""),
         ]
         for row, ratio in zip(rows, ratios):
-            lines.append(f"| {row['call']} | {row['builtin_ns']:.0f} | "
-                         f"{row['mmapfile_ns']:.0f} | {ratio:.2f}x |")
+            line = (f"| {row['call']} | {row['builtin_ns']:.0f} | "
+                    f"{row['mmapfile_ns']:.0f} | {ratio:.2f}x |")
+            if counted:
+                theirs, ours = row["instructions"]["builtin"], row["instructions"]["mmapfile"]
+                line += f" {theirs:.0f} | {ours:.0f} | {ours - theirs:+.0f} |"
+            lines.append(line)
         slowest = min(zip(ratios, rows), key=lambda pair: pair[0])
         lines += [
             "",
@@ -217,6 +269,15 @@ def markdown(results, command, load_before, load_after):
             f"{slowest[1]['call']} at {slowest[0]:.2f}x.",
             "",
         ]
+        if counted:
+            lines += [
+                "Instructions: executed per call in user space (the interpreter's loop "
+                "included), counted by valgrind's callgrind over a loop of the call minus "
+                "the same process without it; they do not depend on the machine's load. "
+                "System calls count only their user-space side (flush's msync and the "
+                "file size check, the constructor's mmap).",
+                "",
+            ]
     lines.append(END)
     return "\n".join(lines) + "\n"
 
@@ -234,6 +295,11 @@ def replace_section(path, section):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count-worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each call's instructions (user space) under "
+                             "valgrind's callgrind, builtin and mmapfile: figures that do "
+                             "not depend on the machine's load (about 5 minutes per version)")
     parser.add_argument("--versions", nargs="+", default=["3.11", "3.13"],
                         help="CPython versions to run (default: 3.11 3.13)")
     parser.add_argument("--rounds", type=int, default=15, help="rounds per call (default 15)")
@@ -248,6 +314,12 @@ def main():
     if args.worker:
         worker(args.rounds, args.ms / 1000)
         return
+    if args.count_worker:
+        index, name, loops = args.count_worker
+        count_worker(int(index), name, int(loops))
+        return
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind")
     load_before = load()
     results = []
     for version in args.versions:
@@ -270,11 +342,21 @@ def main():
             sys.exit(f"worker for {version} failed:\n{run.stderr}")
         result = json.loads(run.stdout.strip().splitlines()[-1])
         result["rounds"] = args.rounds
+        if args.instructions:
+            print(f"+ CPython {version}: instruction counts (callgrind)", file=sys.stderr)
+            for index, row in enumerate(result["rows"]):
+                # About 2 ms of calls at full speed per count.
+                loops = max(200, min(5000, int(2e6 / max(row["builtin_ns"], 1))))
+                row["instructions"] = {
+                    name: instructions(venv_python, index, name, loops)
+                    for name in ("builtin", "mmapfile")}
         results.append(result)
     if not results:
         sys.exit("no interpreter ran")
     shown = ["python3", "benches/percall.py", "--install-module",
              "--versions", *args.versions, "--rounds", str(args.rounds)]
+    if args.instructions:
+        shown.append("--instructions")
     if args.out:
         shown += ["--out", args.out]
     section = markdown(results, shlex.join(shown), load_before, load())

@@ -98,9 +98,30 @@ def copy_resize(m):
         m.mmap(f.fileno(), 0, access=m.ACCESS_COPY).resize(5)
 
 
+def value_error(call):
+    """The message of the ValueError `call` raises (the outcome compares only types)."""
+    try:
+        call()
+    except ValueError as e:
+        return str(e)
+    return "no ValueError"
+
+
+def empty_file(m):
+    with open(path(f"empty-{m.__name__}", b""), "r+b") as f:
+        return (value_error(lambda: m.mmap(f.fileno(), 0)),
+                value_error(lambda: m.mmap(f.fileno(), 0, offset=65536)))
+
+
+def offset_at_or_past_end(m):
+    with open(path(f"end-{m.__name__}", b"x" * 65536), "r+b") as f:
+        return (value_error(lambda: m.mmap(f.fileno(), 0, offset=65536)),
+                value_error(lambda: m.mmap(f.fileno(), 0, offset=131072)))
+
+
 CASES = [anon_size, zero_anon, bad_tagname, unaligned_offset, write_window_grows,
          read_window_past_end, resize_anonymous, resize_file, shrink_under_another_view,
-         copy_resize]
+         copy_resize, empty_file, offset_at_or_past_end]
 
 
 def main():

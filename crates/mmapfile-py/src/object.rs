@@ -903,12 +903,20 @@ impl PyMmap {
         let window = match &fd {
             None => None,
             Some(fd) => match options.check_window(fd) {
+                // The core maps the empty rest of a file (an empty file, or the offset at its
+                // end); CPython refuses it, the empty file first.
+                Ok(window) if window.is_empty() && window.offset() == 0 => {
+                    return Err(errors::value_error("cannot mmap an empty file"))
+                }
+                Ok(window) if window.is_empty() => {
+                    return Err(errors::value_error("mmap offset is greater than file size"))
+                }
                 Ok(window) => {
                     length = window.len() as u64;
                     Some(window)
                 }
                 Err(err) => match WindowError::of(&err) {
-                    Some(WindowError::EmptyFile) => {
+                    Some(WindowError::OffsetPastEnd { size: 0, .. }) => {
                         return Err(errors::value_error("cannot mmap an empty file"))
                     }
                     Some(WindowError::OffsetPastEnd { .. }) => {
@@ -980,7 +988,7 @@ impl PyMmap {
         options
             .len(length)
             .raw_protection(prot)
-            .raw_flags(flags)
+            .raw_mmap_flags(flags)
             .keep_file(trackfd);
         // 5. Anonymous memory for fileno -1, else the checked window of the file (dup()ed
         // when trackfd).

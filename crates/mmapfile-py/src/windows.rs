@@ -11,7 +11,7 @@
 use std::os::raw::c_int;
 use std::os::windows::io::{BorrowedHandle, RawHandle};
 
-use mmapfile::{Access, MmapOptions};
+use mmapfile::{Access, MmapOptions, WindowError};
 use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 
@@ -71,7 +71,7 @@ pub(crate) fn new_map(
         _ => return Err(errors::value_error("mmap invalid access parameter.")),
     };
     let offset = offset as u64;
-    let mut length = length as u64;
+    let length = length as u64;
     let mut options = MmapOptions::new();
     if let Some(name) = &tagname {
         options.shared_name(name);
@@ -86,54 +86,68 @@ pub(crate) fn new_map(
         py.import("os")?.call_method1("lseek", (fileno, 0, 0))?;
         Some(raw)
     };
-    let mut file_size = None;
-    if let Some(raw) = handle {
-        // SAFETY: a handle Python's runtime owns for `fileno`, borrowed for this call only.
-        let file = unsafe { BorrowedHandle::borrow_raw(raw as RawHandle) };
-        let size = std::fs::File::from(file.try_clone_to_owned()?)
-            .metadata()
-            .map(|meta| meta.len())
-            .map_err(errors::from_io)?;
-        if length == 0 {
-            if size == 0 {
-                return Err(errors::value_error("cannot mmap an empty file"));
-            }
-            if offset >= size {
-                return Err(errors::value_error("mmap offset is greater than file size"));
-            }
-            length = size - offset;
-        }
-        file_size = Some(size);
-    } else if length == 0 {
+    // SAFETY: a handle Python's runtime owns for `fileno`, borrowed for this call only (the
+    // core duplicates it when it keeps one).
+    let file = handle.map(|raw| unsafe { BorrowedHandle::borrow_raw(raw as RawHandle) });
+    if file.is_none() && length == 0 {
         // A section of the paging file needs a size.
         return Err(win_error(87));
+    }
+    // Writable maps grow the file to the window, as a larger section does on Windows.
+    options
+        .offset(offset)
+        .len(usize::try_from(length).map_err(|_| win_error(ERROR_NOT_ENOUGH_MEMORY))?)
+        .grow(core_access == Access::Write);
+    // The window against the file, checked by the core; CPython's refusals of an empty
+    // window come first, then the offset's alignment, then what the section would refuse.
+    let window = match file.as_ref().map(|file| options.check_window(file)) {
+        // The file's size could not be read: CPython fails there, before anything else.
+        Some(Err(err)) if WindowError::of(&err).is_none() => return Err(errors::from_io(err)),
+        window => window,
+    };
+    match &window {
+        Some(Ok(window)) if window.is_empty() && window.offset() == 0 => {
+            return Err(errors::value_error("cannot mmap an empty file"))
+        }
+        Some(Ok(window)) if window.is_empty() => {
+            return Err(errors::value_error("mmap offset is greater than file size"))
+        }
+        Some(Err(err)) => match WindowError::of(err) {
+            Some(WindowError::OffsetPastEnd { size: 0, .. }) => {
+                return Err(errors::value_error("cannot mmap an empty file"))
+            }
+            Some(WindowError::OffsetPastEnd { .. }) => {
+                return Err(errors::value_error("mmap offset is greater than file size"))
+            }
+            _ => {}
+        },
+        _ => {}
     }
     if offset % mmapfile::allocation_granularity() as u64 != 0 {
         return Err(win_error(ERROR_MAPPED_ALIGNMENT));
     }
-    // Only a writable section extends its file; the others fail as the OS fails them.
-    if let Some(size) = file_size {
-        if core_access != Access::Write && offset.saturating_add(length) > size {
-            return Err(win_error(ERROR_NOT_ENOUGH_MEMORY));
+    let window = match window {
+        None => None,
+        Some(Ok(window)) => Some(window),
+        Some(Err(err)) => {
+            return Err(match WindowError::of(&err) {
+                // Only a writable section extends its file; the others fail as the OS
+                // fails them.
+                Some(WindowError::PastEnd { .. } | WindowError::Overflow { .. })
+                    if core_access != Access::Write =>
+                {
+                    win_error(ERROR_NOT_ENOUGH_MEMORY)
+                }
+                Some(WindowError::TooLong { .. }) => win_error(ERROR_NOT_ENOUGH_MEMORY),
+                _ => errors::from_io(err),
+            });
         }
-    }
-    let length = usize::try_from(length).map_err(|_| win_error(8))?;
-    // Writable maps grow the file to the window, as a larger section does on Windows.
-    options
-        .offset(offset)
-        .len(length)
-        .grow(core_access == Access::Write);
-    let map = py.detach(|| match handle {
+    };
+    let map = py.detach(|| match window {
         None => options.map_anon_dyn(core_access),
-        Some(raw) => {
-            // SAFETY: the handle is only borrowed for this call (the core duplicates it when
-            // it keeps one). The file contract (no truncation under the map) is the Python
-            // caller's, as with CPython's mmap.
-            unsafe {
-                let file = BorrowedHandle::borrow_raw(raw as RawHandle);
-                options.map_dyn(Some(&file), core_access)
-            }
-        }
+        // SAFETY: the file contract (no truncation under the map) is the Python caller's, as
+        // with CPython's mmap.
+        Some(window) => unsafe { options.map_window(window, core_access) },
     });
     let map = map.map_err(errors::from_io)?;
     Ok(PyMmap {

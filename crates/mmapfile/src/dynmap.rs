@@ -124,7 +124,7 @@ impl<K: Kind> Map<K> {
         self.inner.len()
     }
 
-    /// Whether the map has no bytes (only after `resize(0)`).
+    /// Whether the map has no bytes (an empty file or window, or after `resize(0)`).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

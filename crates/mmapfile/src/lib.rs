@@ -183,8 +183,9 @@ pub fn allocation_granularity() -> usize {
 ///
 /// On Linux and Android these are the sizes the kernel lists under
 /// `/sys/kernel/mm/hugepages`. A size listed is one the kernel can map, not a promise that
-/// pages of it are reserved: an explicit huge page map (`MAP_HUGETLB`) also needs pages in
-/// that size's pool (`nr_hugepages`), which is 0 unless an administrator set it. Transparent
+/// pages of it are reserved: an explicit huge page map ([`MmapOptions::huge`],
+/// `MAP_HUGETLB`) also needs pages in that size's pool (`nr_hugepages`), which is 0 unless an
+/// administrator set it. Transparent
 /// huge pages ([`Advice::HugePage`]) need no pool and use the smallest size. Other systems
 /// report none for now (macOS superpages, FreeBSD's `getpagesizes` and Windows large pages
 /// are not asked).

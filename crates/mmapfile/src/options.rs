@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 
 use crate::dynmap::Backing;
 use crate::error;
-use crate::sys::{self, AsDesc, MapInner, MapMode};
+use crate::sys::{self, AsDesc, HugePages, MapFlags, MapInner, MapMode};
 use crate::window::{self, Window};
 // The OS layer defines these (it knows nothing above it); the builder is where users meet them.
 pub use crate::sys::Advice;
@@ -48,11 +48,12 @@ impl Access {
 pub struct MmapOptions {
     offset: u64,
     len: Option<usize>,
-    populate: bool,
+    flags: MapFlags,
     grow: bool,
     keep_file: bool,
     protection: Option<Protection>,
     raw_flags: i32,
+    raw_mmap_flags: Option<i32>,
     search_threads: Option<usize>,
     /// Windows: the name of the section to create or open (`shared_name`).
     #[cfg(windows)]
@@ -71,11 +72,12 @@ impl MmapOptions {
         Self {
             offset: 0,
             len: None,
-            populate: false,
+            flags: MapFlags::default(),
             grow: false,
             keep_file: true,
             protection: None,
             raw_flags: 0,
+            raw_mmap_flags: None,
             search_threads: None,
             #[cfg(windows)]
             shared_name: None,
@@ -89,16 +91,160 @@ impl MmapOptions {
         self
     }
 
-    /// How many bytes to map; 0 (the default) means "to the end of the file".
-    /// Anonymous maps need a non-zero length.
+    /// How many bytes to map; 0 (the default) means "to the end of the file", which is an
+    /// empty map for an empty file or an offset at the end of the file. For anonymous memory
+    /// 0 gives an empty map, which [`resize`](crate::DynMmap::resize) can grow.
+    ///
+    /// An empty map makes no OS mapping: its pointer is dangling (non-null, aligned, never
+    /// read) and it behaves as an empty byte string: reads give nothing, searches find
+    /// nothing, `seek(SeekFrom::Start(0))`, flushing and advice succeed, and writing bytes
+    /// is the usual out-of-range error.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions};
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("empty.bin");
+    /// std::fs::write(&path, b"")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { MmapOptions::new().map_dyn(Some(&file), Access::Write)? };
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.find(b"x")?, None);
+    /// map.resize(5)?; // grows the file, then maps it
+    /// map.write(b"hello")?;
+    /// assert_eq!(std::fs::read(&path)?, b"hello");
+    /// let anon = MmapOptions::new().map_anon()?;
+    /// assert_eq!(anon.len(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn len(&mut self, len: usize) -> &mut Self {
         self.len = (len != 0).then_some(len);
         self
     }
 
-    /// Pre-fault the whole map when it is created (`MAP_POPULATE` on Linux; ignored elsewhere).
+    /// Pre-fault the whole map when it is created, so that first reads do not wait for the
+    /// disk or the zero page. A hint: where it cannot be done the map works as without it.
+    ///
+    /// - Linux and Android: `MAP_POPULATE` (the kernel reads in and maps every page; a map
+    ///   made bigger by `resize` is populated again).
+    /// - macOS, FreeBSD and other Unix systems: `madvise(MADV_WILLNEED)` right after
+    ///   mapping: the kernel starts reading the pages in, without waiting for them.
+    /// - Windows: `PrefetchVirtualMemory` over the whole view (also without waiting).
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, vec![7u8; 1 << 16])?;
+    /// let file = std::fs::File::open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { mmapfile::MmapOptions::new().populate().map(&file)? };
+    /// assert!(map.iter().all(|&byte| byte == 7));
+    /// # Ok(()) }
+    /// ```
     pub fn populate(&mut self) -> &mut Self {
-        self.populate = true;
+        self.flags.populate = true;
+        self
+    }
+
+    /// Lock the map's pages in memory (`MAP_LOCKED`): they are read in when the map is made
+    /// and never paged out, as with `mlock(2)`. Linux and Android only; elsewhere mapping
+    /// fails with [`io::ErrorKind::Unsupported`] naming the option (on Windows `VirtualLock`
+    /// is bounded by the working-set quota, which the crate does not raise).
+    ///
+    /// Locking counts against the process's locked-memory limit (`RLIMIT_MEMLOCK`, `ulimit
+    /// -l`) unless it has `CAP_IPC_LOCK`: a map past it fails with
+    /// [`io::ErrorKind::OutOfMemory`] and a message giving the limit. As with
+    /// `MAP_LOCKED`, pages the kernel could not read in are not an error.
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(4096).locked();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), 4096),
+    ///     // Not Linux, or a locked-memory limit below one page.
+    ///     Err(err) => assert!(err.to_string().contains("locked()"), "{err}"),
+    /// }
+    /// ```
+    pub fn locked(&mut self) -> &mut Self {
+        self.flags.locked = true;
+        self
+    }
+
+    /// Back an anonymous map with huge pages (`MAP_HUGETLB`): `None` for the kernel's default
+    /// huge page size, `Some(log2)` for pages of `1 << log2` bytes (21 for 2 MiB, 30 for 1
+    /// GiB; see [`huge_page_sizes`](crate::huge_page_sizes)). Linux and Android only.
+    ///
+    /// Huge pages come from a pool an administrator reserves (`sysctl vm.nr_hugepages=N`, or
+    /// `/sys/kernel/mm/hugepages/hugepages-<size>kB/nr_hugepages`), empty by default: when it
+    /// cannot supply the map, mapping fails with [`io::ErrorKind::OutOfMemory`] and a message
+    /// that says how many pages of which size are reserved and free. The length (and every
+    /// [`resize`](crate::DynMmap::resize)) must be a whole number of huge pages
+    /// ([`io::ErrorKind::InvalidInput`] otherwise, with the rounded-up length). A size the
+    /// system does not have is [`io::ErrorKind::InvalidInput`]; a system without huge pages,
+    /// [`io::ErrorKind::Unsupported`].
+    ///
+    /// File maps refuse it ([`io::ErrorKind::InvalidInput`]): a file on hugetlbfs gets huge
+    /// pages without asking, and [`Advice::HugePage`] asks for transparent huge pages, which
+    /// need no pool, for other memory. Shared huge memory ([`Access::Write`]) cannot grow.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// let two_mib = 2 << 20;
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(two_mib).huge(None);
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), two_mib),
+    ///     // No huge pages reserved (the default), or none on this system.
+    ///     Err(err) => {
+    ///         assert!(matches!(err.kind(), ErrorKind::OutOfMemory | ErrorKind::Unsupported))
+    ///     }
+    /// }
+    /// // Not a whole number of huge pages.
+    /// let err = mmapfile::MmapOptions::new().len(4096).huge(None).map_anon().unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::Unsupported));
+    /// ```
+    pub fn huge(&mut self, page_log2: Option<u8>) -> &mut Self {
+        self.flags.huge = Some(page_log2.map_or(HugePages::Default, HugePages::Log2));
+        self
+    }
+
+    /// Reserve no swap space for the map (`MAP_NORESERVE`): under Linux's default overcommit
+    /// heuristics a large sparse anonymous map then counts against no limit, and a write
+    /// that finds no memory kills the process (SIGSEGV) instead of the map failing up front.
+    /// With `vm.overcommit_memory = 2` the kernel ignores it. Linux and Android only;
+    /// elsewhere mapping fails with [`io::ErrorKind::Unsupported`] naming the option.
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(1 << 20).no_reserve();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert!(map.iter().all(|&byte| byte == 0)),
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// ```
+    pub fn no_reserve(&mut self) -> &mut Self {
+        self.flags.no_reserve = true;
+        self
+    }
+
+    /// Mark anonymous memory as a thread stack (`MAP_STACK`). On Linux this is a hint (since
+    /// 6.7 it keeps transparent huge pages away from the memory); Linux and Android only, as
+    /// FreeBSD's `MAP_STACK` makes a grow-down region whose guard pages would fault on the
+    /// map's own reads. Elsewhere mapping fails with [`io::ErrorKind::Unsupported`]; a file
+    /// map refuses it with [`io::ErrorKind::InvalidInput`].
+    ///
+    /// ```
+    /// let mut options = mmapfile::MmapOptions::new();
+    /// options.len(1 << 16).stack();
+    /// match options.map_anon() {
+    ///     Ok(map) => assert_eq!(map.len(), 1 << 16),
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// ```
+    pub fn stack(&mut self) -> &mut Self {
+        self.flags.stack = true;
         self
     }
 
@@ -205,11 +351,83 @@ impl MmapOptions {
         self
     }
 
-    /// Unix only: extra raw `MAP_*` flags. `MAP_SHARED`/`MAP_PRIVATE` bits given here
-    /// replace the sharing the access implies (Python's `flags=`).
+    /// Unix only: extra raw `MAP_*` flags for mmap(2), for the ones this builder has no
+    /// setter for (`MAP_32BIT`, `MAP_UNINITIALIZED`, a platform's own flags, …); the typed
+    /// setters ([`populate`](Self::populate), [`locked`](Self::locked), …) are the better way
+    /// to the flags they cover.
+    ///
+    /// Flags the crate sets itself or that contradict the access are refused when mapping,
+    /// with [`io::ErrorKind::InvalidInput`] naming the flag: the sharing type
+    /// (`MAP_SHARED`, `MAP_PRIVATE`, `MAP_SHARED_VALIDATE`: the [`Access`] decides it),
+    /// `MAP_ANONYMOUS` on a file map, `MAP_FIXED` and `MAP_FIXED_NOREPLACE` (a fixed address
+    /// could replace live memory), and `MAP_HUGETLB` with its size bits (use
+    /// [`huge`](Self::huge)). Flags the kernel does not know are its to refuse or ignore.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use mmapfile::{Access, MmapOptions};
+    /// let err = MmapOptions::new()
+    ///     .len(4096)
+    ///     .raw_flags(libc::MAP_SHARED)
+    ///     .map_anon_dyn(Access::Copy)
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("MAP_SHARED"));
+    /// # #[cfg(target_os = "linux")]
+    /// let map = MmapOptions::new().len(4096).raw_flags(libc::MAP_32BIT).map_anon()?;
+    /// # #[cfg(target_os = "linux")]
+    /// assert!((map.as_ptr() as usize) < 1 << 32);
+    /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
     #[cfg(unix)]
     pub fn raw_flags(&mut self, flags: i32) -> &mut Self {
         self.raw_flags = flags;
+        self
+    }
+
+    /// Unix only: the whole `flags` argument of mmap(2), its map type included, as code
+    /// written against mmap(2) or CPython's `mmap.mmap(flags=)` gives it. Prefer the typed
+    /// setters and [`raw_flags`](Self::raw_flags), which check what they are given.
+    ///
+    /// The map type (`MAP_SHARED`, `MAP_PRIVATE`, or Linux's `MAP_SHARED_VALIDATE`, which
+    /// makes the kernel refuse flags it does not know with `EOPNOTSUPP`) replaces the sharing
+    /// the access implies, within what the access promises: [`Access::Copy`] refuses a shared
+    /// type ([`io::ErrorKind::InvalidInput`]), while [`Access::Write`] with `MAP_PRIVATE`
+    /// gives a writable map whose stores stay in this process but whose
+    /// [`resize`](crate::DynMmap::resize) still sets the file's length (CPython's
+    /// `ACCESS_DEFAULT` map with `flags=MAP_PRIVATE`). The other bits reach the kernel as
+    /// given, unchecked, except `MAP_FIXED`/`MAP_FIXED_NOREPLACE` (refused: a fixed address
+    /// could replace live memory): `MAP_ANONYMOUS` with a file gives anonymous memory that
+    /// the map still treats as the file's, as CPython's does. Combined with `raw_flags` and
+    /// the typed flags by OR.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # fn main() -> std::io::Result<()> {
+    /// use mmapfile::{Access, MmapOptions};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"original")?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// let mut options = MmapOptions::new();
+    /// options.raw_mmap_flags(libc::MAP_PRIVATE);
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { options.map_dyn(Some(&file), Access::Write)? };
+    /// map.write(b"ORIG")?;
+    /// assert_eq!(std::fs::read(&path)?, b"original"); // private stores
+    /// // SAFETY: as above.
+    /// let err = unsafe { MmapOptions::new().raw_mmap_flags(libc::MAP_SHARED).map_copy(&file) };
+    /// assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(()) }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    #[cfg(unix)]
+    pub fn raw_mmap_flags(&mut self, flags: i32) -> &mut Self {
+        self.raw_mmap_flags = Some(flags);
         self
     }
 
@@ -257,7 +475,8 @@ impl MmapOptions {
         unsafe { self.map_dyn(Some(file), Access::Copy) }.map(MmapMut::from_dyn)
     }
 
-    /// Maps `len` bytes of private, zero-filled anonymous memory.
+    /// Maps `len` bytes of private, zero-filled anonymous memory (none when no length was
+    /// given: an empty map, as memmap2 gives).
     ///
     /// ```
     /// let mut map = mmapfile::MmapOptions::new().len(4096).map_anon()?;
@@ -302,12 +521,16 @@ impl MmapOptions {
         file: Option<&F>,
         access: Access,
     ) -> io::Result<DynMmap> {
-        let mode = self.mode(access)?;
+        let mode = self.mode(access, file.is_none())?;
         let search_threads = self.checked_search_threads()?;
         let Some(file) = file else {
-            let len = self.len.ok_or_else(|| {
-                error::invalid_input("an anonymous map needs a non-zero length".to_string())
-            })?;
+            let len = self.len.unwrap_or(0);
+            #[cfg(windows)]
+            if len == 0 && self.shared_name.is_some() {
+                return Err(error::invalid_input(
+                    "a named map needs a non-zero length (others share it at its size)".to_string(),
+                ));
+            }
             let inner = self.map_inner(None, 0, len, mode, false)?;
             let mut map = DynMmap::new(inner, access, Backing::Anonymous, 0);
             map.search_threads = search_threads;
@@ -351,7 +574,7 @@ impl MmapOptions {
     /// # Safety
     /// As for [`MmapOptions::map`].
     pub unsafe fn map_window(&self, window: Window<'_>, access: Access) -> io::Result<DynMmap> {
-        let mode = self.mode(access)?;
+        let mode = self.mode(access, false)?;
         let search_threads = self.checked_search_threads()?;
         // SAFETY: forwarded contract.
         let mut map = unsafe { self.map_checked(window, access, mode) }?;
@@ -360,18 +583,25 @@ impl MmapOptions {
     }
 
     /// The protection and flags that `access` and the raw settings give, validated.
-    fn mode(&self, access: Access) -> io::Result<MapMode> {
+    fn mode(&self, access: Access, anonymous: bool) -> io::Result<MapMode> {
         let protection = self.protection.unwrap_or(match access {
             Access::Read => Protection::Read,
             Access::Write | Access::Copy => Protection::ReadWrite,
         });
+        #[cfg(unix)]
+        {
+            sys::check_raw_flags(self.raw_flags, anonymous)?;
+            if let Some(flags) = self.raw_mmap_flags {
+                sys::check_raw_map_type(flags, access != Access::Copy)?;
+            }
+        }
         let mode = MapMode {
             protection,
             shared: access != Access::Copy,
-            populate: self.populate,
-            extra_flags: self.raw_flags,
+            flags: self.flags,
+            extra_flags: self.raw_flags | self.raw_mmap_flags.unwrap_or(0),
         };
-        mode.validate(access.is_writable())?;
+        mode.validate(access.is_writable(), anonymous)?;
         Ok(mode)
     }
 
@@ -492,7 +722,7 @@ mod tests {
         let options = MmapOptions::default();
         assert_eq!(options.offset, 0);
         assert_eq!(options.len, None);
-        assert!(!options.populate && !options.grow && options.keep_file);
+        assert!(options.flags == MapFlags::default() && !options.grow && options.keep_file);
         assert!(options.protection.is_none());
     }
 

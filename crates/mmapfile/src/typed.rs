@@ -115,7 +115,7 @@ impl MmapMut {
         unsafe { crate::MmapOptions::new().map_copy(file) }
     }
 
-    /// `len` bytes of private zero-filled anonymous memory.
+    /// `len` bytes of private zero-filled anonymous memory (0: an empty map).
     pub fn map_anon(len: usize) -> io::Result<Self> {
         crate::MmapOptions::new().len(len).map_anon()
     }

@@ -26,7 +26,9 @@ impl Window<'_> {
         self.len
     }
 
-    /// Whether the map will be empty (never, today: empty windows are refused).
+    /// Whether the map will be empty: the whole of an empty file, or no length given and the
+    /// offset at the end of the file. Such a map makes no OS mapping and behaves as an
+    /// empty byte string.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -48,9 +50,8 @@ impl Window<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WindowError {
-    /// The whole of an empty file was asked for.
-    EmptyFile,
-    /// No length was given and the offset is at or past the end of the file.
+    /// No length was given and the offset is past the end of the file (at the end, the
+    /// window is empty, which is no error).
     OffsetPastEnd {
         /// The offset asked for.
         offset: u64,
@@ -118,12 +119,8 @@ impl WindowError {
 impl fmt::Display for WindowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            WindowError::EmptyFile => f.write_str("cannot map an empty file"),
             WindowError::OffsetPastEnd { offset, size } => {
-                write!(
-                    f,
-                    "offset {offset} is at or past the end of the {size}-byte file"
-                )
+                write!(f, "offset {offset} is past the end of the {size}-byte file")
             }
             WindowError::PastEnd { offset, size, .. } if offset > size => write!(
                 f,
@@ -206,10 +203,9 @@ pub(crate) fn check(
     }
     let size = info.size;
     let Some(len) = len else {
-        if size == 0 {
-            return Err(WindowError::EmptyFile.into());
-        }
-        if offset >= size {
+        // The rest of the file: empty for an empty file or an offset at its end, as a slice
+        // `bytes[size..]` is (memmap2 maps these too).
+        if offset > size {
             return Err(WindowError::OffsetPastEnd { offset, size }.into());
         }
         let bytes = size - offset;

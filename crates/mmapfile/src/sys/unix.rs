@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Advice, Protection};
+use super::{Advice, HugePages, MapFlags, Protection};
 
 /// The descriptor type the portable code borrows to create a file-backed mapping.
 pub(crate) type Desc<'a> = BorrowedFd<'a>;
@@ -173,17 +173,22 @@ pub(crate) struct MapMode {
     pub protection: Protection,
     /// Shared (write-through) rather than private (copy-on-write).
     pub shared: bool,
-    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-    pub populate: bool,
+    /// The typed flags (`populate`, `locked`, `huge`, …).
+    pub flags: MapFlags,
     /// Extra raw `MAP_*` flags the caller asked for (Python's `flags=`).
     pub extra_flags: i32,
 }
 
+/// Whether this system has the typed flags that are Linux's (`MAP_LOCKED`, `MAP_NORESERVE`,
+/// `MAP_STACK`, `MAP_HUGETLB`, `MAP_POPULATE`).
+const LINUX_FLAGS: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
 impl MapMode {
     /// Refuses raw protection and flags that would let safe code fault: a map whose access
     /// allows writing must be mapped `PROT_WRITE`, every map must be readable, and
-    /// `MAP_FIXED` could replace memory the program is using.
-    pub(crate) fn validate(&self, writable: bool) -> io::Result<()> {
+    /// `MAP_FIXED` could replace memory the program is using. Refuses the typed flags this
+    /// system lacks (`Unsupported`) and those that do not apply to a file map.
+    pub(crate) fn validate(&self, writable: bool, anonymous: bool) -> io::Result<()> {
         let prot = self.prot();
         if prot & libc::PROT_READ == 0 {
             return Err(io::Error::new(
@@ -213,6 +218,41 @@ impl MapMode {
                 ),
             ));
         }
+        let flags = self.flags;
+        for (asked, option, flag) in [
+            (flags.locked, "locked()", "MAP_LOCKED"),
+            (flags.no_reserve, "no_reserve()", "MAP_NORESERVE"),
+            (flags.stack, "stack()", "MAP_STACK"),
+            (flags.huge.is_some(), "huge(..)", "MAP_HUGETLB"),
+        ] {
+            if asked && !LINUX_FLAGS {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("{option} ({flag}) is only available on Linux and Android"),
+                ));
+            }
+        }
+        if !anonymous {
+            for (asked, option, why) in [
+                (flags.stack, "stack()", "a thread stack is anonymous memory"),
+                (
+                    flags.huge.is_some(),
+                    "huge(..)",
+                    "a file on hugetlbfs gets huge pages without it, and Advice::HugePage \
+                     asks for transparent huge pages for other files",
+                ),
+            ] {
+                if asked {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("{option} applies to anonymous maps only: {why}"),
+                    ));
+                }
+            }
+        }
+        if let Some(huge) = flags.huge {
+            huge_page_size(huge)?;
+        }
         Ok(())
     }
 
@@ -240,7 +280,8 @@ impl MapMode {
         self.is_shared() && self.prot() & libc::PROT_WRITE != 0
     }
 
-    fn flags(&self, anonymous: bool) -> libc::c_int {
+    /// The `flags` argument of mmap(2).
+    fn mmap_flags(&self, anonymous: bool) -> libc::c_int {
         let sharing_bits = libc::MAP_SHARED | libc::MAP_PRIVATE;
         let mut flags = if self.is_shared() {
             libc::MAP_SHARED
@@ -251,8 +292,22 @@ impl MapMode {
             flags |= libc::MAP_ANONYMOUS;
         }
         #[cfg(any(target_os = "linux", target_os = "android"))]
-        if self.populate {
-            flags |= libc::MAP_POPULATE;
+        {
+            let typed = self.flags;
+            for (asked, flag) in [
+                (typed.populate, libc::MAP_POPULATE),
+                (typed.locked, libc::MAP_LOCKED),
+                (typed.no_reserve, libc::MAP_NORESERVE),
+                (typed.stack, libc::MAP_STACK),
+                (typed.huge.is_some(), libc::MAP_HUGETLB),
+            ] {
+                if asked {
+                    flags |= flag;
+                }
+            }
+            if let Some(HugePages::Log2(log2)) = typed.huge {
+                flags |= libc::c_int::from(log2) << libc::MAP_HUGE_SHIFT;
+            }
         }
         flags | (self.extra_flags & !sharing_bits)
     }
@@ -265,44 +320,49 @@ impl MapMode {
 #[cold]
 fn lock_error(err: io::Error, len: usize) -> io::Error {
     let errno = err.raw_os_error();
-    if errno != Some(libc::ENOMEM) && errno != Some(libc::EPERM) {
-        return io::Error::new(
-            err.kind(),
-            format!("cannot lock {len} bytes in memory: {err}"),
-        );
-    }
+    let over = if errno == Some(libc::ENOMEM) || errno == Some(libc::EPERM) {
+        memlock_limit_exceeded(len)
+    } else {
+        None
+    };
+    let message = match over {
+        Some(why) => format!("locking {len} bytes {why} ({err})"),
+        None => format!("cannot lock {len} bytes in memory: {err}"),
+    };
+    io::Error::new(err.kind(), message)
+}
+
+/// When locking `len` more bytes would pass the process's locked-memory limit (counting
+/// what it has locked already, where the system says), why, in words, with the numbers and
+/// how to raise it: "exceeds RLIMIT_MEMLOCK (…)". `None` when the limit does not explain a
+/// refusal (no limit, or room left: the cause is elsewhere). The one place that reads the
+/// limit, for `lock()` and for `MmapOptions::locked()`.
+fn memlock_limit_exceeded(len: usize) -> Option<String> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit only writes the struct we pass.
-    let known = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0;
-    let locked = locked_bytes();
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
     // `rlim_t` is u64 on Linux and macOS, i64 on FreeBSD.
     #[allow(clippy::unnecessary_cast)]
     let soft = limit.rlim_cur as u64;
-    let over = known
-        && limit.rlim_cur != libc::RLIM_INFINITY
-        && (len as u64).saturating_add(locked.unwrap_or(0)) > soft;
-    if !over {
-        return io::Error::new(
-            err.kind(),
-            format!("cannot lock {len} bytes in memory: {err}"),
-        );
+    let locked = locked_bytes();
+    if (len as u64).saturating_add(locked.unwrap_or(0)) <= soft {
+        return None;
     }
     let already = match locked {
         Some(locked) => format!("; {locked} bytes already locked by this process"),
         None => String::new(),
     };
-    io::Error::new(
-        err.kind(),
-        format!(
-            "locking {len} bytes exceeds RLIMIT_MEMLOCK ({} bytes{already}): raise the \
-             limit (ulimit -l, or LimitMEMLOCK= for a systemd service) or give the process \
-             CAP_IPC_LOCK ({err})",
-            soft
-        ),
-    )
+    Some(format!(
+        "exceeds RLIMIT_MEMLOCK ({soft} bytes{already}): raise the limit (ulimit -l, or \
+         LimitMEMLOCK= for a systemd service) or give the process CAP_IPC_LOCK"
+    ))
 }
 
 /// Bytes this process has locked (`VmLck` in `/proc/self/status`), where the system says.
@@ -316,6 +376,147 @@ fn locked_bytes() -> Option<u64> {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     None
+}
+
+/// Refuses raw extra flags (`MmapOptions::raw_flags`) that the crate sets itself or that
+/// contradict the access: the sharing type, anonymous memory for a file map, a fixed address,
+/// huge pages (the typed `huge(..)` owns them). Each refusal names the flag.
+pub(crate) fn check_raw_flags(flags: i32, anonymous: bool) -> io::Result<()> {
+    let mut owned: Vec<(i32, &str, &str)> = vec![
+        (
+            libc::MAP_SHARED | libc::MAP_PRIVATE,
+            "MAP_SHARED/MAP_PRIVATE/MAP_SHARED_VALIDATE",
+            "the access decides the sharing (Access::Write shares, Access::Copy keeps stores \
+             private); raw_mmap_flags takes a map type of its own",
+        ),
+        (
+            libc::MAP_FIXED,
+            "MAP_FIXED",
+            "a fixed address could replace live memory",
+        ),
+    ];
+    #[cfg(target_os = "linux")]
+    owned.push((
+        libc::MAP_FIXED_NOREPLACE,
+        "MAP_FIXED_NOREPLACE",
+        "the kernel chooses where a map goes",
+    ));
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    owned.push((
+        libc::MAP_HUGETLB | (HUGE_SIZE_MASK << libc::MAP_HUGE_SHIFT),
+        "MAP_HUGETLB (or its page size bits)",
+        "use huge(..), which checks the length and explains an empty pool",
+    ));
+    if !anonymous {
+        owned.push((
+            libc::MAP_ANONYMOUS,
+            "MAP_ANONYMOUS",
+            "it would replace the file with anonymous memory; map_anon makes anonymous maps",
+        ));
+    }
+    for (bits, name, why) in owned {
+        if flags & bits != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("raw_flags({flags:#x}): {name} is not a raw flag to give: {why}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a raw map type (`MmapOptions::raw_mmap_flags`) that would share the stores of a
+/// copy-on-write map: `shared_access` says the access allows a shared map.
+pub(crate) fn check_raw_map_type(flags: i32, shared_access: bool) -> io::Result<()> {
+    if !shared_access && flags & libc::MAP_SHARED != 0 {
+        let name = if flags & libc::MAP_PRIVATE != 0 {
+            "MAP_SHARED_VALIDATE"
+        } else {
+            "MAP_SHARED"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "raw_mmap_flags({flags:#x}): {name} would send the stores of a copy-on-write \
+                 map (Access::Copy) to the file; use Access::Write for a shared map"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The bits above `MAP_HUGE_SHIFT` that give a huge page size (Linux's `MAP_HUGE_MASK`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const HUGE_SIZE_MASK: i32 = 0x3f;
+
+/// The size of the huge pages `huge` asks for, if this system has them.
+fn huge_page_size(huge: HugePages) -> io::Result<usize> {
+    let sizes = huge_page_sizes();
+    let listed = || {
+        sizes
+            .iter()
+            .map(|&size| human_size(size))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if sizes.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "huge(..): this system offers no huge pages (/sys/kernel/mm/hugepages lists none)",
+        ));
+    }
+    match huge {
+        HugePages::Log2(log2) => {
+            let size = 1usize
+                .checked_shl(u32::from(log2))
+                .filter(|size| sizes.contains(size));
+            size.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "huge(Some({log2})): this system has no huge pages of 2^{log2} bytes \
+                         (it has {})",
+                        listed()
+                    ),
+                )
+            })
+        }
+        HugePages::Default => default_huge_page_size()
+            .filter(|size| sizes.contains(size))
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "huge(None): the kernel names no default huge page size (no \
+                         Hugepagesize in /proc/meminfo); name one of {}",
+                        listed()
+                    ),
+                )
+            }),
+    }
+}
+
+/// The kernel's default huge page size (`Hugepagesize` in `/proc/meminfo`).
+fn default_huge_page_size() -> Option<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo
+        .lines()
+        .find(|line| line.starts_with("Hugepagesize:"))?;
+    let kib = line
+        .trim_start_matches("Hugepagesize:")
+        .trim()
+        .strip_suffix("kB")?;
+    kib.trim().parse::<usize>().ok()?.checked_mul(1024)
+}
+
+/// `2 MiB`, `1 GiB`, `64 KiB`: how a huge page size reads in an error message.
+fn human_size(bytes: usize) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// Where a live file mapping lies, as the fault guard registers it.
@@ -333,8 +534,9 @@ pub(crate) struct OsRegion {
 
 /// One live mapping: the page-aligned OS mapping plus the slack that hides the alignment.
 ///
-/// `len == 0` is an empty mapping that owns no OS mapping (what is left after
-/// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
+/// `len == 0` is an empty mapping that owns no OS mapping (an empty file or window, anonymous
+/// memory of no length, or what is left after `resize(0)`); its pointer is dangling but well
+/// aligned and never dereferenced.
 pub(crate) struct MapInner {
     /// Start of the OS mapping (page aligned), or dangling when empty.
     base: NonNull<u8>,
@@ -377,8 +579,11 @@ impl MapInner {
         // Outside any signal handler: from here on the guard's process id is a cached read.
         fork_watch::start();
         let mut inner = Self::empty(0, fd.is_none(), mode);
+        check_huge_len(mode, len)?;
         match fd {
-            None if mode.is_shared() => {
+            // Huge shared memory is a plain shared mapping: a memory file would need its own
+            // huge page flags, and such memory cannot grow anyway (huge pages do not mremap).
+            None if mode.is_shared() && mode.flags.huge.is_none() => {
                 inner.forks_at_start = idle_memory::forks();
                 inner.memory_file = memory_file(inner.forks_at_start)?;
             }
@@ -438,15 +643,26 @@ impl MapInner {
                 ptr::null_mut(),
                 total,
                 self.mode.prot(),
-                self.mode.flags(anonymous_flag),
+                self.mode.mmap_flags(anonymous_flag),
                 raw_fd,
                 if anonymous_flag { 0 } else { raw_offset },
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
+            return Err(explain_map_error(
+                io::Error::last_os_error(),
+                self.mode,
+                total,
+            ));
         }
         let base = NonNull::new(ptr.cast::<u8>()).ok_or_else(io::Error::last_os_error)?;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        if self.mode.flags.populate {
+            // No MAP_POPULATE here: ask for the pages to be read in instead. A hint; a
+            // failure leaves the mapping as usable as without it.
+            // SAFETY: the whole new mapping is ours; WILLNEED does not change its contents.
+            unsafe { libc::madvise(ptr, total, libc::MADV_WILLNEED) };
+        }
         if stale > 0 {
             // SAFETY: `stale <= total`, inside the new writable shared mapping we own.
             unsafe { ptr::write_bytes(base.as_ptr(), 0, stale) };
@@ -471,12 +687,13 @@ impl MapInner {
     }
 
     /// First byte the user sees.
+    ///
+    /// No branch for the empty map (this is on every access's path): its `base` is dangling
+    /// and a wrapping add keeps the sum defined and non-null, which is all that a pointer
+    /// to no bytes needs.
+    #[inline]
     pub(crate) fn ptr(&self) -> *mut u8 {
-        if self.len == 0 {
-            return NonNull::dangling().as_ptr();
-        }
-        // SAFETY: `slack` is within the OS mapping, which is `slack + len` bytes long.
-        unsafe { self.base.as_ptr().add(self.slack) }
+        self.base.as_ptr().wrapping_add(self.slack)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -703,6 +920,7 @@ impl MapInner {
         if new_len == self.len {
             return Ok(());
         }
+        check_huge_len(self.mode, new_len)?;
         if new_len == 0 || self.len == 0 {
             if self.anonymous && self.memory_file.is_none() && self.mode.is_shared() && new_len > 0
             {
@@ -740,8 +958,9 @@ impl MapInner {
             None if self.anonymous && self.mode.is_shared() => return Err(unshareable()),
             None => old_total,
         };
+        // Huge pages are not moved by mremap (EINVAL): they are copied, as elsewhere.
         #[cfg(target_os = "linux")]
-        {
+        if self.mode.flags.huge.is_none() {
             // SAFETY: we move our own live mapping; no reference into it outlives this call
             // because remapping needs `&mut self`.
             let ptr = unsafe {
@@ -771,11 +990,10 @@ impl MapInner {
                 };
             }
             self.len = new_len;
-            Ok(())
+            return Ok(());
         }
-        #[cfg(not(target_os = "linux"))]
         {
-            // No mremap (or none in `libc` for Android): map afresh. A shared mapping of a file or memory file sees the same
+            // No mremap (or none in `libc` for Android, or huge pages): map afresh. A shared mapping of a file or memory file sees the same
             // bytes through the new mapping; private memory is copied over.
             let mut fresh = Self::empty(self.slack, self.anonymous, self.mode);
             fresh.regular = self.regular;
@@ -837,6 +1055,79 @@ impl Drop for MapInner {
         self.unmap_now();
         idle_memory::give_back(self.memory_file.take(), self.forks_at_start);
     }
+}
+
+/// Refuses a huge page map whose length is not a whole number of its pages: the kernel would
+/// round it up, and unmapping or shrinking part of a huge page fails.
+fn check_huge_len(mode: MapMode, len: usize) -> io::Result<()> {
+    let Some(huge) = mode.flags.huge else {
+        return Ok(());
+    };
+    let size = huge_page_size(huge)?;
+    if len % size == 0 {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "a map of {} huge pages needs a length that is a multiple of {size} bytes; \
+             {len} is not (round it up to {})",
+            human_size(size),
+            len.div_ceil(size).saturating_mul(size)
+        ),
+    ))
+}
+
+/// Says why mmap(2) refused the typed flags, where its errno alone would not: no huge pages
+/// in the pool (ENOMEM), or more locked memory than the limit allows (EAGAIN).
+fn explain_map_error(err: io::Error, mode: MapMode, total: usize) -> io::Error {
+    let errno = err.raw_os_error();
+    if let (Some(libc::ENOMEM), Some(huge)) = (errno, mode.flags.huge) {
+        let Ok(size) = huge_page_size(huge) else {
+            return err;
+        };
+        let pool = format!("/sys/kernel/mm/hugepages/hugepages-{}kB", size / 1024);
+        let read = |name: &str| {
+            std::fs::read_to_string(format!("{pool}/{name}"))
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+        };
+        let (reserved, free) = (read("nr_hugepages"), read("free_hugepages"));
+        let needed = total.div_ceil(size);
+        let human = human_size(size);
+        let state = match (reserved, free) {
+            (Some(0), _) if default_huge_page_size() == Some(size) => {
+                format!("no huge pages of size {human} are reserved (vm.nr_hugepages = 0)")
+            }
+            (Some(0), _) => {
+                format!("no huge pages of size {human} are reserved ({pool}/nr_hugepages = 0)")
+            }
+            (Some(reserved), Some(free)) => format!(
+                "not enough huge pages of size {human} are free ({free} of {reserved} \
+                 reserved; this map needs {needed})"
+            ),
+            _ => format!("the kernel has no {needed} huge pages of size {human} to give"),
+        };
+        return io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!(
+                "huge(..): {state}; an administrator reserves them with `sysctl \
+                 vm.nr_hugepages=N` (or {pool}/nr_hugepages), or use Advice::HugePage for \
+                 transparent huge pages, which need no reservation ({err})"
+            ),
+        );
+    }
+    if let (Some(libc::EAGAIN), true) = (errno, mode.flags.locked) {
+        let why = memlock_limit_exceeded(total).unwrap_or_else(|| {
+            "would pass this process's locked-memory limit (RLIMIT_MEMLOCK; see `ulimit -l`)"
+                .to_string()
+        });
+        return io::Error::new(
+            io::ErrorKind::OutOfMemory,
+            format!("locked(): locking {total} bytes {why} ({err})"),
+        );
+    }
+    err
 }
 
 /// The error for growing shared anonymous memory where it cannot stay shared.
@@ -1394,9 +1685,43 @@ mod tests {
         MapMode {
             protection,
             shared,
-            populate: false,
+            flags: MapFlags::default(),
             extra_flags,
         }
+    }
+
+    #[test]
+    fn refusals_of_the_typed_flags_are_explained() {
+        let mut locked = mode(Protection::ReadWrite, false, 0);
+        locked.flags.locked = true;
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EAGAIN), locked, 8192);
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+        let text = err.to_string();
+        assert!(text.contains("locked(): locking 8192 bytes") && text.contains("RLIMIT_MEMLOCK"));
+        // Other errors, and errors of maps without the flags, keep their errno.
+        let plain = mode(Protection::ReadWrite, false, 0);
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EAGAIN), plain, 8192);
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::EINVAL), locked, 8192);
+        assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+        let mut huge = plain;
+        huge.flags.huge = Some(HugePages::Default);
+        let err = explain_map_error(io::Error::from_raw_os_error(libc::ENOMEM), huge, 2 << 20);
+        if huge_page_size(HugePages::Default).is_ok() {
+            assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+            assert!(err.to_string().contains("huge(..)"), "{err}");
+            assert!(err.to_string().contains("nr_hugepages"), "{err}");
+        } else {
+            assert_eq!(err.raw_os_error(), Some(libc::ENOMEM));
+        }
+    }
+
+    #[test]
+    fn huge_page_sizes_read_as_binary_units() {
+        assert_eq!(human_size(2 << 20), "2 MiB");
+        assert_eq!(human_size(1 << 30), "1 GiB");
+        assert_eq!(human_size(64 << 10), "64 KiB");
+        assert_eq!(human_size(1000), "1000 bytes");
     }
 
     #[test]
@@ -1409,26 +1734,28 @@ mod tests {
     fn raw_sharing_bits_replace_the_access_sharing() {
         let private = mode(Protection::ReadWrite, true, libc::MAP_PRIVATE);
         assert!(!private.is_shared());
-        assert_eq!(private.flags(false) & libc::MAP_SHARED, 0);
+        assert_eq!(private.mmap_flags(false) & libc::MAP_SHARED, 0);
         let shared = mode(Protection::ReadWrite, false, libc::MAP_SHARED);
         assert!(shared.is_shared());
         let anon = mode(Protection::Read, false, 0);
-        assert_ne!(anon.flags(true) & libc::MAP_ANONYMOUS, 0);
-        assert_ne!(anon.flags(true) & libc::MAP_PRIVATE, 0);
+        assert_ne!(anon.mmap_flags(true) & libc::MAP_ANONYMOUS, 0);
+        assert_ne!(anon.mmap_flags(true) & libc::MAP_PRIVATE, 0);
     }
 
     #[test]
     fn validation_refuses_protections_that_would_fault() {
         let read_only = mode(Protection::Raw(libc::PROT_READ), false, 0);
-        assert!(read_only.validate(false).is_ok());
-        assert!(read_only.validate(true).is_err());
+        assert!(read_only.validate(false, true).is_ok());
+        assert!(read_only.validate(true, true).is_err());
         assert!(mode(Protection::Raw(libc::PROT_NONE), false, 0)
-            .validate(false)
+            .validate(false, true)
             .is_err());
         assert!(mode(Protection::ReadWrite, false, libc::MAP_FIXED)
-            .validate(true)
+            .validate(true, true)
             .is_err());
-        assert!(mode(Protection::ReadWrite, true, 0).validate(true).is_ok());
+        assert!(mode(Protection::ReadWrite, true, 0)
+            .validate(true, true)
+            .is_ok());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 use windows_sys::Win32::System::WindowsProgramming::PUBLIC_OBJECT_BASIC_INFORMATION;
 
-use super::{Advice, Protection};
+use super::{Advice, MapFlags, Protection};
 
 /// The handle type the portable code borrows to create a file-backed mapping.
 pub(crate) type Desc<'a> = BorrowedHandle<'a>;
@@ -222,8 +222,9 @@ pub(crate) struct MapMode {
     pub protection: Protection,
     /// Shared (write-through) rather than private (copy-on-write).
     pub shared: bool,
-    /// Prefetch the whole view when it is created (`PrefetchVirtualMemory`).
-    pub populate: bool,
+    /// The typed flags: only `populate` (prefetch the whole view when it is created, with
+    /// `PrefetchVirtualMemory`) has a Windows equivalent; the others are refused.
+    pub flags: MapFlags,
     /// Raw Unix `MAP_*` flags: always 0 here (the setter is Unix only).
     pub extra_flags: i32,
 }
@@ -241,12 +242,39 @@ impl MapMode {
         self.shared && self.writable()
     }
 
-    pub(crate) fn validate(&self, _writable: bool) -> io::Result<()> {
+    pub(crate) fn validate(&self, _writable: bool, _anonymous: bool) -> io::Result<()> {
         if matches!(self.protection, Protection::Raw(_)) || self.extra_flags != 0 {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "raw PROT_*/MAP_* bits are Unix only",
             ));
+        }
+        let flags = self.flags;
+        for (asked, why) in [
+            (
+                flags.locked,
+                "locked() (MAP_LOCKED) is not available on Windows: VirtualLock pins no more \
+                 than the process's working-set minimum, which the crate does not raise",
+            ),
+            (
+                flags.no_reserve,
+                "no_reserve() (MAP_NORESERVE) is not available on Windows: pagefile-backed \
+                 memory is always charged to the commit limit",
+            ),
+            (
+                flags.stack,
+                "stack() (MAP_STACK) is not available on Windows: thread stacks are the \
+                 system's",
+            ),
+            (
+                flags.huge.is_some(),
+                "huge(..) (MAP_HUGETLB) is not available on Windows: large pages need the \
+                 lock-pages privilege (SeLockMemoryPrivilege), which the crate does not ask for",
+            ),
+        ] {
+            if asked {
+                return Err(io::Error::new(io::ErrorKind::Unsupported, why));
+            }
         }
         Ok(())
     }
@@ -282,8 +310,9 @@ impl MapMode {
 
 /// One live view: the granularity-aligned OS view plus the slack that hides the alignment.
 ///
-/// `len == 0` is an empty mapping that owns no OS resources (what is left after
-/// `resize(0)`); its pointer is dangling but well aligned and never dereferenced.
+/// `len == 0` is an empty mapping that owns no OS resources (an empty file or window, anonymous
+/// memory of no length, or what is left after `resize(0)`); its pointer is dangling but well
+/// aligned and never dereferenced.
 pub(crate) struct MapInner {
     /// Start of the view (aligned to the allocation granularity), or dangling when empty.
     base: NonNull<u8>,
@@ -465,7 +494,7 @@ impl MapInner {
             _section: section,
             regular,
         };
-        if mode.populate {
+        if mode.flags.populate {
             // A hint: a failure leaves the view as usable as without it.
             // SAFETY: the range is our live view; prefetching does not change its contents.
             let _ = unsafe { inner.advise(ADVICE_WILL_NEED, 0, len) };
@@ -975,7 +1004,7 @@ mod tests {
         MapMode {
             protection,
             shared,
-            populate: false,
+            flags: MapFlags::default(),
             extra_flags: 0,
         }
     }

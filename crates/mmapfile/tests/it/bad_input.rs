@@ -94,10 +94,18 @@ fn a_window_past_the_end_of_a_large_file_is_refused() {
     );
     // SAFETY: as above.
     expect_err(
-        unsafe { MmapOptions::new().offset(size).map(&file) },
+        unsafe { MmapOptions::new().offset(size + 1).map(&file) },
         ErrorKind::InvalidInput,
-        &[&format!("offset {size}")],
+        &[&format!(
+            "offset {} is past the end of the {size}-byte file",
+            size + 1
+        )],
     );
+    // At the end: the empty rest of the file, past 4 GiB.
+    // SAFETY: as above.
+    let map = unsafe { MmapOptions::new().offset(size).map(&file) }.unwrap();
+    assert!(map.is_empty());
+    assert_eq!(map.offset(), size);
 }
 
 #[cfg(unix)]
