@@ -541,13 +541,11 @@ impl<K: Readable> Map<K> {
     /// Reads the byte at the cursor and advances; [`io::ErrorKind::UnexpectedEof`] at the end.
     pub fn read_byte(&mut self) -> io::Result<u8> {
         if self.pos >= self.len() {
-            return Err(io::Error::new(
+            return Err(at_the_end(
+                "read_byte",
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "read_byte at position {} is at the end of the {}-byte map",
-                    self.pos,
-                    self.len()
-                ),
+                self.pos,
+                self.len(),
             ));
         }
         let byte = self.load(self.pos..self.pos + 1, |bytes| bytes[0])?;
@@ -879,13 +877,11 @@ impl<K: Writable> Map<K> {
     pub fn write_byte(&mut self, byte: u8) -> io::Result<()> {
         self.require_writable("write a byte")?;
         if self.pos >= self.len() {
-            return Err(io::Error::new(
+            return Err(at_the_end(
+                "write_byte",
                 io::ErrorKind::WriteZero,
-                format!(
-                    "write_byte at position {} is at the end of the {}-byte map",
-                    self.pos,
-                    self.len()
-                ),
+                self.pos,
+                self.len(),
             ));
         }
         let pos = self.pos;
@@ -1232,6 +1228,15 @@ impl<K: Kind> Map<K> {
         let (start, end) = (start.min(len) as usize, end.min(len) as usize);
         (start <= end).then_some(start..end)
     }
+}
+
+/// The error of `read_byte`/`write_byte` with the cursor at the end of the map.
+#[cold]
+fn at_the_end(operation: &str, kind: io::ErrorKind, pos: usize, len: usize) -> io::Error {
+    io::Error::new(
+        kind,
+        format!("{operation} at position {pos} is at the end of the {len}-byte map"),
+    )
 }
 
 /// The error of `get_byte`/`set_byte` past the end, out of line so that the byte paths stay
