@@ -104,9 +104,12 @@ impl Slot {
         }
     }
 
-    /// Publishes a new address range (the owner's mapping is not accessed meanwhile).
+    /// Publishes a new address range (the owner's mapping is not accessed meanwhile). The
+    /// owner is the slot's only writer, so the count moves by plain stores (no locked
+    /// read-modify-write); the release fence keeps the odd count before the fields.
     fn publish(&self, region: Region) {
-        self.seq.fetch_add(1, Ordering::AcqRel);
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
         self.start.store(region.start, Ordering::Relaxed);
         self.end.store(region.end, Ordering::Relaxed);
@@ -116,7 +119,7 @@ impl Slot {
         self.file_offset
             .store(region.file_offset, Ordering::Relaxed);
         self.user_len.store(region.user_len, Ordering::Relaxed);
-        self.seq.fetch_add(1, Ordering::Release);
+        self.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
     /// The slot's range, if it is live and was not being rewritten while we read it.
@@ -354,10 +357,12 @@ fn live_slots() -> impl Iterator<Item = (&'static Slot, Region)> {
 fn claim_slot() -> &'static Slot {
     for chunk in chunks() {
         for slot in &chunk.slots {
-            if slot
-                .taken
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+            // A plain load first: only a free-looking slot costs a locked compare-exchange.
+            if !slot.taken.load(Ordering::Relaxed)
+                && slot
+                    .taken
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
             {
                 return slot;
             }
@@ -585,9 +590,18 @@ mod imp {
     }
 
     /// Puts the guard back on top of any handler installed since, which becomes the newest
-    /// link of the chain; refills the spare mappings. One `sigaction` read per signal.
+    /// link of the chain; refills the spare mappings. One `sigaction` read per signal and no
+    /// lock in the common case (nothing displaced, no spare used).
     pub(super) fn reassert() {
         if !super::ACTIVE.load(Ordering::Acquire) {
+            return;
+        }
+        // The common case, nothing displaced and no spare used, takes no lock.
+        let displaced = FAULT_SIGNALS
+            .iter()
+            .any(|&sig| sys::current_disposition(sig).is_some_and(|now| !now.is(on_fault)));
+        let spare_used = SPARE.iter().any(|spare| spare.load(Ordering::Relaxed) == 0);
+        if !displaced && !spare_used {
             return;
         }
         // Another thread doing the same job is as good; and a child forked while a thread

@@ -382,7 +382,15 @@ fn locked_bytes() -> Option<u64> {
 /// contradict the access: the sharing type, anonymous memory for a file map, a fixed address,
 /// huge pages (the typed `huge(..)` owns them). Each refusal names the flag.
 pub(crate) fn check_raw_flags(flags: i32, anonymous: bool) -> io::Result<()> {
-    let mut owned: Vec<(i32, &str, &str)> = vec![
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const HUGE: i32 = libc::MAP_HUGETLB | (HUGE_SIZE_MASK << libc::MAP_HUGE_SHIFT);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const HUGE: i32 = 0;
+    #[cfg(target_os = "linux")]
+    const FIXED_NOREPLACE: i32 = libc::MAP_FIXED_NOREPLACE;
+    #[cfg(not(target_os = "linux"))]
+    const FIXED_NOREPLACE: i32 = 0;
+    const OWNED: [(i32, &str, &str); 5] = [
         (
             libc::MAP_SHARED | libc::MAP_PRIVATE,
             "MAP_SHARED/MAP_PRIVATE/MAP_SHARED_VALIDATE",
@@ -394,28 +402,29 @@ pub(crate) fn check_raw_flags(flags: i32, anonymous: bool) -> io::Result<()> {
             "MAP_FIXED",
             "a fixed address could replace live memory",
         ),
-    ];
-    #[cfg(target_os = "linux")]
-    owned.push((
-        libc::MAP_FIXED_NOREPLACE,
-        "MAP_FIXED_NOREPLACE",
-        "the kernel chooses where a map goes",
-    ));
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    owned.push((
-        libc::MAP_HUGETLB | (HUGE_SIZE_MASK << libc::MAP_HUGE_SHIFT),
-        "MAP_HUGETLB (or its page size bits)",
-        "use huge(..), which checks the length and explains an empty pool",
-    ));
-    if !anonymous {
-        owned.push((
+        (
+            FIXED_NOREPLACE,
+            "MAP_FIXED_NOREPLACE",
+            "the kernel chooses where a map goes",
+        ),
+        (
+            HUGE,
+            "MAP_HUGETLB (or its page size bits)",
+            "use huge(..), which checks the length and explains an empty pool",
+        ),
+        (
             libc::MAP_ANONYMOUS,
             "MAP_ANONYMOUS",
             "it would replace the file with anonymous memory; map_anon makes anonymous maps",
-        ));
-    }
-    for (bits, name, why) in owned {
-        if flags & bits != 0 {
+        ),
+    ];
+    for (bits, name, why) in OWNED {
+        let refused = if bits == libc::MAP_ANONYMOUS {
+            !anonymous && flags & bits != 0
+        } else {
+            flags & bits != 0
+        };
+        if refused {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("raw_flags({flags:#x}): {name} is not a raw flag to give: {why}"),
