@@ -221,12 +221,15 @@ impl MapLink {
         visit.call(unsafe { &*self.map.get() })
     }
 
-    /// `tp_clear`: lets go of the map.
-    pub(crate) fn clear(&self) {
-        // SAFETY: the collector holds the GIL; the reference is taken out before it is
-        // dropped, so code run by the drop sees a cleared link.
+    /// `tp_clear`, and the end of an iteration: lets go of the map.
+    pub(crate) fn clear(&self, py: Python<'_>) {
+        // SAFETY: the collector or the ending iterator holds the GIL (free-threaded builds:
+        // only the collector, with the world stopped); the reference is taken out before it
+        // is dropped, so code run by the drop sees a cleared link.
         let taken = unsafe { (*self.map.get()).take() };
-        drop(taken);
+        // Dropped as a `Bound`, which lets go at once: a raw slot's thread is attached
+        // without PyO3 counting it, and a `Py` dropped there would wait for PyO3's next call.
+        drop(taken.map(|map| map.into_bound(py)));
     }
 }
 
