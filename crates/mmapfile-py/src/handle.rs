@@ -212,6 +212,12 @@ impl MapLink {
         unsafe { &*self.map.get() }.as_ref().map(|map| f(map.get()))
     }
 
+    /// Whether the link still holds its map (GIL held).
+    pub(crate) fn is_set(&self) -> bool {
+        // SAFETY: GIL held (the callers are the iterators' methods); see the `Sync` impl.
+        unsafe { &*self.map.get() }.is_some()
+    }
+
     /// `tp_traverse`: visits the map.
     pub(crate) fn traverse(
         &self,

@@ -105,6 +105,30 @@ impl MmapIter {
         Ok(unsafe { Bound::from_owned_ptr_or_opt(py, next) })
     }
 
+    /// How many items are left, as CPython's sequence iterators tell `list()`: 0 once ended,
+    /// ValueError for a closed map.
+    fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let taken = self.taken.load(Ordering::Relaxed);
+        if taken == ENDED || !self.map.is_set() {
+            return Ok(0);
+        }
+        let len = self
+            .map
+            .with(|map| map.handle.read(py, |map| Ok(map.len())))?;
+        Ok(match self.reverse_from {
+            None => len.saturating_sub(taken),
+            // The items at len_then - 1 - taken and below, if the map still has them.
+            Some(len_then) => {
+                let left = len_then.saturating_sub(taken);
+                if len < left {
+                    0
+                } else {
+                    left
+                }
+            }
+        })
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         self.map.traverse(&visit)
     }

@@ -452,3 +452,30 @@ def test_an_ended_iterator_lets_go_of_its_map():
         gc.collect()
         return ref() is None, outcome(next, it)
     compare(scenario)
+
+
+def test_iterators_hint_their_length():
+    # list(it) sizes its list from the hint, as with CPython's sequence iterators.
+    import operator
+
+    def scenario(module):
+        got = []
+        for make in (iter, reversed):
+            m = module.mmap(-1, 6)
+            it = make(m)
+            hint = lambda: outcome(operator.length_hint, it)  # noqa: E731
+            got.append(hint())
+            next(it)
+            got.append(hint())
+            m.resize(3)
+            got.append(hint())
+            m.resize(10)
+            got.append(hint())
+            m.close()
+            got.append(hint())
+            m = module.mmap(-1, 2)
+            it = make(m)
+            list(it)
+            got.append(hint())
+        return got
+    compare(scenario)
