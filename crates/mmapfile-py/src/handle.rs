@@ -554,7 +554,7 @@ impl MapHandle {
             // SAFETY: GIL held and nothing registered: no other reference to the map or the
             // ring exists. Dropping the ring frees `bytes` objects, which runs no Python code.
             unsafe {
-                *self.lines.get() = BytesRing::default();
+                (*self.lines.get()).clear(py);
                 (*self.map.get()).take()
             }
         });
