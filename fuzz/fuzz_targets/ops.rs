@@ -324,7 +324,7 @@ fuzz_target!(|input: Input| {
                 let end = (model.pos + usize::from(*n)).min(len);
                 let verdict = model.verdict(model.pos, end, true);
                 let got = if matches!(op, Op::Read(_)) {
-                    map.read(usize::from(*n))
+                    map.read_vec(usize::from(*n))
                 } else {
                     let mut buf = vec![0xEE; usize::from(*n)];
                     map.read_into(&mut buf).map(|count| buf[..count].to_vec())

@@ -112,16 +112,16 @@ fn prepare(lorem: &Path, dir: &Path, copy: Option<&str>) -> Result<PathBuf, Fail
     Ok(target)
 }
 
-/// Reading: `read` moves the cursor, a slice does not.
+/// Reading: `read_vec` moves the cursor, a slice does not.
 fn read(path: &Path, out: &mut Vec<u8>) -> io::Result<()> {
     let file = File::open(path)?;
     // SAFETY: the demo's own file in its own directory; nothing truncates or rewrites it.
     let mut map = unsafe { MmapOptions::new().map(&file)? };
-    let head = map.read(10)?;
+    let head = map.read_vec(10)?;
     writeln!(out, "First 10 bytes via read : {}", text(&head))?;
     let slice = map.get(..10).ok_or_else(|| too_short(10))?;
     writeln!(out, "First 10 bytes via slice: {}", text(slice))?;
-    let next = map.read(10)?;
+    let next = map.read_vec(10)?;
     writeln!(out, "2nd   10 bytes via read : {}", text(&next))?;
     map.close()
 }

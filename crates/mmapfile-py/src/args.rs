@@ -438,6 +438,24 @@ pub(crate) fn new_args(
         offset: 0,
         trackfd: true,
     };
+    // The common call, `mmap(fileno, length)` with two ints, without the general parser;
+    // anything else (a keyword, a value out of range) goes through it for its messages.
+    if args.len() == 2 && kwargs.is_none_or(|kw| kw.is_empty()) {
+        // SAFETY: `args` is a tuple of 2 live items, borrowed from it.
+        let (fileno, length) = unsafe {
+            (
+                ffi::PyTuple_GET_ITEM(args.as_ptr(), 0),
+                ffi::PyTuple_GET_ITEM(args.as_ptr(), 1),
+            )
+        };
+        if let (Some(fileno), Some(length)) = (exact_isize(fileno), exact_isize(length)) {
+            if let Ok(fileno) = c_int::try_from(fileno) {
+                parsed.fileno = fileno;
+                parsed.length = length;
+                return Ok(parsed);
+            }
+        }
+    }
     let mut trackfd: c_int = 1;
     #[cfg(not(Py_3_13))]
     let kwargs = match kwargs {

@@ -73,9 +73,14 @@ pub(crate) const DETACH_MIN: usize = 64 * 1024;
 const UNMAP_DETACH_MIN: usize = 1 << 20;
 
 /// The state word: the fork generation of the registrations in the high 32 bits, a writer
-/// flag, and the number of registered readers in the low 31 bits.
+/// flag, a closed flag and the number of registered readers in the low 30 bits. The low 32
+/// bits are all zero exactly when the map is open and nothing is registered: the one test
+/// of the fast paths ([`MapHandle::idle`]).
 const WRITER: u64 = 1 << 31;
-const REGISTERED: u64 = 0xffff_ffff;
+/// Set by `close()`, never cleared: the map is `None`. While it is clear the map is `Some`.
+const CLOSED: u64 = 1 << 30;
+/// The registrations: the writer flag and the readers' count.
+const REGISTERED: u64 = WRITER | (CLOSED - 1);
 
 /// The fork generation of this process: 0 in the first, bumped in every child of `fork()`.
 static FORK_GENERATION: AtomicU32 = AtomicU32::new(0);
@@ -145,19 +150,20 @@ impl PyMmap {
 }
 
 impl PyMmap {
-    /// The map object behind a slot's `slf`, for a fast path; `None` for NULL (which CPython
-    /// never passes; the general path reports it).
+    /// The map object behind a slot's `slf`, for a fast path (always `Some`: the `Option`
+    /// only shapes the callers' code).
     ///
     /// # Safety
     ///
-    /// As [`from_ptr`](Self::from_ptr), except that `slf` may be NULL.
+    /// As [`from_ptr`](Self::from_ptr); in particular `slf` is not NULL, which CPython
+    /// never passes as a slot's or method's `self` (this lets the check go).
     #[inline(always)]
     pub(crate) unsafe fn peek<'a>(slf: *mut ffi::PyObject) -> Option<&'a PyMmap> {
-        if slf.is_null() {
-            return None;
+        // SAFETY: per the contract.
+        unsafe {
+            std::hint::assert_unchecked(!slf.is_null());
+            Some(Self::from_ptr(Python::assume_attached(), slf))
         }
-        // SAFETY: per the contract, with `slf` not NULL; the thread is attached.
-        Some(unsafe { Self::from_ptr(Python::assume_attached(), slf) })
     }
 }
 
@@ -312,7 +318,7 @@ impl MapHandle {
             // A child of fork(): the registering threads are gone. No thread of this process
             // registered since (it would have dropped them first), and registering needs the
             // GIL, which this thread holds.
-            self.state.store(0, Ordering::Release);
+            self.state.store(state & CLOSED, Ordering::Release);
             return 0;
         }
         state
@@ -394,23 +400,30 @@ impl MapHandle {
     /// `f` must not run Python code. Free-threaded builds always take the general path.
     #[inline(always)]
     pub(crate) fn idle<R>(&self, f: impl FnOnce(&DynMmap) -> R) -> Option<R> {
-        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) & REGISTERED != 0 {
+        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) as u32 != 0 {
             return None;
         }
         // SAFETY: GIL held and nothing registered (a registration of an older fork generation
         // only sends the caller to the general path): no other reference to the map exists,
-        // and `f` runs no Python code that could make one or close the map.
-        unsafe { (*self.map.get()).as_ref() }.map(f)
+        // and `f` runs no Python code that could make one or close the map. `CLOSED` is
+        // clear, so the map is there.
+        let map = unsafe { (*self.map.get()).as_ref() };
+        debug_assert!(map.is_some(), "CLOSED clear on a closed map");
+        // SAFETY: as just said.
+        Some(f(unsafe { map.unwrap_unchecked() }))
     }
 
     /// [`idle`](Self::idle), mutably.
     #[inline(always)]
     pub(crate) fn idle_mut<R>(&self, f: impl FnOnce(&mut DynMmap) -> R) -> Option<R> {
-        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) & REGISTERED != 0 {
+        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) as u32 != 0 {
             return None;
         }
         // SAFETY: as in `idle`; nothing registered, so this is the only reference.
-        unsafe { (*self.map.get()).as_mut() }.map(f)
+        let map = unsafe { (*self.map.get()).as_mut() };
+        debug_assert!(map.is_some(), "CLOSED clear on a closed map");
+        // SAFETY: as in `idle`.
+        Some(f(unsafe { map.unwrap_unchecked() }))
     }
 
     /// `readline()`'s recycled `bytes` and the map, mutably; as [`write`](Self::write).
@@ -553,10 +566,15 @@ impl MapHandle {
             }
             // SAFETY: GIL held and nothing registered: no other reference to the map or the
             // ring exists. Dropping the ring frees `bytes` objects, which runs no Python code.
-            unsafe {
+            let taken = unsafe {
                 (*self.lines.get()).clear(py);
                 (*self.map.get()).take()
-            }
+            };
+            // Nothing is registered (checked above, GIL held), so no other thread changes the
+            // word meanwhile: a load and a store.
+            let state = self.state.load(Ordering::Relaxed);
+            self.state.store(state | CLOSED, Ordering::Release);
+            taken
         });
         match taken {
             // Unmapping takes time in proportion to the pages mapped: worth releasing the

@@ -51,7 +51,7 @@ fn per_call(c: &mut Criterion) {
     group.bench_function("read(16)/mmapfile", |b| {
         b.iter(|| {
             ours.seek(SeekFrom::Start(100)).unwrap();
-            black_box(ours.read(16).unwrap())
+            black_box(ours.read_vec(16).unwrap())
         })
     });
     group.bench_function("read(16)/memmap2", |b| {

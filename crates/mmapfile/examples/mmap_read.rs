@@ -11,9 +11,9 @@ fn main() -> io::Result<()> {
     let file = File::open(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lorem.txt"))?;
     // SAFETY: the example owns lorem.txt for its run; nothing truncates or rewrites it.
     let mut map = unsafe { MmapOptions::new().map(&file)? };
-    println!("First 10 bytes via read : {}", text(&map.read(10)?));
+    println!("First 10 bytes via read : {}", text(&map.read_vec(10)?));
     println!("First 10 bytes via slice: {}", text(&map[..10]));
-    println!("2nd   10 bytes via read : {}", text(&map.read(10)?));
+    println!("2nd   10 bytes via read : {}", text(&map.read_vec(10)?));
     map.close()
 }
 

@@ -1,14 +1,19 @@
-//! [`DynMmap`]: the access-erased map every other face is built on.
+//! [`Map`], the one map type, and the methods every kind of it shares; the readers and
+//! writers are here too, the scans in `scan.rs`, `walk.rs` and `records.rs`.
 
 use std::fmt;
 use std::io::{self, SeekFrom};
+use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::ops::{Bound, Range, RangeBounds};
 
-use crate::error::{self, past_end};
+use crate::error::{self, past_end, ConvertError};
 use crate::guard::{MapFacts, Watch};
+use crate::kind::{Dynamic, Kind, Readable, Writable};
 use crate::search::Plan;
 use crate::sys::{self, MapInner, OwnedDesc};
+#[cfg(doc)]
+use crate::MmapRaw;
 use crate::{Access, Advice};
 
 /// What is behind the memory.
@@ -18,30 +23,32 @@ pub(crate) enum Backing {
     File(Option<OwnedDesc>),
 }
 
-/// A memory map whose [`Access`] is known only at run time.
+/// A memory map of kind `K`: [`Mmap`](crate::Mmap) (read-only), [`MmapMut`](crate::MmapMut)
+/// (writable), [`DynMmap`] (access chosen at run time) or [`MmapRaw`] (a pointer and a
+/// length); see [`kind`](crate::kind).
 ///
-/// It carries the whole API: the file-like cursor (`read`, `readline`, `seek`, `write`, …),
-/// the byte-string view (`as_slice`, `find_in`, `rfind_in`, …) and the map operations
-/// (`flush_range`, `resize`, `move_within`, `advise`). Mutating calls check the access and
-/// return [`io::ErrorKind::PermissionDenied`] on a read-only map.
-///
-/// The typed [`Mmap`](crate::Mmap) and [`MmapMut`](crate::MmapMut) wrap it and turn that
-/// run-time check into a compile-time one; use them from Rust, and this type where the access
-/// is data (language bindings, a command line flag).
+/// Each method is written once, in the `impl` block of the kinds that have it:
+/// `impl<K: Kind>` for every map (length, flush, advice, lock, close), `impl<K: Readable>` for the
+/// file-like cursor (`read_vec`, `readline`, `seek`, …), the byte-string view (`as_slice`,
+/// `find_in`, `rfind_in`, …) and the scans, `impl<K: Writable>` for the writes (`write`,
+/// `write_at`, `resize`, `move_within`, …). Use the typed [`Mmap`](crate::Mmap) and
+/// [`MmapMut`](crate::MmapMut) from Rust, where a write to a read-only map is a compile
+/// error, and [`DynMmap`] where the access is data (language bindings, a command line flag).
 ///
 /// # Threads
 ///
-/// `DynMmap` (and so [`Mmap`](crate::Mmap) and [`MmapMut`](crate::MmapMut)) is `Send` and
-/// `Sync`. The mapping's raw pointer lives in a private type that asserts both by hand, and
-/// that is sound because:
+/// Every map is `Send` and `Sync`. The mapping's raw pointer lives in a private type that
+/// asserts both by hand, and that is sound because:
 ///
 /// - the mapping is ordinary process memory owned by the value, not tied to the thread that
 ///   created it: any thread may read it, write it or unmap it;
 /// - every way to change the bytes or the cursor (`write`, `seek`, `with_bytes_mut`,
 ///   `DerefMut`, `move_within`, `resize`, …) takes `&mut self`, so the borrow checker already
 ///   rules out two threads racing on them;
-/// - what `&self` allows — reading the bytes, `msync`, `madvise`, `fstat` of the kept
-///   descriptor — is safe to do from several threads at once;
+/// - what `&self` allows — reading the bytes, `msync`, `madvise`, `mlock`, `fstat` of the
+///   kept descriptor — is safe to do from several threads at once ([`MmapRaw`]'s
+///   `as_mut_ptr(&self)` hands out a pointer, and writing through it is `unsafe` code whose
+///   synchronisation is its author's, as for any shared memory);
 /// - changes made by other processes (or through other maps of the same file) are outside
 ///   Rust's aliasing model whatever the number of threads, and are what the contract of the
 ///   `unsafe` constructors covers.
@@ -55,7 +62,10 @@ pub(crate) enum Backing {
 /// assert_eq!(map.tell(), 4);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct DynMmap {
+// `repr(C)`: the layout does not depend on `K` (a zero-sized last field), so a borrowed map
+// of any kind can be viewed as a `DynMmap` (`as_dyn`).
+#[repr(C)]
+pub struct Map<K: Kind> {
     /// The fault guard's registration of the mapping. Declared before `inner` so that it is
     /// dropped (taken out of the registry) before the memory is unmapped.
     pub(crate) watch: Watch,
@@ -70,11 +80,34 @@ pub struct DynMmap {
     /// At most this many threads for one `find_in`/`rfind_in` (`MmapOptions::search_threads`);
     /// `None`: one per core, at most four.
     pub(crate) search_threads: Option<NonZeroUsize>,
+    kind: PhantomData<K>,
 }
 
-impl fmt::Debug for DynMmap {
+/// A memory map whose [`Access`] is known only at run time.
+///
+/// Mutating calls check the access and return [`io::ErrorKind::PermissionDenied`] on a
+/// read-only map. The typed [`Mmap`](crate::Mmap) and [`MmapMut`](crate::MmapMut) turn that
+/// run-time check into a compile-time one; all three are the one [`Map`] type, whose page
+/// lists every method.
+///
+/// ```
+/// use mmapfile::{Access, MmapOptions};
+/// let mut map = MmapOptions::new().len(16).map_anon_dyn(Access::Copy)?;
+/// map.write(b"abc\ndef\n")?;
+/// map.seek(std::io::SeekFrom::Start(0))?;
+/// assert_eq!(map.readline()?, b"abc\n");
+/// assert_eq!(map.tell(), 4);
+/// let read_only = MmapOptions::new().len(16).map_anon_dyn(Access::Read)?;
+/// let mut read_only = read_only;
+/// let err = read_only.write(b"x").unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub type DynMmap = Map<Dynamic>;
+
+impl<K: Kind> fmt::Debug for Map<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DynMmap")
+        f.debug_struct(K::NAME)
             .field("ptr", &self.inner.ptr())
             .field("len", &self.len())
             .field("access", &self.access)
@@ -84,28 +117,8 @@ impl fmt::Debug for DynMmap {
     }
 }
 
-impl DynMmap {
-    pub(crate) fn new(inner: MapInner, access: Access, backing: Backing, offset: u64) -> Self {
-        let mut map = Self {
-            watch: Watch::none(),
-            inner,
-            access,
-            backing,
-            offset,
-            pos: 0,
-            search_threads: None,
-        };
-        map.watch = Watch::new(map.guard_facts());
-        map
-    }
-
-    /// What the fault guard needs to know about the mapping as it is now.
-    fn guard_facts(&self) -> MapFacts {
-        guard_facts(&self.inner, &self.backing, self.offset)
-    }
-
-    // ----- shape -----
-
+/// What every kind of map has: its shape, flushing, advice and closing.
+impl<K: Kind> Map<K> {
     /// The number of mapped bytes.
     pub fn len(&self) -> usize {
         self.inner.len()
@@ -136,12 +149,241 @@ impl DynMmap {
         self.inner.ptr()
     }
 
-    /// A mutable pointer to the first mapped byte. Writing through it on a read-only map
-    /// faults; the buffer protocol of the bindings uses it for writable maps only.
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        self.inner.ptr()
+    /// The current size of the mapped file, which can differ from [`len`](Self::len) when
+    /// the map is a window or the file changed; `len()` for anonymous memory.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, b"0123456789")?;
+    /// let file = std::fs::File::open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let map = unsafe { mmapfile::MmapOptions::new().offset(3).len(4).map(&file)? };
+    /// assert_eq!((map.len(), map.size()?), (4, 10));
+    /// # Ok(()) }
+    /// ```
+    pub fn size(&self) -> io::Result<u64> {
+        match &self.backing {
+            Backing::Anonymous => Ok(self.len() as u64),
+            Backing::File(Some(file)) => Ok(sys::file_info(sys::borrow_desc(file))?.size),
+            Backing::File(None) => Err(no_descriptor("know the file's size")),
+        }
     }
 
+    /// Flushes the whole map to the file (`msync(MS_SYNC)`); a no-op for read-only,
+    /// copy-on-write and anonymous maps, which have nothing to write back.
+    pub fn flush(&self) -> io::Result<()> {
+        self.flush_range(0, self.len())
+    }
+
+    /// Flushes `len` bytes from `offset` and waits for the write-back. Any offset works.
+    ///
+    /// ```
+    /// # fn main() -> std::io::Result<()> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("data.bin");
+    /// std::fs::write(&path, vec![b'.'; 10_000])?;
+    /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
+    /// // SAFETY: nothing else changes the file while it is mapped.
+    /// let mut map = unsafe { mmapfile::MmapOptions::new().map_mut(&file)? };
+    /// map[5000..5003].copy_from_slice(b"abc");
+    /// map.flush_range(5000, 3)?; // not page aligned: the crate aligns it
+    /// assert_eq!(&std::fs::read(&path)?[5000..5003], b"abc");
+    /// # Ok(()) }
+    /// ```
+    pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.flush_impl(offset, len, true)
+    }
+
+    /// Starts writing the whole map back (`MS_ASYNC`) without waiting.
+    pub fn flush_async(&self) -> io::Result<()> {
+        self.flush_impl(0, self.len(), false)
+    }
+
+    /// Starts writing `len` bytes from `offset` back without waiting.
+    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        self.flush_impl(offset, len, false)
+    }
+
+    /// Unix only: `msync` of `len` bytes from `offset` with raw `MS_*` flags (`MS_SYNC`,
+    /// `MS_ASYNC`, `MS_INVALIDATE`), which the kernel checks. As
+    /// [`flush_range`](Self::flush_range), a no-op for read-only and copy-on-write maps;
+    /// unlike it, shared anonymous memory goes to the kernel too (which has nothing to
+    /// write but still checks the flags).
+    #[cfg(unix)]
+    pub fn flush_raw(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
+        self.check_span("flush", offset, len)?;
+        self.check_intact_range(offset..offset + len)?;
+        if self.access != Access::Write {
+            return Ok(());
+        }
+        self.inner.msync(offset, len, flags)
+    }
+
+    /// Linux only: names anonymous memory in `/proc/<pid>/maps`, where it shows as
+    /// `[anon:<name>]` (`prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`). The name may hold at most
+    /// 79 bytes of printable ASCII other than `\\`, `` ` ``, `$`, `[` and `]`.
+    ///
+    /// Errors: [`io::ErrorKind::InvalidInput`] for a map of a file or a name the kernel
+    /// would refuse; [`io::ErrorKind::Unsupported`] for shared anonymous memory (a memfd,
+    /// which the kernel names by its file), where the kernel cannot name maps (Linux before
+    /// 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
+    ///
+    /// ```
+    /// // Private anonymous memory (Access::Copy); shared memory is a memfd, named by its file.
+    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// match map.set_anon_name("cache") {
+    ///     Ok(()) => {}
+    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
+    /// }
+    /// assert!(map.set_anon_name("[x]").is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_anon_name(&self, name: &str) -> io::Result<()> {
+        if !self.is_anonymous() {
+            return Err(error::invalid_input(
+                "only anonymous memory can be named (a file map is named by its file)".to_string(),
+            ));
+        }
+        #[cfg(unix)]
+        if self.inner.is_shared() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "shared anonymous memory cannot be named: it lives in a memfd (so that it can \
+                 grow and stay shared), which the kernel names by its file \
+                 (/memfd:mmapfile-anonymous); private anonymous memory can be",
+            ));
+        }
+        if name.len() > 79 {
+            return Err(error::invalid_input(format!(
+                "a map name holds at most 79 bytes; this one has {}",
+                name.len()
+            )));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|&c| !c.is_ascii_graphic() && c != ' ' || "\\`$[]".contains(c))
+        {
+            return Err(error::invalid_input(format!(
+                "a map name may only hold printable ASCII other than \\ ` $ [ ]; \
+                 this one has {bad:?}"
+            )));
+        }
+        let name = std::ffi::CString::new(name)
+            .map_err(|_| error::invalid_input("a map name cannot hold a NUL byte".to_string()))?;
+        #[cfg(unix)]
+        return self.inner.set_anon_name(&name);
+        #[cfg(not(unix))]
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "cannot name the map {name:?}: naming memory maps (PR_SET_VMA_ANON_NAME) is \
+                 only available on Linux"
+            ),
+        ));
+    }
+
+    /// Advises the kernel how the whole map will be used.
+    ///
+    /// On Windows only [`Advice::Normal`] (nothing to do) and [`Advice::WillNeed`]
+    /// (`PrefetchVirtualMemory`) have a meaning; the others return
+    /// [`io::ErrorKind::Unsupported`] there.
+    ///
+    /// ```
+    /// use mmapfile::{Access, Advice, MmapOptions};
+    /// let map = MmapOptions::new().len(1 << 20).map_anon_dyn(Access::Copy)?;
+    /// map.advise_range(Advice::WillNeed, 12345, 1000)?; // any offset
+    /// let sequential = map.advise(Advice::Sequential);
+    /// assert_eq!(sequential.is_ok(), cfg!(unix));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn advise(&self, advice: Advice) -> io::Result<()> {
+        self.advise_range(advice, 0, self.len())
+    }
+
+    /// Advises the kernel how `len` bytes from `offset` will be used. Any offset works.
+    pub fn advise_range(&self, advice: Advice, offset: usize, len: usize) -> io::Result<()> {
+        self.check_span("advise", offset, len)?;
+        // SAFETY: every `Advice` variant leaves the contents unchanged.
+        unsafe { self.inner.advise(sys::advice_value(advice), offset, len) }
+    }
+
+    /// Locks the map's pages in memory (`mlock`; `VirtualLock` on Windows), reading them in
+    /// first: until [`unlock`](Self::unlock) or the map is dropped, touching them never
+    /// waits for the disk, and they are never written to swap. For latency-bound readers
+    /// (databases keep their indexes locked) and for secrets that must not reach swap.
+    ///
+    /// # Errors
+    ///
+    /// The OS bounds how much a process may lock: on Unix `RLIMIT_MEMLOCK` (`ulimit -l`,
+    /// often 8 MiB; none with `CAP_IPC_LOCK`), on Windows the minimum working set. A
+    /// refusal for that reason says so, with the limit, what is already locked and how to
+    /// raise it (kind [`OutOfMemory`](io::ErrorKind::OutOfMemory) or
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied), as the OS answered). A file
+    /// truncated under the map is the truncation error, as for [`flush`](Self::flush).
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon()?;
+    /// match map.lock() {
+    ///     Ok(()) => map.unlock()?,
+    ///     // A locked-memory limit of 0 (some containers) refuses any lock, and says so.
+    ///     Err(err) => assert!(err.to_string().contains("lock"), "{err}"),
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn lock(&self) -> io::Result<()> {
+        self.check_intact_range(0..self.len())?;
+        self.inner.lock(0, self.len())
+    }
+
+    /// Unlocks the map's pages ([`lock`](Self::lock)): they may be paged out again.
+    /// Unlocking a map that was not locked is no error. Dropping a map unlocks it too.
+    pub fn unlock(&self) -> io::Result<()> {
+        self.inner.unlock(0, self.len())
+    }
+
+    /// Unix only: passes raw `MADV_*` advice for `len` bytes from `offset`.
+    ///
+    /// # Safety
+    /// Advice such as `MADV_DONTNEED` on private memory, `MADV_FREE` or `MADV_REMOVE` changes
+    /// the contents: no borrow of the range may be alive, and the caller must accept the loss.
+    #[cfg(unix)]
+    pub unsafe fn advise_raw(&self, advice: i32, offset: usize, len: usize) -> io::Result<()> {
+        self.check_span("advise", offset, len)?;
+        // SAFETY: forwarded contract.
+        unsafe { self.inner.advise(advice, offset, len) }
+    }
+
+    /// Unmaps and closes the kept descriptor now, reporting the errors that `Drop` has to
+    /// swallow. It does not flush: call [`flush`](Self::flush) first for durability.
+    ///
+    /// ```
+    /// let map = mmapfile::MmapOptions::new().len(100).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// map.close()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(self) -> io::Result<()> {
+        let Self {
+            mut watch,
+            inner,
+            backing,
+            ..
+        } = self;
+        // Out of the guard's registry before the address range can be reused.
+        watch.release();
+        let unmapped = inner.unmap();
+        // Close the descriptor even when munmap failed, and report the first error.
+        let closed = match backing {
+            Backing::File(Some(file)) => sys::close_desc(file),
+            Backing::File(None) | Backing::Anonymous => Ok(()),
+        };
+        unmapped.and(closed)
+    }
+}
+
+/// The file-like cursor, the reads and the byte-string searches, for the kinds that read.
+impl<K: Readable> Map<K> {
     /// The mapped bytes.
     ///
     /// This borrow bypasses the fault guard's reporting: if the file is truncated while the
@@ -151,21 +393,6 @@ impl DynMmap {
         // dangling and well aligned when `len()` is 0); the contract of the `unsafe`
         // constructors rules out changes behind our back.
         unsafe { std::slice::from_raw_parts(self.inner.ptr(), self.len()) }
-    }
-
-    /// The mapped bytes, mutably; an error on a read-only map.
-    pub fn as_mut_slice(&mut self) -> io::Result<&mut [u8]> {
-        self.require_writable("borrow the map mutably")?;
-        // SAFETY: the map is writable, so its pages are mapped with PROT_WRITE.
-        Ok(unsafe { self.bytes_mut_unchecked() })
-    }
-
-    /// # Safety
-    /// The map must have been created writable (PROT_WRITE), or the slice must not be written.
-    pub(crate) unsafe fn bytes_mut_unchecked(&mut self) -> &mut [u8] {
-        // SAFETY: as in `as_slice`; `&mut self` makes the borrow unique, and the caller
-        // guarantees writes are allowed by the page protection.
-        unsafe { std::slice::from_raw_parts_mut(self.inner.ptr(), self.len()) }
     }
 
     /// Runs `f` over `range` of the map; the fault guard reports a truncated file as an error.
@@ -209,17 +436,6 @@ impl DynMmap {
         self.load_foreign(range, f)
     }
 
-    /// Runs `f` over `range` of the map mutably; an error on a read-only map.
-    pub fn with_bytes_mut<R>(
-        &mut self,
-        range: impl RangeBounds<usize>,
-        f: impl FnOnce(&mut [u8]) -> R,
-    ) -> io::Result<R> {
-        self.require_writable("write to the map")?;
-        let range = self.checked_range(range)?;
-        self.store(range, f)
-    }
-
     /// The byte at `index` (Python's `m[index]`); an error, not a panic, past the end.
     ///
     /// ```
@@ -237,60 +453,10 @@ impl DynMmap {
         self.load(index..index + 1, |bytes| bytes[0])
     }
 
-    /// Sets the byte at `index` (Python's `m[index] = value`); an error past the end or on a
-    /// read-only map.
-    #[inline]
-    pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
-        self.require_writable("set a byte")?;
-        if index >= self.len() {
-            return Err(index_past_end(index, self.len()));
-        }
-        self.store(index..index + 1, |bytes| bytes[0] = value)
-    }
-
     /// Copies `range` of the map out.
     pub fn copy_range(&self, range: impl RangeBounds<usize>) -> io::Result<Vec<u8>> {
         self.with_bytes(range, <[u8]>::to_vec)
     }
-
-    /// Copies `data` into the map at `offset` (slice assignment); all or nothing.
-    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
-        self.require_writable("write to the map")?;
-        let end = offset
-            .checked_add(data.len())
-            .filter(|&end| end <= self.len())
-            .ok_or_else(|| {
-                past_end(
-                    format_args!("write of {} bytes at offset {offset}", data.len()),
-                    self.len(),
-                )
-            })?;
-        self.store(offset..end, |bytes| bytes.copy_from_slice(data))
-    }
-
-    /// The current size of the mapped file, which can differ from [`len`](Self::len) when
-    /// the map is a window or the file changed; `len()` for anonymous memory.
-    ///
-    /// ```
-    /// # fn main() -> std::io::Result<()> {
-    /// # let dir = tempfile::tempdir()?;
-    /// # let path = dir.path().join("data.bin");
-    /// std::fs::write(&path, b"0123456789")?;
-    /// let file = std::fs::File::open(&path)?;
-    /// // SAFETY: nothing else changes the file while it is mapped.
-    /// let map = unsafe { mmapfile::MmapOptions::new().offset(3).len(4).map(&file)? };
-    /// assert_eq!((map.len(), map.size()?), (4, 10));
-    /// # Ok(()) }
-    /// ```
-    pub fn size(&self) -> io::Result<u64> {
-        match &self.backing {
-            Backing::Anonymous => Ok(self.len() as u64),
-            Backing::File(Some(file)) => Ok(sys::file_info(sys::borrow_desc(file))?.size),
-            Backing::File(None) => Err(no_descriptor("know the file's size")),
-        }
-    }
-
-    // ----- the file-like cursor -----
 
     /// The cursor position.
     pub fn tell(&self) -> u64 {
@@ -330,18 +496,32 @@ impl DynMmap {
         Ok(self.pos as u64)
     }
 
-    /// Reads up to `n` bytes at the cursor and advances it; fewer (or none) at the end.
+    /// Reads up to `n` bytes at the cursor into a new `Vec` and advances the cursor; fewer
+    /// (or none) at the end. Python's `read(n)`.
+    ///
+    /// It is named `read_vec`, not `read`, because every readable map also implements
+    /// [`std::io::Read`], whose `read(&mut self, buf: &mut [u8]) -> io::Result<usize>` an
+    /// inherent `read` would shadow: method lookup prefers inherent methods, so `map.read(…)`
+    /// would name a different function than `Read::read` on the same value, and a reader
+    /// could not tell from the call which one runs. Now `map.read(&mut buf)` is always the
+    /// std trait (with `std::io::Read` in scope), and [`read_into`](Self::read_into) is the
+    /// same thing by name.
     ///
     /// ```
+    /// use std::io::Read;
     /// let mut map = mmapfile::MmapOptions::new().len(5).map_anon_dyn(mmapfile::Access::Copy)?;
     /// map.write(b"hello")?;
     /// map.seek(std::io::SeekFrom::Start(1))?;
-    /// assert_eq!(map.read(3)?, b"ell");
-    /// assert_eq!(map.read(usize::MAX)?, b"o"); // Python's read() with no size
-    /// assert_eq!(map.read(1)?, b"");
+    /// assert_eq!(map.read_vec(3)?, b"ell");
+    /// assert_eq!(map.read_vec(usize::MAX)?, b"o"); // Python's read() with no size
+    /// assert_eq!(map.read_vec(1)?, b"");
+    /// map.seek(std::io::SeekFrom::Start(0))?;
+    /// let mut buf = [0; 2];
+    /// assert_eq!(map.read(&mut buf)?, 2); // std::io::Read::read
+    /// assert_eq!(&buf, b"he");
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+    pub fn read_vec(&mut self, n: usize) -> io::Result<Vec<u8>> {
         let end = self.pos.saturating_add(n).min(self.len());
         let bytes = self.load(self.pos..end, <[u8]>::to_vec)?;
         self.pos = end;
@@ -361,13 +541,11 @@ impl DynMmap {
     /// Reads the byte at the cursor and advances; [`io::ErrorKind::UnexpectedEof`] at the end.
     pub fn read_byte(&mut self) -> io::Result<u8> {
         if self.pos >= self.len() {
-            return Err(io::Error::new(
+            return Err(at_the_end(
+                "read_byte",
                 io::ErrorKind::UnexpectedEof,
-                format!(
-                    "read_byte at position {} is at the end of the {}-byte map",
-                    self.pos,
-                    self.len()
-                ),
+                self.pos,
+                self.len(),
             ));
         }
         let byte = self.load(self.pos..self.pos + 1, |bytes| bytes[0])?;
@@ -409,62 +587,6 @@ impl DynMmap {
     pub fn advance(&mut self, n: usize) {
         self.pos = self.pos.saturating_add(n).min(self.len());
     }
-
-    /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
-    /// does not fit, nothing is written, the cursor stays, and the error says by how much.
-    ///
-    /// ```
-    /// let mut map = mmapfile::MmapOptions::new().len(4).map_anon_dyn(mmapfile::Access::Copy)?;
-    /// assert_eq!(map.write(b"ab")?, 2);
-    /// let err = map.write(b"cde").unwrap_err();
-    /// assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
-    /// assert_eq!(map.as_slice(), b"ab\0\0"); // all or nothing
-    /// assert_eq!(map.tell(), 2);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.require_writable("write")?;
-        if data.len() > self.len() - self.pos {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "write of {} bytes at position {} runs past the end of the {}-byte map \
-                     (room for {})",
-                    data.len(),
-                    self.pos,
-                    self.len(),
-                    self.len() - self.pos
-                ),
-            ));
-        }
-        let start = self.pos;
-        self.store(start..start + data.len(), |bytes| {
-            bytes.copy_from_slice(data)
-        })?;
-        self.pos += data.len();
-        Ok(data.len())
-    }
-
-    /// Writes one byte at the cursor and advances; an error at the end.
-    pub fn write_byte(&mut self, byte: u8) -> io::Result<()> {
-        self.require_writable("write a byte")?;
-        if self.pos >= self.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "write_byte at position {} is at the end of the {}-byte map",
-                    self.pos,
-                    self.len()
-                ),
-            ));
-        }
-        let pos = self.pos;
-        self.store(pos..pos + 1, |bytes| bytes[0] = byte)?;
-        self.pos += 1;
-        Ok(())
-    }
-
-    // ----- byte-string search -----
 
     /// The first occurrence of `needle` at or after the cursor.
     ///
@@ -575,166 +697,197 @@ impl DynMmap {
         })
     }
 
-    // ----- map operations -----
-
-    /// Flushes the whole map to the file (`msync(MS_SYNC)`); a no-op for read-only,
-    /// copy-on-write and anonymous maps, which have nothing to write back.
-    pub fn flush(&self) -> io::Result<()> {
-        self.flush_range(0, self.len())
+    /// The same map as a [`DynMmap`], whose access is checked at run time (a read-only map
+    /// stays read-only).
+    pub fn into_dyn(self) -> DynMmap {
+        self.retype()
     }
 
-    /// Flushes `len` bytes from `offset` and waits for the write-back. Any offset works.
+    /// The same map, borrowed as a [`DynMmap`]; through `&` it cannot write.
+    pub fn as_dyn(&self) -> &DynMmap {
+        self.erased()
+    }
+
+    /// Makes the map writable in place, without remapping (`mprotect` on Unix,
+    /// `VirtualProtect` on Windows), and returns it as an [`MmapMut`]: write-through
+    /// ([`Access::Write`]) when the map shares its pages with the file, as [`Mmap::map`]
+    /// maps, or copy-on-write ([`Access::Copy`]) when it was mapped private. The bytes and
+    /// the cursor are kept; the fault guard keeps watching it with the new protection.
+    ///
+    /// # Errors
+    ///
+    /// A shared file map needs a descriptor open for writing: from a file opened read-only
+    /// the OS refuses, and the error ([`PermissionDenied`](io::ErrorKind::PermissionDenied))
+    /// says the file was opened read-only (when the map kept its descriptor, which it asks)
+    /// and what to do instead. On Windows a map created read-only can never be made
+    /// writable (a view cannot gain access it was not mapped with); one made read-only by
+    /// [`make_read_only`](Self::make_read_only) can. On any error the map is handed back
+    /// unchanged inside the [`ConvertError`], not lost; `?` turns it into the `io::Error`
+    /// and unmaps the map.
+    ///
+    /// There is no executable variant: making mapped file bytes executable means running
+    /// code that another process can rewrite under the program, which no safe API can
+    /// promise against, and systems that enforce W^X (SELinux `execmem`, hardened macOS
+    /// runtimes, OpenBSD) refuse it anyway.
+    ///
+    /// [`MmapMut`]: crate::MmapMut
+    /// [`Mmap::map`]: crate::Mmap::map
     ///
     /// ```
     /// # fn main() -> std::io::Result<()> {
     /// # let dir = tempfile::tempdir()?;
-    /// # let path = dir.path().join("data.bin");
-    /// std::fs::write(&path, vec![b'.'; 10_000])?;
+    /// # let path = dir.path().join("data.txt");
+    /// std::fs::write(&path, b"hello")?;
     /// let file = std::fs::OpenOptions::new().read(true).write(true).open(&path)?;
     /// // SAFETY: nothing else changes the file while it is mapped.
-    /// let mut map = unsafe { mmapfile::MmapOptions::new().map_mut(&file)? };
-    /// map[5000..5003].copy_from_slice(b"abc");
-    /// map.flush_range(5000, 3)?; // not page aligned: the crate aligns it
-    /// assert_eq!(&std::fs::read(&path)?[5000..5003], b"abc");
+    /// let map = unsafe { mmapfile::Mmap::map(&file)? }; // read-only, checked at compile time
+    /// # #[cfg(unix)] {
+    /// let mut map = map.make_mut()?;                    // the same pages, now writable
+    /// map[..1].copy_from_slice(b"J");
+    /// map.flush()?;
+    /// assert_eq!(std::fs::read(&path)?, b"Jello");
+    /// let map = map.make_read_only()?;                  // and back
+    /// assert_eq!(&map[..], b"Jello");
+    /// # }
     /// # Ok(()) }
     /// ```
-    pub fn flush_range(&self, offset: usize, len: usize) -> io::Result<()> {
-        self.flush_impl(offset, len, true)
-    }
-
-    /// Starts writing the whole map back (`MS_ASYNC`) without waiting.
-    pub fn flush_async(&self) -> io::Result<()> {
-        self.flush_impl(0, self.len(), false)
-    }
-
-    /// Starts writing `len` bytes from `offset` back without waiting.
-    pub fn flush_async_range(&self, offset: usize, len: usize) -> io::Result<()> {
-        self.flush_impl(offset, len, false)
-    }
-
-    fn flush_impl(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
-        self.check_span("flush", offset, len)?;
-        // msync of pages the file no longer has reports nothing: ask the guard and the file.
-        self.check_intact(offset..offset + len)?;
-        if self.access != Access::Write || self.is_anonymous() {
-            return Ok(());
+    pub fn make_mut(mut self) -> Result<crate::MmapMut, ConvertError<Self>> {
+        match self.set_writable(true) {
+            Ok(()) => Ok(self.retype()),
+            Err(err) => Err(ConvertError::new(err, self)),
         }
-        self.inner.flush(offset, len, sync)
     }
 
-    /// Unix only: `msync` of `len` bytes from `offset` with raw `MS_*` flags (`MS_SYNC`,
-    /// `MS_ASYNC`, `MS_INVALIDATE`), which the kernel checks. As
-    /// [`flush_range`](Self::flush_range), a no-op for read-only and copy-on-write maps;
-    /// unlike it, shared anonymous memory goes to the kernel too (which has nothing to
-    /// write but still checks the flags).
-    #[cfg(unix)]
-    pub fn flush_raw(&self, offset: usize, len: usize, flags: i32) -> io::Result<()> {
-        self.check_span("flush", offset, len)?;
-        self.check_intact(offset..offset + len)?;
-        if self.access != Access::Write {
-            return Ok(());
-        }
-        self.inner.msync(offset, len, flags)
-    }
-
-    /// Linux only: names anonymous memory in `/proc/<pid>/maps`, where it shows as
-    /// `[anon:<name>]` (`prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`). The name may hold at most
-    /// 79 bytes of printable ASCII other than `\\`, `` ` ``, `$`, `[` and `]`.
+    /// Makes the map read-only in place, without remapping, and returns it as an
+    /// [`Mmap`](crate::Mmap), whose type has no way to write. The bytes and the cursor are
+    /// kept. It does not flush: changes already made to a write-through map reach the file
+    /// as usual (call [`flush`](Self::flush) first to wait for them); its
+    /// [`access`](Self::access) is now [`Access::Read`].
     ///
-    /// Errors: [`io::ErrorKind::InvalidInput`] for a map of a file or a name the kernel
-    /// would refuse; [`io::ErrorKind::Unsupported`] for shared anonymous memory (a memfd,
-    /// which the kernel names by its file), where the kernel cannot name maps (Linux before
-    /// 5.17, or built without `CONFIG_ANON_VMA_NAME`) and on other systems.
+    /// # Errors
+    ///
+    /// Only what the OS reports (running out of memory for its bookkeeping); the map is
+    /// then handed back unchanged inside the [`ConvertError`].
     ///
     /// ```
-    /// // Private anonymous memory (Access::Copy); shared memory is a memfd, named by its file.
-    /// let map = mmapfile::MmapOptions::new().len(4096).map_anon_dyn(mmapfile::Access::Copy)?;
-    /// match map.set_anon_name("cache") {
-    ///     Ok(()) => {}
-    ///     Err(err) => assert_eq!(err.kind(), std::io::ErrorKind::Unsupported),
-    /// }
-    /// assert!(map.set_anon_name("[x]").is_err());
+    /// let mut map = mmapfile::MmapMut::map_anon(4096)?;
+    /// map[..2].copy_from_slice(b"hi");
+    /// let map = map.make_read_only()?;
+    /// assert_eq!(&map[..2], b"hi");
+    /// assert_eq!(map.access(), mmapfile::Access::Read);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn set_anon_name(&self, name: &str) -> io::Result<()> {
-        if !self.is_anonymous() {
-            return Err(error::invalid_input(
-                "only anonymous memory can be named (a file map is named by its file)".to_string(),
-            ));
+    pub fn make_read_only(mut self) -> Result<crate::Mmap, ConvertError<Self>> {
+        match self.set_writable(false) {
+            Ok(()) => Ok(self.retype()),
+            Err(err) => Err(ConvertError::new(err, self)),
         }
-        #[cfg(unix)]
-        if self.inner.is_shared() {
+    }
+}
+
+/// The writes: methods of [`MmapMut`](crate::MmapMut) and, checked at run time, of
+/// [`DynMmap`].
+impl<K: Writable> Map<K> {
+    /// A mutable pointer to the first mapped byte. Writing through it on a read-only map
+    /// faults; the buffer protocol of the bindings uses it for writable maps only.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.inner.ptr()
+    }
+
+    /// The mapped bytes, mutably; an error on a read-only map.
+    pub fn as_mut_slice(&mut self) -> io::Result<&mut [u8]> {
+        self.require_writable("borrow the map mutably")?;
+        // SAFETY: the map is writable, so its pages are mapped with PROT_WRITE.
+        Ok(unsafe { self.bytes_mut_unchecked() })
+    }
+
+    /// Runs `f` over `range` of the map mutably; an error on a read-only map.
+    pub fn with_bytes_mut<R>(
+        &mut self,
+        range: impl RangeBounds<usize>,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> io::Result<R> {
+        self.require_writable("write to the map")?;
+        let range = self.checked_range(range)?;
+        self.store(range, f)
+    }
+
+    /// Sets the byte at `index` (Python's `m[index] = value`); an error past the end or on a
+    /// read-only map.
+    #[inline]
+    pub fn set_byte(&mut self, index: usize, value: u8) -> io::Result<()> {
+        self.require_writable("set a byte")?;
+        if index >= self.len() {
+            return Err(index_past_end(index, self.len()));
+        }
+        self.store(index..index + 1, |bytes| bytes[0] = value)
+    }
+
+    /// Copies `data` into the map at `offset` (slice assignment); all or nothing.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> io::Result<()> {
+        self.require_writable("write to the map")?;
+        let end = offset
+            .checked_add(data.len())
+            .filter(|&end| end <= self.len())
+            .ok_or_else(|| {
+                past_end(
+                    format_args!("write of {} bytes at offset {offset}", data.len()),
+                    self.len(),
+                )
+            })?;
+        self.store(offset..end, |bytes| bytes.copy_from_slice(data))
+    }
+
+    /// Writes all of `data` at the cursor and advances it, returning `data.len()`. If the data
+    /// does not fit, nothing is written, the cursor stays, and the error says by how much.
+    ///
+    /// ```
+    /// let mut map = mmapfile::MmapOptions::new().len(4).map_anon_dyn(mmapfile::Access::Copy)?;
+    /// assert_eq!(map.write(b"ab")?, 2);
+    /// let err = map.write(b"cde").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::WriteZero);
+    /// assert_eq!(map.as_slice(), b"ab\0\0"); // all or nothing
+    /// assert_eq!(map.tell(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.require_writable("write")?;
+        if data.len() > self.len() - self.pos {
             return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "shared anonymous memory cannot be named: it lives in a memfd (so that it can \
-                 grow and stay shared), which the kernel names by its file \
-                 (/memfd:mmapfile-anonymous); private anonymous memory can be",
+                io::ErrorKind::WriteZero,
+                format!(
+                    "write of {} bytes at position {} runs past the end of the {}-byte map \
+                     (room for {})",
+                    data.len(),
+                    self.pos,
+                    self.len(),
+                    self.len() - self.pos
+                ),
             ));
         }
-        if name.len() > 79 {
-            return Err(error::invalid_input(format!(
-                "a map name holds at most 79 bytes; this one has {}",
-                name.len()
-            )));
+        let start = self.pos;
+        self.store(start..start + data.len(), |bytes| {
+            bytes.copy_from_slice(data)
+        })?;
+        self.pos += data.len();
+        Ok(data.len())
+    }
+
+    /// Writes one byte at the cursor and advances; an error at the end.
+    pub fn write_byte(&mut self, byte: u8) -> io::Result<()> {
+        self.require_writable("write a byte")?;
+        if self.pos >= self.len() {
+            return Err(at_the_end(
+                "write_byte",
+                io::ErrorKind::WriteZero,
+                self.pos,
+                self.len(),
+            ));
         }
-        if let Some(bad) = name
-            .chars()
-            .find(|&c| !c.is_ascii_graphic() && c != ' ' || "\\`$[]".contains(c))
-        {
-            return Err(error::invalid_input(format!(
-                "a map name may only hold printable ASCII other than \\ ` $ [ ]; \
-                 this one has {bad:?}"
-            )));
-        }
-        let name = std::ffi::CString::new(name)
-            .map_err(|_| error::invalid_input("a map name cannot hold a NUL byte".to_string()))?;
-        #[cfg(unix)]
-        return self.inner.set_anon_name(&name);
-        #[cfg(not(unix))]
-        return Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!(
-                "cannot name the map {name:?}: naming memory maps (PR_SET_VMA_ANON_NAME) is \
-                 only available on Linux"
-            ),
-        ));
-    }
-
-    /// Advises the kernel how the whole map will be used.
-    ///
-    /// On Windows only [`Advice::Normal`] (nothing to do) and [`Advice::WillNeed`]
-    /// (`PrefetchVirtualMemory`) have a meaning; the others return
-    /// [`io::ErrorKind::Unsupported`] there.
-    ///
-    /// ```
-    /// use mmapfile::{Access, Advice, MmapOptions};
-    /// let map = MmapOptions::new().len(1 << 20).map_anon_dyn(Access::Copy)?;
-    /// map.advise_range(Advice::WillNeed, 12345, 1000)?; // any offset
-    /// let sequential = map.advise(Advice::Sequential);
-    /// assert_eq!(sequential.is_ok(), cfg!(unix));
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn advise(&self, advice: Advice) -> io::Result<()> {
-        self.advise_range(advice, 0, self.len())
-    }
-
-    /// Advises the kernel how `len` bytes from `offset` will be used. Any offset works.
-    pub fn advise_range(&self, advice: Advice, offset: usize, len: usize) -> io::Result<()> {
-        self.check_span("advise", offset, len)?;
-        // SAFETY: every `Advice` variant leaves the contents unchanged.
-        unsafe { self.inner.advise(sys::advice_value(advice), offset, len) }
-    }
-
-    /// Unix only: passes raw `MADV_*` advice for `len` bytes from `offset`.
-    ///
-    /// # Safety
-    /// Advice such as `MADV_DONTNEED` on private memory, `MADV_FREE` or `MADV_REMOVE` changes
-    /// the contents: no borrow of the range may be alive, and the caller must accept the loss.
-    #[cfg(unix)]
-    pub unsafe fn advise_raw(&self, advice: i32, offset: usize, len: usize) -> io::Result<()> {
-        self.check_span("advise", offset, len)?;
-        // SAFETY: forwarded contract.
-        unsafe { self.inner.advise(advice, offset, len) }
+        let pos = self.pos;
+        self.store(pos..pos + 1, |bytes| bytes[0] = byte)?;
+        self.pos += 1;
+        Ok(())
     }
 
     /// Copies `count` bytes from `src` to `dest` inside the map (the ranges may overlap).
@@ -908,37 +1061,134 @@ impl DynMmap {
         self.pos = self.pos.min(new_len);
         Ok(())
     }
+}
 
-    /// Unmaps and closes the kept descriptor now, reporting the errors that `Drop` has to
-    /// swallow. It does not flush: call [`flush`](Self::flush) first for durability.
-    ///
-    /// ```
-    /// let map = mmapfile::MmapOptions::new().len(100).map_anon_dyn(mmapfile::Access::Copy)?;
-    /// map.close()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn close(self) -> io::Result<()> {
-        let Self {
-            mut watch,
+impl DynMmap {
+    pub(crate) fn new(inner: MapInner, access: Access, backing: Backing, offset: u64) -> Self {
+        let mut map = Self {
+            watch: Watch::none(),
             inner,
+            access,
             backing,
-            ..
-        } = self;
-        // Out of the guard's registry before the address range can be reused.
-        watch.release();
-        let unmapped = inner.unmap();
-        // Close the descriptor even when munmap failed, and report the first error.
-        let closed = match backing {
-            Backing::File(Some(file)) => sys::close_desc(file),
-            Backing::File(None) | Backing::Anonymous => Ok(()),
+            offset,
+            pos: 0,
+            search_threads: None,
+            kind: PhantomData,
         };
-        unmapped.and(closed)
+        map.watch = Watch::new(map.guard_facts());
+        map
+    }
+}
+
+impl<K: Kind> Map<K> {
+    /// The same map as another kind. The caller upholds what the new kind promises (a
+    /// `ReadWrite` map is writable).
+    pub(crate) fn retype<L: Kind>(self) -> Map<L> {
+        let Self {
+            watch,
+            inner,
+            access,
+            backing,
+            offset,
+            pos,
+            search_threads,
+            kind: _,
+        } = self;
+        Map {
+            watch,
+            inner,
+            access,
+            backing,
+            offset,
+            pos,
+            search_threads,
+            kind: PhantomData,
+        }
     }
 
-    // ----- checks -----
+    /// This map, borrowed as a [`DynMmap`] (for the scans' iterators and `as_dyn`).
+    #[inline]
+    pub(crate) fn erased(&self) -> &DynMmap {
+        // SAFETY: `Map` is `repr(C)` and its fields are the same types for every kind except
+        // the zero-sized, alignment-1 `PhantomData<K>` at the end, so `Map<K>` and
+        // `Map<Dynamic>` have the same layout; the borrow keeps `self`'s lifetime. A
+        // `&DynMmap` cannot write (writes take `&mut`), so no kind's promise is broken.
+        unsafe { &*(self as *const Self).cast::<DynMmap>() }
+    }
 
+    /// Adds or removes write access in place, then records the access that results and
+    /// tells the fault guard the new protection (its zero pages must allow what the map
+    /// allows, or a write after a repaired fault would fault again).
+    fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        if let Err(err) = self.inner.set_writable(writable) {
+            return Err(self.protection_error(err, writable));
+        }
+        self.access = match (writable, self.inner.is_shared()) {
+            (false, _) => Access::Read,
+            (true, true) => Access::Write,
+            (true, false) => Access::Copy,
+        };
+        let facts = guard_facts(&self.inner, &self.backing, self.offset);
+        self.watch.update(facts);
+        Ok(())
+    }
+
+    /// The error of a refused protection change, saying why when the OS refused access.
+    #[cold]
+    fn protection_error(&self, err: io::Error, writable: bool) -> io::Error {
+        let goal = if writable { "writable" } else { "read-only" };
+        if !writable || err.kind() != io::ErrorKind::PermissionDenied || cfg!(windows) {
+            return io::Error::new(err.kind(), format!("cannot make the map {goal}: {err}"));
+        }
+        let opened_read_only = match &self.backing {
+            Backing::File(Some(file)) => sys::desc_access(sys::borrow_desc(file))
+                .ok()
+                .map(|(_, can_write)| !can_write),
+            _ => None,
+        };
+        let why = match opened_read_only {
+            Some(true) => {
+                "the file was opened read-only, and a map that writes through to the file \
+                 needs a descriptor open for writing (open the file read-write, or map it \
+                 with map_copy for changes that stay private)"
+            }
+            _ => {
+                "the OS refused write access to the mapped file (a map that writes through \
+                 needs a descriptor open for writing, and a file system that allows writes)"
+            }
+        };
+        io::Error::new(
+            err.kind(),
+            format!("cannot make the map writable: {why} ({err})"),
+        )
+    }
+
+    /// What the fault guard needs to know about the mapping as it is now.
+    fn guard_facts(&self) -> MapFacts {
+        guard_facts(&self.inner, &self.backing, self.offset)
+    }
+
+    /// # Safety
+    /// The map must have been created writable (PROT_WRITE), or the slice must not be written.
+    pub(crate) unsafe fn bytes_mut_unchecked(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; `&mut self` makes the borrow unique, and the caller
+        // guarantees writes are allowed by the page protection.
+        unsafe { std::slice::from_raw_parts_mut(self.inner.ptr(), self.len()) }
+    }
+
+    fn flush_impl(&self, offset: usize, len: usize, sync: bool) -> io::Result<()> {
+        self.check_span("flush", offset, len)?;
+        // msync of pages the file no longer has reports nothing: ask the guard and the file.
+        self.check_intact_range(offset..offset + len)?;
+        if self.access != Access::Write || self.is_anonymous() {
+            return Ok(());
+        }
+        self.inner.flush(offset, len, sync)
+    }
+
+    #[inline]
     pub(crate) fn require_writable(&self, operation: &str) -> io::Result<()> {
-        if self.access.is_writable() {
+        if K::ALWAYS_WRITABLE || self.access.is_writable() {
             Ok(())
         } else {
             Err(error::read_only(operation))
@@ -946,7 +1196,7 @@ impl DynMmap {
     }
 
     /// `offset..offset + len` must lie inside the map.
-    fn check_span(&self, what: &str, offset: usize, len: usize) -> io::Result<()> {
+    pub(crate) fn check_span(&self, what: &str, offset: usize, len: usize) -> io::Result<()> {
         match offset.checked_add(len) {
             Some(end) if end <= self.len() => Ok(()),
             _ => Err(past_end(
@@ -978,6 +1228,15 @@ impl DynMmap {
         let (start, end) = (start.min(len) as usize, end.min(len) as usize);
         (start <= end).then_some(start..end)
     }
+}
+
+/// The error of `read_byte`/`write_byte` with the cursor at the end of the map.
+#[cold]
+fn at_the_end(operation: &str, kind: io::ErrorKind, pos: usize, len: usize) -> io::Error {
+    io::Error::new(
+        kind,
+        format!("{operation} at position {pos} is at the end of the {len}-byte map"),
+    )
 }
 
 /// The error of `get_byte`/`set_byte` past the end, out of line so that the byte paths stay

@@ -60,6 +60,85 @@ pub fn is_truncated(err: &io::Error) -> bool {
     err.get_ref().is_some_and(|inner| inner.is::<Truncated>())
 }
 
+/// A failed change of a map's access ([`make_mut`](crate::Map::make_mut),
+/// [`make_read_only`](crate::Map::make_read_only)): the error, and the map, handed back
+/// unchanged so that it is not lost with the error.
+///
+/// It converts into the `io::Error` with `?`, which drops the map (unmapping it, as any
+/// map going out of scope); keep it with [`into_map`](Self::into_map) or
+/// [`into_parts`](Self::into_parts).
+///
+/// ```
+/// # fn main() -> std::io::Result<()> {
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("data.txt");
+/// std::fs::write(&path, b"read only")?;
+/// let file = std::fs::File::open(&path)?; // not open for writing
+/// // SAFETY: nothing else changes the file while it is mapped.
+/// let map = unsafe { mmapfile::Mmap::map(&file)? };
+/// let err = map.make_mut().unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+/// let map = err.into_map(); // still mapped, still read-only
+/// assert_eq!(&map[..4], b"read");
+/// # Ok(()) }
+/// ```
+pub struct ConvertError<M> {
+    error: io::Error,
+    /// Boxed: a `Result` whose error holds a whole map would be large on the happy path too.
+    map: Box<M>,
+}
+
+impl<M> ConvertError<M> {
+    pub(crate) fn new(error: io::Error, map: M) -> Self {
+        ConvertError {
+            error,
+            map: Box::new(map),
+        }
+    }
+
+    /// What went wrong.
+    pub fn error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// The error's kind.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The map, as it was before the call.
+    pub fn into_map(self) -> M {
+        *self.map
+    }
+
+    /// The error and the map.
+    pub fn into_parts(self) -> (io::Error, M) {
+        (self.error, *self.map)
+    }
+}
+
+impl<M> std::fmt::Debug for ConvertError<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConvertError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> std::fmt::Display for ConvertError<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl<M> std::error::Error for ConvertError<M> {}
+
+impl<M> From<ConvertError<M>> for io::Error {
+    fn from(err: ConvertError<M>) -> io::Error {
+        err.error
+    }
+}
+
 pub(crate) fn invalid_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
 }

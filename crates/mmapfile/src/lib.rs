@@ -4,7 +4,7 @@
 //! inside), read-only, write-through or copy-on-write, or anonymous memory, and lets you use
 //! the map two ways at once, as in Python's `mmap`:
 //!
-//! - **as a file**, with a cursor: [`read`](Mmap::read), [`read_byte`](Mmap::read_byte),
+//! - **as a file**, with a cursor: [`read_vec`](Mmap::read_vec), [`read_byte`](Mmap::read_byte),
 //!   [`readline`](Mmap::readline), [`seek`](Mmap::seek), [`tell`](Mmap::tell),
 //!   [`write`](MmapMut::write), [`write_byte`](MmapMut::write_byte),
 //!   [`flush`](MmapMut::flush), [`close`](Mmap::close), and the std `Read`, `Write`, `Seek`
@@ -22,11 +22,25 @@
 //! let file = std::fs::File::open(&path)?;
 //! // SAFETY: nothing truncates or rewrites lorem.txt while it is mapped.
 //! let mut map = unsafe { MmapOptions::new().map(&file)? };
-//! assert_eq!(map.read(10)?, b"Lorem ipsu");
+//! assert_eq!(map.read_vec(10)?, b"Lorem ipsu");
 //! assert_eq!(&map[..10], b"Lorem ipsu");
-//! assert_eq!(map.read(10)?, b"m dolor si");
+//! assert_eq!(map.read_vec(10)?, b"m dolor si");
 //! # Ok(()) }
 //! ```
+//!
+//! # One map type, three kinds
+//!
+//! [`Mmap`], [`MmapMut`] and [`DynMmap`] are one type, [`Map<K>`](Map), whose [`kind`] `K`
+//! says what it can do: [`Mmap`] reads, [`MmapMut`] reads and writes, [`DynMmap`] checks its
+//! access at run time, and [`MmapRaw`] hands out only a pointer and a length (for atomics
+//! and volatile access to memory shared with other threads or processes). Each method is
+//! written once, in the `impl` block of the kinds that have it, and is listed once, on
+//! [`Map`]: a write method is not even there on an [`Mmap`], so writing to a read-only map
+//! is a compile error. The methods are inherent: no trait needs importing.
+//!
+//! A map changes its access in place, without remapping
+//! ([`make_mut`](Map::make_mut), [`make_read_only`](Map::make_read_only)), and locks its
+//! pages in memory ([`lock`](Map::lock), [`unlock`](Map::unlock)).
 //!
 //! # The contract of a file-backed map
 //!
@@ -56,7 +70,7 @@
 //! other crashes still crash.
 //!
 //! After a truncation the map stays usable for the bytes that still exist: accesses wholly
-//! below the vanished region succeed; an access that reaches it (`read`, `find`, `rfind`,
+//! below the vanished region succeed; an access that reaches it (`read_vec`, `find`, `rfind`,
 //! `readline`, `copy_range`, `with_bytes`, `get_byte`, `write`, `write_at`, `set_byte`, …)
 //! is an error, also from other threads and also for writes (whose bytes below the new end
 //! may have been written); `flush` compares the file's size with the range and reports the
@@ -119,8 +133,10 @@
 mod dynmap;
 mod error;
 mod guard;
+pub mod kind;
 mod mem;
 mod options;
+mod raw;
 mod records;
 mod scan;
 mod search;
@@ -129,9 +145,10 @@ mod typed;
 mod walk;
 mod window;
 
-pub use dynmap::DynMmap;
-pub use error::{is_truncated, Truncated};
+pub use dynmap::{DynMmap, Map};
+pub use error::{is_truncated, ConvertError, Truncated};
 pub use options::{Access, Advice, MmapOptions};
+pub use raw::MmapRaw;
 pub use scan::{FindIter, Lines, RegexMatch, RegexMatches};
 pub use sys::AsDesc;
 pub use typed::{Mmap, MmapMut};

@@ -14,9 +14,10 @@ use std::sync::atomic::{compiler_fence, fence, Ordering};
 
 use crate::error::Truncated;
 use crate::guard::Watch;
-use crate::DynMmap;
+use crate::kind::{Kind, Readable};
+use crate::Map;
 
-impl DynMmap {
+impl<K: Readable> Map<K> {
     /// Runs `f` over the bytes in `range`, which the caller has checked against `len()`.
     /// An error if any byte of `range` belongs to a part of the file that has vanished.
     pub(crate) fn load<R>(&self, range: Range<usize>, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> {
@@ -121,11 +122,13 @@ impl DynMmap {
         }
         Ok(out)
     }
+}
 
+impl<K: Kind> Map<K> {
     /// Checks, without touching the memory, that `range` still has file behind it: the
     /// guard's mark, then the file's current size when the map keeps its descriptor.
     /// `flush` calls it, since msync of vanished pages reports nothing.
-    pub(crate) fn check_intact(&self, range: Range<usize>) -> io::Result<()> {
+    pub(crate) fn check_intact_range(&self, range: Range<usize>) -> io::Result<()> {
         if touches_gone(&range, self.watch().gone_from()) {
             return Err(self.vanished(&range));
         }

@@ -508,7 +508,7 @@ impl MmapOptions {
     /// let access = Access::Read; // e.g. from a command line flag
     /// // SAFETY: nothing else changes the file while it is mapped.
     /// let mut map = unsafe { MmapOptions::new().map_dyn(Some(&file), access)? };
-    /// assert_eq!(map.read(4)?, b"read");
+    /// assert_eq!(map.read_vec(4)?, b"read");
     /// let err = map.write(b"x").unwrap_err(); // checked at run time
     /// assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
     /// # Ok(()) }

@@ -9,9 +9,10 @@ use std::ops::{Range, RangeBounds};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::error::invalid_input;
-use crate::DynMmap;
+use crate::kind::{Readable, Writable};
+use crate::Map;
 
-impl DynMmap {
+impl<K: Readable> Map<K> {
     /// Borrows the bytes of `range` as a slice of `T` records, without copying: the way to
     /// read fixed-size records (an index, a numeric array, log entries) straight from a
     /// map.
@@ -68,32 +69,6 @@ impl DynMmap {
         <[T]>::ref_from_bytes(bytes).map_err(|err| cast_failed::<T>(&err.to_string()))
     }
 
-    /// [`records`](Self::records), mutably: writes to the records are writes to the map.
-    /// An error (`PermissionDenied`) on a read-only map, and the errors of `records`.
-    ///
-    /// On truncation the same holds as for `records`: the range is checked when the view
-    /// is made, not while it is used; writes through the view into pages that vanish
-    /// afterwards never reach the file and are not reported.
-    ///
-    /// ```
-    /// use mmapfile::{Access, MmapOptions};
-    /// let mut map = MmapOptions::new().len(8).map_anon_dyn(Access::Write)?;
-    /// map.records_mut::<u16>(2..6)?.copy_from_slice(&[0x0102_u16.to_be(), 0x0304_u16.to_be()]);
-    /// assert_eq!(map.copy_range(..)?, [0, 0, 1, 2, 3, 4, 0, 0]);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn records_mut<T: FromBytes + IntoBytes>(
-        &mut self,
-        range: impl RangeBounds<usize>,
-    ) -> io::Result<&mut [T]> {
-        self.require_writable("borrow records mutably")?;
-        let range = self.record_range::<T>(range)?;
-        // SAFETY: the map is writable (checked above), so its pages are mapped with
-        // PROT_WRITE; `&mut self` makes the borrow unique.
-        let bytes = unsafe { &mut self.bytes_mut_unchecked()[range] };
-        <[T]>::mut_from_bytes(bytes).map_err(|err| cast_failed::<T>(&err.to_string()))
-    }
-
     /// `range` checked against the map, the record size and alignment of `T`, and the
     /// guard's view of the file, in that order.
     fn record_range<T>(&self, range: impl RangeBounds<usize>) -> io::Result<Range<usize>> {
@@ -122,8 +97,36 @@ impl DynMmap {
                 self.offset()
             )));
         }
-        self.check_intact(range.clone())?;
+        self.check_intact_range(range.clone())?;
         Ok(range)
+    }
+}
+
+impl<K: Writable> Map<K> {
+    /// [`records`](Self::records), mutably: writes to the records are writes to the map.
+    /// An error (`PermissionDenied`) on a read-only map, and the errors of `records`.
+    ///
+    /// On truncation the same holds as for `records`: the range is checked when the view
+    /// is made, not while it is used; writes through the view into pages that vanish
+    /// afterwards never reach the file and are not reported.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions};
+    /// let mut map = MmapOptions::new().len(8).map_anon_dyn(Access::Write)?;
+    /// map.records_mut::<u16>(2..6)?.copy_from_slice(&[0x0102_u16.to_be(), 0x0304_u16.to_be()]);
+    /// assert_eq!(map.copy_range(..)?, [0, 0, 1, 2, 3, 4, 0, 0]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn records_mut<T: FromBytes + IntoBytes>(
+        &mut self,
+        range: impl RangeBounds<usize>,
+    ) -> io::Result<&mut [T]> {
+        self.require_writable("borrow records mutably")?;
+        let range = self.record_range::<T>(range)?;
+        // SAFETY: the map is writable (checked above), so its pages are mapped with
+        // PROT_WRITE; `&mut self` makes the borrow unique.
+        let bytes = unsafe { &mut self.bytes_mut_unchecked()[range] };
+        <[T]>::mut_from_bytes(bytes).map_err(|err| cast_failed::<T>(&err.to_string()))
     }
 }
 

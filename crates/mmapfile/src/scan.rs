@@ -33,8 +33,9 @@ use memchr::memmem::Finder;
 use regex::bytes::Regex;
 
 use crate::dynmap::bounds;
+use crate::kind::Readable;
 use crate::search;
-use crate::DynMmap;
+use crate::{DynMmap, Map};
 
 /// Results gathered by the first guarded `load` of an iterator; later loads double it up
 /// to the `MAX_*` value. Small first batches keep `iter.next()` cheap when only the first
@@ -44,7 +45,7 @@ const MAX_OFFSET_BATCH: usize = 1024;
 const MAX_LINE_BATCH: usize = 4096;
 const MAX_REGEX_BATCH: usize = 256;
 
-impl DynMmap {
+impl<K: Readable> Map<K> {
     /// The number of non-overlapping occurrences of `needle` in the whole map, counted left
     /// to right like Python's `bytes.count`: `b"aaaa"` holds `b"aa"` twice, and an empty
     /// needle matches `len() + 1` times. Ignores the cursor.
@@ -111,7 +112,7 @@ impl DynMmap {
     ) -> FindIter<'a, 'n> {
         let range = self.slice_range(range);
         FindIter {
-            map: self,
+            map: self.erased(),
             finder: Finder::new(needle),
             // An empty selection is searched as `0..0` with the search already over.
             pos: if range.is_some() { 0 } else { 1 },
@@ -153,7 +154,7 @@ impl DynMmap {
         let range = self.slice_range(range).unwrap_or(0..0);
         Lines {
             bytes: self.as_slice(),
-            map: self,
+            map: self.erased(),
             start: range.start,
             scanned: 0,
             range,
@@ -195,7 +196,7 @@ impl DynMmap {
         let range = self.slice_range(range);
         RegexMatches {
             bytes: self.as_slice(),
-            map: self,
+            map: self.erased(),
             re,
             pos: if range.is_some() { 0 } else { 1 },
             range: range.unwrap_or(0..0),

@@ -24,8 +24,9 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use memchr::memmem::Finder;
 
+use crate::kind::Readable;
 use crate::search::Plan;
-use crate::DynMmap;
+use crate::{DynMmap, Map};
 
 /// Occurrences (4 bytes each) the workers may leave waiting for the calling thread before
 /// they pause.
@@ -57,7 +58,7 @@ pub enum WalkStep {
     Progress(usize),
 }
 
-impl DynMmap {
+impl<K: Readable> Map<K> {
     /// Walks the non-overlapping occurrences of `needle` in `range` (read like a Python
     /// slice, as in [`count_in`](Self::count_in)), calling `visit` with each one in order and
     /// with the progress made, until `visit` returns [`ControlFlow::Break`] or the range is
@@ -121,7 +122,7 @@ impl DynMmap {
         }
         let plan = Plan::with_limit(self.search_threads);
         let pieces = Pieces::new(range, needle.len(), reverse, plan);
-        Walker::new(self, needle, pieces, false)
+        Walker::new(self.erased(), needle, pieces, false)
             .run(plan, SHARING, &mut visit)
             .map(drop)
     }
@@ -138,7 +139,7 @@ impl DynMmap {
             return None;
         }
         let pieces = Pieces::new(range, needle.len(), false, plan);
-        let walker = Walker::new(self, needle, pieces, true);
+        let walker = Walker::new(self.erased(), needle, pieces, true);
         Some(walker.run(plan, SHARING, &mut |_| ControlFlow::Continue(())))
     }
 }

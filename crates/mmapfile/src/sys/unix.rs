@@ -313,6 +313,71 @@ impl MapMode {
     }
 }
 
+/// The error of a refused `mlock` of `len` bytes. `ENOMEM` and `EPERM` are what the kernel
+/// answers when the process may not lock that much (`RLIMIT_MEMLOCK`, or a limit of 0
+/// without `CAP_IPC_LOCK`); when the limit explains the refusal the message says so, with
+/// the numbers. The kind stays the errno's (`OutOfMemory`, `PermissionDenied`).
+#[cold]
+fn lock_error(err: io::Error, len: usize) -> io::Error {
+    let errno = err.raw_os_error();
+    let over = if errno == Some(libc::ENOMEM) || errno == Some(libc::EPERM) {
+        memlock_limit_exceeded(len)
+    } else {
+        None
+    };
+    let message = match over {
+        Some(why) => format!("locking {len} bytes {why} ({err})"),
+        None => format!("cannot lock {len} bytes in memory: {err}"),
+    };
+    io::Error::new(err.kind(), message)
+}
+
+/// When locking `len` more bytes would pass the process's locked-memory limit (counting
+/// what it has locked already, where the system says), why, in words, with the numbers and
+/// how to raise it: "exceeds RLIMIT_MEMLOCK (…)". `None` when the limit does not explain a
+/// refusal (no limit, or room left: the cause is elsewhere). The one place that reads the
+/// limit, for `lock()` and for `MmapOptions::locked()`.
+fn memlock_limit_exceeded(len: usize) -> Option<String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    // `rlim_t` is u64 on Linux and macOS, i64 on FreeBSD.
+    #[allow(clippy::unnecessary_cast)]
+    let soft = limit.rlim_cur as u64;
+    let locked = locked_bytes();
+    if (len as u64).saturating_add(locked.unwrap_or(0)) <= soft {
+        return None;
+    }
+    let already = match locked {
+        Some(locked) => format!("; {locked} bytes already locked by this process"),
+        None => String::new(),
+    };
+    Some(format!(
+        "exceeds RLIMIT_MEMLOCK ({soft} bytes{already}): raise the limit (ulimit -l, or \
+         LimitMEMLOCK= for a systemd service) or give the process CAP_IPC_LOCK"
+    ))
+}
+
+/// Bytes this process has locked (`VmLck` in `/proc/self/status`), where the system says.
+fn locked_bytes() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmLck:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    None
+}
+
 /// Refuses raw extra flags (`MmapOptions::raw_flags`) that the crate sets itself or that
 /// contradict the access: the sharing type, anonymous memory for a file map, a fixed address,
 /// huge pages (the typed `huge(..)` owns them). Each refusal names the flag.
@@ -776,6 +841,69 @@ impl MapInner {
         }
     }
 
+    /// Locks the pages of `offset..offset + len` of the user's view in memory (`mlock`),
+    /// reading them in first; `offset + len <= self.len` is checked upstream. A refusal
+    /// that the lock limit explains says so (see [`lock_error`]).
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live mapping; locking changes no byte.
+        if unsafe { libc::mlock(ptr, len) } == 0 {
+            Ok(())
+        } else {
+            Err(lock_error(io::Error::last_os_error(), len))
+        }
+    }
+
+    /// Unlocks the pages of `offset..offset + len` of the user's view (`munlock`); pages
+    /// that were not locked are no error.
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live mapping; unlocking changes no byte.
+        if unsafe { libc::munlock(ptr, len) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Adds or removes write access to the whole mapping in place (`mprotect`), keeping
+    /// its other protection bits; the mode records the new protection, so later remaps
+    /// and the fault guard's zero pages get it too. On error the old protection is put back
+    /// (`mprotect` may have changed part of the range before failing) and the raw OS error
+    /// is returned: `EACCES` when write access to a shared file mapping needs a descriptor
+    /// open for writing.
+    pub(crate) fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        let old = self.mode.prot();
+        let new = if writable {
+            old | libc::PROT_WRITE
+        } else {
+            old & !libc::PROT_WRITE
+        };
+        if let Some((start, len)) = self.os_region() {
+            // SAFETY: the range is our own live mapping (page-aligned start); changing its
+            // protection changes no byte, and the caller holds the map by value, so no
+            // borrow of it relies on the old protection.
+            if unsafe { libc::mprotect(start as *mut libc::c_void, len, new) } != 0 {
+                let err = io::Error::last_os_error();
+                // SAFETY: as above; this restores what was there before the call.
+                unsafe { libc::mprotect(start as *mut libc::c_void, len, old) };
+                return Err(err);
+            }
+        }
+        self.mode.protection = match self.mode.protection {
+            Protection::Raw(_) => Protection::Raw(new),
+            _ if writable => Protection::ReadWrite,
+            _ => Protection::Read,
+        };
+        Ok(())
+    }
+
     /// Maps the file (or memory) afresh at `new_len` bytes, dropping the old mapping: for a
     /// shared file mapping whose pages the fault guard replaced, the file is the truth and the
     /// old mapping cannot be moved (its zero pages split it). On error nothing changes.
@@ -999,25 +1127,13 @@ fn explain_map_error(err: io::Error, mode: MapMode, total: usize) -> io::Error {
         );
     }
     if let (Some(libc::EAGAIN), true) = (errno, mode.flags.locked) {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes the limit into the struct we own.
-        let known = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0;
-        let limit = if !known {
-            "unknown".to_string()
-        } else if limit.rlim_cur == libc::RLIM_INFINITY {
-            "unlimited".to_string()
-        } else {
-            format!("{} bytes", limit.rlim_cur)
-        };
+        let why = memlock_limit_exceeded(total).unwrap_or_else(|| {
+            "would pass this process's locked-memory limit (RLIMIT_MEMLOCK; see `ulimit -l`)"
+                .to_string()
+        });
         return io::Error::new(
             io::ErrorKind::OutOfMemory,
-            format!(
-                "locked(): locking {total} bytes would pass this process's locked-memory \
-                 limit (RLIMIT_MEMLOCK: {limit}; see `ulimit -l`) ({err})"
-            ),
+            format!("locked(): locking {total} bytes {why} ({err})"),
         );
     }
     err

@@ -17,8 +17,8 @@ use std::sync::OnceLock;
 
 use windows_sys::Wdk::Foundation::{NtQueryObject, ObjectBasicInformation};
 use windows_sys::Win32::Foundation::{
-    GetLastError, RtlNtStatusToDosError, ERROR_ALREADY_EXISTS, ERROR_USER_MAPPED_FILE, HANDLE,
-    INVALID_HANDLE_VALUE,
+    GetLastError, RtlNtStatusToDosError, ERROR_ALREADY_EXISTS, ERROR_NOT_LOCKED,
+    ERROR_USER_MAPPED_FILE, ERROR_WORKING_SET_QUOTA, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     FileEndOfFileInfo, FileStandardInfo, FlushFileBuffers, GetFileInformationByHandleEx,
@@ -27,9 +27,9 @@ use windows_sys::Win32::Storage::FileSystem::{
 };
 use windows_sys::Win32::System::Memory::{
     CreateFileMappingW, FlushViewOfFile, MapViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile,
-    VirtualFree, FILE_MAP, FILE_MAP_COPY, FILE_MAP_READ, FILE_MAP_WRITE,
-    MEMORY_MAPPED_VIEW_ADDRESS, PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE,
-    PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
+    VirtualFree, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock, FILE_MAP, FILE_MAP_COPY,
+    FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_BASIC_INFORMATION, MEMORY_MAPPED_VIEW_ADDRESS,
+    PAGE_PROTECTION_FLAGS, PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, SYSTEM_INFO};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
@@ -625,6 +625,132 @@ impl MapInner {
         if ok == 0 {
             return Err(io::Error::last_os_error());
         }
+        Ok(())
+    }
+
+    /// Locks the pages of `offset..offset + len` of the user's view into the process's
+    /// working set (`VirtualLock`); `offset + len <= self.len` is checked upstream. Windows
+    /// bounds what a process may lock by its minimum working set: a refusal for that reason
+    /// (`ERROR_WORKING_SET_QUOTA`) says so.
+    pub(crate) fn lock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live view; locking changes no byte.
+        if unsafe { VirtualLock(ptr, len) } != 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(ERROR_WORKING_SET_QUOTA as i32) {
+            return Err(io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!(
+                    "locking {len} bytes exceeds what the process may lock, which Windows \
+                     bounds by its minimum working set (raise it with \
+                     SetProcessWorkingSetSize) ({err})"
+                ),
+            ));
+        }
+        Err(io::Error::new(
+            err.kind(),
+            format!("cannot lock {len} bytes in memory: {err}"),
+        ))
+    }
+
+    /// Unlocks the pages of `offset..offset + len` of the user's view (`VirtualUnlock`).
+    /// Pages that were not locked are no error (Windows reports `ERROR_NOT_LOCKED`, Unix
+    /// nothing; the crate follows Unix).
+    pub(crate) fn unlock(&self, offset: usize, len: usize) -> io::Result<()> {
+        if self.len == 0 || len == 0 {
+            return Ok(());
+        }
+        let (ptr, len) = self.aligned_range(offset, len);
+        // SAFETY: the range lies inside our live view; unlocking changes no byte.
+        if unsafe { VirtualUnlock(ptr, len) } != 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(ERROR_NOT_LOCKED as i32) {
+            return Ok(());
+        }
+        Err(err)
+    }
+
+    /// Adds or removes write access to the whole view in place (`VirtualProtect`); the mode
+    /// records the new protection, so the fault guard's zero views and later remaps get it.
+    ///
+    /// A view keeps the access it was mapped with as a ceiling: one mapped read-only
+    /// (`FILE_MAP_READ`, what [`Access::Read`](crate::Access::Read) maps) can never be
+    /// made writable, which is refused here with `PermissionDenied` and a message saying
+    /// so. A view mapped writable and made read-only can be made writable again, shared or
+    /// copy-on-write as it was mapped. On error the old protection is put back.
+    pub(crate) fn set_writable(&mut self, writable: bool) -> io::Result<()> {
+        if self.len == 0 {
+            self.mode.protection = if writable {
+                Protection::ReadWrite
+            } else {
+                Protection::Read
+            };
+            return Ok(());
+        }
+        // SAFETY: MEMORY_BASIC_INFORMATION is plain data for which all zeros is a valid value.
+        let mut info: MEMORY_BASIC_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: `base` is the start of our live view; VirtualQuery only writes `info`.
+        let queried = unsafe {
+            VirtualQuery(
+                self.base.as_ptr().cast(),
+                &mut info,
+                std::mem::size_of::<MEMORY_BASIC_INFORMATION>(),
+            )
+        };
+        if queried == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let ceiling = info.AllocationProtect;
+        let new = match (writable, ceiling) {
+            (false, _) => PAGE_READONLY,
+            (true, PAGE_WRITECOPY) => PAGE_WRITECOPY,
+            (true, PAGE_READWRITE) => PAGE_READWRITE,
+            (true, _) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the view was mapped read-only, and Windows cannot add write access to a \
+                     view afterwards (map the file with map_mut or map_copy instead, or make a \
+                     writable map read-only with make_read_only and writable again)",
+                ))
+            }
+        };
+        let mut old: PAGE_PROTECTION_FLAGS = 0;
+        // SAFETY: the range is our own live view; changing its protection changes no byte,
+        // and the caller holds the map by value, so no borrow relies on the old protection.
+        let ok = unsafe {
+            VirtualProtect(
+                self.base.as_ptr().cast(),
+                self.slack + self.len,
+                new,
+                &mut old,
+            )
+        };
+        if ok == 0 {
+            let err = io::Error::last_os_error();
+            let mut ignored: PAGE_PROTECTION_FLAGS = 0;
+            // SAFETY: as above; this restores what was there before the call.
+            unsafe {
+                VirtualProtect(
+                    self.base.as_ptr().cast(),
+                    self.slack + self.len,
+                    old,
+                    &mut ignored,
+                )
+            };
+            return Err(err);
+        }
+        self.mode.protection = if writable {
+            Protection::ReadWrite
+        } else {
+            Protection::Read
+        };
         Ok(())
     }
 

@@ -10,41 +10,16 @@ use crate::util::{open_ro, open_rw, read_exact_at, temp_file};
 /// `addr`, from its entry in `/proc/self/smaps`; `None` elsewhere, where the tests check
 /// only what another reader sees.
 fn dirty_kb(addr: *const u8) -> Option<u64> {
-    if !cfg!(target_os = "linux") {
-        return None;
+    #[cfg(target_os = "linux")]
+    {
+        let mapping = crate::util::KernelMapping::of(addr);
+        Some((mapping.bytes("Shared_Dirty") + mapping.bytes("Private_Dirty")) / 1024)
     }
-    let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
-    let addr = addr as usize;
-    let mut inside = false;
-    let mut dirty = None;
-    for line in smaps.lines() {
-        let first = line.split_whitespace().next().unwrap_or("");
-        if let Some((start, end)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                // A new mapping's header line.
-                inside = (start..end).contains(&addr);
-                continue;
-            }
-        }
-        if inside {
-            if let Some(rest) = line
-                .strip_prefix("Shared_Dirty:")
-                .or_else(|| line.strip_prefix("Private_Dirty:"))
-            {
-                let kb: u64 = rest
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .expect("a number of kB");
-                *dirty.get_or_insert(0) += kb;
-            }
-        }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = addr;
+        None
     }
-    Some(dirty.expect("our mapping is listed in /proc/self/smaps"))
 }
 
 /// The test files live in the target directory, on a disk file system: on tmpfs pages are

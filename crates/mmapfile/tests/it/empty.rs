@@ -13,7 +13,7 @@ fn behaves_as_an_empty_byte_string(map: &mut DynMmap) {
     assert!(map.is_empty());
     assert!(!map.as_ptr().is_null());
     assert_eq!(map.as_slice(), b"");
-    assert_eq!(map.read(10).unwrap(), b"");
+    assert_eq!(map.read_vec(10).unwrap(), b"");
     assert_eq!(map.read_into(&mut [0; 4]).unwrap(), 0);
     assert_eq!(map.readline().unwrap(), b"");
     assert_eq!(map.remaining(), b"");

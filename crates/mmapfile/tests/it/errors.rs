@@ -94,7 +94,7 @@ fn out_of_range_reads() {
         &["read_byte at position 10", "10-byte map"],
     );
     // read and readline are short at the end, like a file, not errors.
-    assert_eq!(map.read(5).unwrap(), b"");
+    assert_eq!(map.read_vec(5).unwrap(), b"");
     assert_eq!(map.readline().unwrap(), b"");
 }
 

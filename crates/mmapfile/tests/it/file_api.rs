@@ -19,16 +19,16 @@ fn text_map() -> (tempfile::TempDir, Mmap) {
 #[test]
 fn read_advances_and_stops_at_the_end() {
     let (_dir, mut map) = text_map();
-    assert_eq!(map.read(0).unwrap(), b"");
+    assert_eq!(map.read_vec(0).unwrap(), b"");
     assert_eq!(map.tell(), 0);
-    assert_eq!(map.read(5).unwrap(), b"first");
+    assert_eq!(map.read_vec(5).unwrap(), b"first");
     assert_eq!(map.tell(), 5);
-    assert_eq!(map.read(6).unwrap(), b" line\n");
-    let rest = map.read(usize::MAX).unwrap();
+    assert_eq!(map.read_vec(6).unwrap(), b" line\n");
+    let rest = map.read_vec(usize::MAX).unwrap();
     assert_eq!(rest, &TEXT[11..]);
     assert_eq!(map.tell(), TEXT.len() as u64);
     assert_eq!(
-        map.read(10).unwrap(),
+        map.read_vec(10).unwrap(),
         b"",
         "reading at the end gives nothing"
     );
@@ -66,7 +66,7 @@ fn seek_supports_all_three_whences_and_returns_the_position() {
     assert_eq!(map.seek(SeekFrom::Current(5)).unwrap(), 11);
     assert_eq!(map.seek(SeekFrom::Current(-11)).unwrap(), 0);
     assert_eq!(map.seek(SeekFrom::End(-4)).unwrap(), len - 4);
-    assert_eq!(map.read(100).unwrap(), b"line");
+    assert_eq!(map.read_vec(100).unwrap(), b"line");
     assert_eq!(
         map.seek(SeekFrom::End(0)).unwrap(),
         len,
@@ -196,9 +196,9 @@ fn fill_buf_is_the_rest_of_the_map_without_copying() {
 fn slicing_does_not_move_the_cursor() {
     // The guide's first example: read, slice, read again.
     let (_dir, mut map) = text_map();
-    assert_eq!(map.read(3).unwrap(), b"fir");
+    assert_eq!(map.read_vec(3).unwrap(), b"fir");
     assert_eq!(&map[..3], b"fir");
-    assert_eq!(map.read(3).unwrap(), b"st ");
+    assert_eq!(map.read_vec(3).unwrap(), b"st ");
 }
 
 #[test]

@@ -6,14 +6,17 @@ mod util;
 mod access;
 mod bad_input;
 mod bytes_api;
+mod convert;
 mod durability;
 mod empty;
 mod errors;
 mod file_api;
 mod flags;
+mod lock;
 mod mapping;
 mod model;
 mod ops;
+mod raw;
 mod records;
 #[cfg(unix)]
 mod review;

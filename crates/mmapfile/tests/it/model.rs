@@ -196,7 +196,7 @@ macro_rules! apply_real {
     ($map:expr, $op:expr) => {{
         let map = $map;
         let outcome: std::io::Result<Out> = match $op {
-            Op::Read(n) => map.read(*n).map(Out::Bytes),
+            Op::Read(n) => map.read_vec(*n).map(Out::Bytes),
             Op::ReadByte => map.read_byte().map(Out::Byte),
             Op::Readline => map.readline().map(Out::Bytes),
             Op::Seek(target) => map.seek(*target).map(Out::Pos),

@@ -58,7 +58,7 @@ fn resize_to_zero_and_back() {
     assert_eq!(map.tell(), 0);
     assert_eq!(map.size().unwrap(), 0);
     assert_eq!(file_len(&path), 0);
-    assert_eq!(map.read(10).unwrap(), b"");
+    assert_eq!(map.read_vec(10).unwrap(), b"");
     assert!(map.read_byte().is_err());
     assert_eq!(map.find(b"").unwrap(), Some(0));
     map.flush().unwrap();

@@ -267,6 +267,15 @@ fn contents() -> Vec<u8> {
     bytes
 }
 
+/// A temporary file holding [`contents`]: its directory (keep it alive), path and bytes.
+fn file_of_contents() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data.bin");
+    let expected = contents();
+    std::fs::write(&path, &expected).expect("write the file");
+    (dir, path, expected)
+}
+
 /// Where the file is cut: three pages and a bit, so the last surviving page is partial.
 fn new_len() -> usize {
     3 * page_size() + 50
@@ -343,10 +352,7 @@ fn check_survivor(map: &mmapfile::DynMmap, expected: &[u8]) {
 }
 
 fn one_access(access: &str) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let mut expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, mut expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let page = page_size();
     let writable = matches!(access, "write" | "item" | "flush");
@@ -375,7 +381,7 @@ fn one_access(access: &str) {
             "slice" => expect_truncated(&what, map.copy_range(2 * page..8 * page)),
             "read" => {
                 map.seek(SeekFrom::Start(2 * page as u64)).expect("seek");
-                expect_truncated(&what, map.read(5 * page));
+                expect_truncated(&what, map.read_vec(5 * page));
                 assert_eq!(map.tell(), 2 * page as u64, "a failed read moves nothing");
             }
             "find" => expect_truncated(&what, map.find(b"not in the file")),
@@ -408,10 +414,7 @@ const THREADS: usize = 8;
 /// Eight threads share one read-only map and fault on it at the same moment, each with a
 /// different access, starting in different vanished pages.
 fn threads_shared() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_ro(&path);
     // SAFETY: the truncation is the point of the test; no plain slice is held.
     let map = unsafe { Mmap::map(&file) }.expect("map");
@@ -455,10 +458,7 @@ fn threads_shared() {
 /// Eight threads, each with its own write-through map of the same file, write into and read
 /// from the vanished region at the same moment.
 fn threads_own() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_rw(&path);
     let mut maps: Vec<MmapMut> = (0..THREADS)
         // SAFETY: the truncation is the point of the test; no plain slice is held.
@@ -645,10 +645,7 @@ fn chain(case: &str) {
 fn a_window_at_an_unaligned_offset_reports_truncation_in_process() {
     // Run in-process: the guard either handles the fault or this whole test binary dies,
     // which the harness reports as a failure too.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("data.bin");
-    let expected = contents();
-    std::fs::write(&path, &expected).expect("write the file");
+    let (_dir, path, expected) = file_of_contents();
     let file = crate::util::open_ro(&path);
     let page = page_size();
     let offset = page + 123;
@@ -664,4 +661,71 @@ fn a_window_at_an_unaligned_offset_reports_truncation_in_process() {
     );
     expect_truncated("one byte further", map.copy_range(..=survivors));
     map.close().expect("close");
+}
+
+/// After `make_mut` the guard knows the map is writable: a write that faults on a vanished
+/// page gets a writable zero page (a read-only one would fault again, with `SIGSEGV`, and
+/// kill this process) and is reported; after `make_read_only`, reads are still guarded.
+#[test]
+fn a_map_made_writable_then_truncated_reports_writes_in_process() {
+    let (_dir, path, mut expected) = file_of_contents();
+    let file = crate::util::open_rw(&path);
+    let page = page_size();
+    // SAFETY: the truncation is the point of the test; no slice of the map is held.
+    let map = unsafe { Mmap::map(&file) }.expect("map");
+    let mut map = map.make_mut().expect("make_mut");
+    truncate_here(&path, new_len() as u64);
+    for attempt in ["first", "second"] {
+        expect_truncated(
+            &format!("write into a vanished page ({attempt} attempt)"),
+            map.write_at(6 * page, b"lost"),
+        );
+    }
+    map.write_at(10, b"XY").expect("a write below the new end");
+    expected[10..12].copy_from_slice(b"XY");
+    map.flush_range(0, page).expect("flush below the new end");
+    let map = map.make_read_only().expect("make_read_only");
+    expect_truncated("read past the new end", map.copy_range(..));
+    expect_truncated("read of another vanished page", map.copy_range(9 * page..));
+    check_survivor(map.as_dyn(), &expected);
+    map.close().expect("close");
+    assert_eq!(
+        std::fs::read(&path).expect("read the file back"),
+        &expected[..new_len()]
+    );
+}
+
+/// A raw access to a vanished page survives (the guard maps zeros there: reads see zeros,
+/// writes are lost), and `check_intact` and `flush_range` report what happened.
+#[test]
+fn raw_accesses_to_a_truncated_file_survive_and_are_reported_in_process() {
+    let (_dir, path, expected) = file_of_contents();
+    let file = crate::util::open_rw(&path);
+    let page = page_size();
+    let map = MmapOptions::new().map_raw(&file).expect("map_raw");
+    map.check_intact(0, map.len())
+        .expect("intact before the cut");
+    truncate_here(&path, new_len() as u64);
+    // SAFETY: inside the live map; the page past the new end faults, and the guard
+    // answers with a page of zeros (the point of the test).
+    let vanished = unsafe { map.as_ptr().add(6 * page).read_volatile() };
+    assert_eq!(vanished, 0, "a vanished page reads as zeros");
+    // SAFETY: as above; a write to the (now zero, writable) page is lost, not fatal.
+    unsafe { map.as_mut_ptr().add(7 * page).write_volatile(b'!') };
+    // SAFETY: below the new end, the file's bytes are still there.
+    let kept = unsafe { map.as_ptr().add(10).read_volatile() };
+    assert_eq!(kept, expected[10]);
+    map.check_intact(0, new_len())
+        .expect("the bytes below the new end exist");
+    expect_truncated("check_intact", map.check_intact(6 * page, 1));
+    expect_truncated(
+        "check_intact of the whole map",
+        map.check_intact(0, map.len()),
+    );
+    expect_truncated("flush", map.flush());
+    map.close().expect("close");
+    assert_eq!(
+        std::fs::read(&path).expect("read the file back"),
+        &expected[..new_len()]
+    );
 }

@@ -116,3 +116,64 @@ pub fn sizeless_device() -> &'static str {
         "/dev/zero"
     }
 }
+
+/// What Linux's `/proc/self/smaps` says about the mapping that holds `addr`: its
+/// permissions (e.g. `"rw-s"`) and its `Name: N kB` fields, in bytes. What the kernel
+/// really did, for this mapping alone.
+#[cfg(target_os = "linux")]
+pub struct KernelMapping {
+    pub perms: String,
+    fields: Vec<(String, u64)>,
+}
+
+#[cfg(target_os = "linux")]
+impl KernelMapping {
+    /// The entry of the mapping that holds `addr`; panics if there is none.
+    pub fn of(addr: *const u8) -> Self {
+        let addr = addr as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
+        let mut found: Option<KernelMapping> = None;
+        for line in smaps.lines() {
+            let mut words = line.split_whitespace();
+            let first = words.next().unwrap_or("");
+            if let Some((start, end)) = first.split_once('-') {
+                if let (Ok(start), Ok(end)) = (
+                    usize::from_str_radix(start, 16),
+                    usize::from_str_radix(end, 16),
+                ) {
+                    // A new mapping's header line: the previous one, if ours, is complete.
+                    if found.is_some() {
+                        break;
+                    }
+                    if (start..end).contains(&addr) {
+                        let perms = words.next().expect("permissions").to_string();
+                        found = Some(KernelMapping {
+                            perms,
+                            fields: Vec::new(),
+                        });
+                    }
+                    continue;
+                }
+            }
+            if let Some(mapping) = &mut found {
+                if let (Some(name), Some(kb), Some("kB")) = (
+                    first.strip_suffix(':'),
+                    words.next().and_then(|kb| kb.parse::<u64>().ok()),
+                    words.next(),
+                ) {
+                    mapping.fields.push((name.to_string(), kb * 1024));
+                }
+            }
+        }
+        found.unwrap_or_else(|| panic!("no mapping holds {addr:#x}"))
+    }
+
+    /// The bytes of field `name` (`Locked`, `Shared_Dirty`, …).
+    pub fn bytes(&self, name: &str) -> u64 {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .unwrap_or_else(|| panic!("no {name} field in /proc/self/smaps"))
+            .1
+    }
+}
