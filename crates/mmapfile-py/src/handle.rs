@@ -786,7 +786,9 @@ impl SlotReturn for bool {
 /// panic is a bug, and must never unwind into C).
 ///
 /// Unlike PyO3's trampolines it does not apply reference drops that PyO3 deferred from
-/// threads without the GIL; the next call through PyO3 does, so they are only delayed.
+/// threads without the GIL; the next call through PyO3 does, so they are only delayed. PyO3
+/// does not count this thread as attached either, so a `Py` dropped in `body` is deferred
+/// too: drop it as a `Bound` (`into_bound(py)`), which lets go at once.
 ///
 /// # Safety
 ///
