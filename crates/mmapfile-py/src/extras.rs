@@ -114,8 +114,8 @@ impl MatchIter {
         self.map.traverse(&visit)
     }
 
-    fn __clear__(&self) {
-        self.map.clear();
+    fn __clear__(&self, py: Python<'_>) {
+        self.map.clear(py);
     }
 }
 

@@ -218,6 +218,12 @@ impl MapLink {
         unsafe { &*self.map.get() }.as_ref().map(|map| f(map.get()))
     }
 
+    /// Whether the link still holds its map (GIL held).
+    pub(crate) fn is_set(&self) -> bool {
+        // SAFETY: GIL held (the callers are the iterators' methods); see the `Sync` impl.
+        unsafe { &*self.map.get() }.is_some()
+    }
+
     /// `tp_traverse`: visits the map.
     pub(crate) fn traverse(
         &self,
@@ -227,12 +233,15 @@ impl MapLink {
         visit.call(unsafe { &*self.map.get() })
     }
 
-    /// `tp_clear`: lets go of the map.
-    pub(crate) fn clear(&self) {
-        // SAFETY: the collector holds the GIL; the reference is taken out before it is
-        // dropped, so code run by the drop sees a cleared link.
+    /// `tp_clear`, and the end of an iteration: lets go of the map.
+    pub(crate) fn clear(&self, py: Python<'_>) {
+        // SAFETY: the collector or the ending iterator holds the GIL (free-threaded builds:
+        // only the collector, with the world stopped); the reference is taken out before it
+        // is dropped, so code run by the drop sees a cleared link.
         let taken = unsafe { (*self.map.get()).take() };
-        drop(taken);
+        // Dropped as a `Bound`, which lets go at once: a raw slot's thread is attached
+        // without PyO3 counting it, and a `Py` dropped there would wait for PyO3's next call.
+        drop(taken.map(|map| map.into_bound(py)));
     }
 }
 
@@ -558,7 +567,7 @@ impl MapHandle {
             // SAFETY: GIL held and nothing registered: no other reference to the map or the
             // ring exists. Dropping the ring frees `bytes` objects, which runs no Python code.
             let taken = unsafe {
-                *self.lines.get() = BytesRing::default();
+                (*self.lines.get()).clear(py);
                 (*self.map.get()).take()
             };
             // Nothing is registered (checked above, GIL held), so no other thread changes the
@@ -777,7 +786,9 @@ impl SlotReturn for bool {
 /// panic is a bug, and must never unwind into C).
 ///
 /// Unlike PyO3's trampolines it does not apply reference drops that PyO3 deferred from
-/// threads without the GIL; the next call through PyO3 does, so they are only delayed.
+/// threads without the GIL; the next call through PyO3 does, so they are only delayed. PyO3
+/// does not count this thread as attached either, so a `Py` dropped in `body` is deferred
+/// too: drop it as a `Bound` (`into_bound(py)`), which lets go at once.
 ///
 /// # Safety
 ///

@@ -20,7 +20,7 @@ use crate::handle::{byte_object, install_methods, slot, MapLink, PyMmap, RawMeth
 #[pyclass(module = "mmap", frozen)]
 pub struct MmapIter {
     map: MapLink,
-    /// How many items were handed out (or asked for past the end). Loaded and stored, not
+    /// How many items were handed out, or [`ENDED`]. Loaded and stored, not
     /// incremented atomically: with the GIL only one thread runs `next` at a time (on
     /// free-threaded builds two threads sharing one iterator may see an item twice, as
     /// with other sequence iterators there).
@@ -29,17 +29,29 @@ pub struct MmapIter {
     reverse_from: Option<usize>,
 }
 
+/// `taken` of an iterator that has ended: it stays ended, whatever happens to the map.
+const ENDED: usize = usize::MAX;
+
 impl MmapIter {
     /// The next 1-byte `bytes`, or NULL at the end (no exception) or on error.
+    ///
+    /// As CPython's sequence iterators (`iter(m)`, `reversed(m)`): an item past the end
+    /// (the map shrank) ends the iteration for good, even if the map grows again, and lets
+    /// go of the map; a closed map raises ValueError, after which `iter(m)` raises again
+    /// while `reversed(m)`, which ends on any error, is at its end.
     fn next(&self, py: Python<'_>) -> PyResult<*mut ffi::PyObject> {
         let taken = self.taken.load(Ordering::Relaxed);
-        self.taken.store(taken.saturating_add(1), Ordering::Relaxed);
+        if taken == ENDED {
+            return Ok(std::ptr::null_mut());
+        }
         let index = match self.reverse_from {
             None => taken,
             Some(len) if taken < len => len - 1 - taken,
-            Some(_) => return Ok(std::ptr::null_mut()),
+            Some(_) => {
+                self.end(py);
+                return Ok(std::ptr::null_mut());
+            }
         };
-        // An index past a map that shrank meanwhile ends the iteration, as in CPython.
         let byte = self.map.with(|map| {
             map.handle.read(py, |map| {
                 if index >= map.len() {
@@ -49,8 +61,34 @@ impl MmapIter {
                     .map(Some)
                     .map_err(crate::errors::from_io)
             })
-        })?;
-        Ok(byte.map_or(std::ptr::null_mut(), |byte| byte_object(py, byte)))
+        });
+        match byte {
+            Ok(Some(byte)) => {
+                self.taken.store(taken + 1, Ordering::Relaxed);
+                Ok(byte_object(py, byte))
+            }
+            Ok(None) => {
+                self.end(py);
+                Ok(std::ptr::null_mut())
+            }
+            Err(err) => {
+                if self.reverse_from.is_some() {
+                    self.end(py);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends the iteration for good and, with a GIL, drops the map as CPython's iterators
+    /// do (free-threaded builds keep it: another thread may be reading the link, which only
+    /// the collector, with the world stopped, may clear there).
+    fn end(&self, py: Python<'_>) {
+        self.taken.store(ENDED, Ordering::Relaxed);
+        #[cfg(not(Py_GIL_DISABLED))]
+        self.map.clear(py);
+        #[cfg(Py_GIL_DISABLED)]
+        let _ = py;
     }
 }
 
@@ -67,12 +105,36 @@ impl MmapIter {
         Ok(unsafe { Bound::from_owned_ptr_or_opt(py, next) })
     }
 
+    /// How many items are left, as CPython's sequence iterators tell `list()`: 0 once ended,
+    /// ValueError for a closed map.
+    fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let taken = self.taken.load(Ordering::Relaxed);
+        if taken == ENDED || !self.map.is_set() {
+            return Ok(0);
+        }
+        let len = self
+            .map
+            .with(|map| map.handle.read(py, |map| Ok(map.len())))?;
+        Ok(match self.reverse_from {
+            None => len.saturating_sub(taken),
+            // The items at len_then - 1 - taken and below, if the map still has them.
+            Some(len_then) => {
+                let left = len_then.saturating_sub(taken);
+                if len < left {
+                    0
+                } else {
+                    left
+                }
+            }
+        })
+    }
+
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         self.map.traverse(&visit)
     }
 
-    fn __clear__(&self) {
-        self.map.clear();
+    fn __clear__(&self, py: Python<'_>) {
+        self.map.clear(py);
     }
 }
 

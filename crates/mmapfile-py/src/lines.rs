@@ -194,8 +194,8 @@ impl LinesIter {
         self.map.traverse(&visit)
     }
 
-    fn __clear__(&self) {
-        self.map.clear();
+    fn __clear__(&self, py: Python<'_>) {
+        self.map.clear(py);
     }
 }
 

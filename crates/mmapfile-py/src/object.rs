@@ -1231,8 +1231,16 @@ unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
                 })
                 .ok()
             });
-            if let Some(Some(bytes)) = bytes {
-                return bytes.map_or(std::ptr::null_mut(), Bound::into_ptr);
+            match bytes {
+                Some(Some(bytes)) => return bytes.map_or(std::ptr::null_mut(), Bound::into_ptr),
+                // The guard refused after PyBytes_FromStringAndSize had failed: its
+                // exception (MemoryError) is set and stands; the general path must not run
+                // with it set.
+                // SAFETY: the thread is attached; only reads the thread's exception.
+                Some(None) if !unsafe { ffi::PyErr_Occurred() }.is_null() => {
+                    return std::ptr::null_mut()
+                }
+                _ => {}
             }
         }
     }

@@ -99,13 +99,28 @@ impl BytesRing {
         // `capacity >= data.len()` bytes.
         unsafe { refill(made.as_ptr(), data) };
         let made = made.cast_into::<PyBytes>().ok()?;
-        self.slots[self.next] = Some(Recycled {
+        let evicted = self.slots[self.next].replace(Recycled {
             bytes: made.clone().unbind(),
             capacity,
         });
         self.next = (self.next + 1) % SLOTS;
+        release(py, evicted);
         Some(made)
     }
+
+    /// Lets go of every kept object (the map is closing).
+    pub(crate) fn clear(&mut self, py: Python<'_>) {
+        for slot in &mut self.slots {
+            release(py, slot.take());
+        }
+    }
+}
+
+/// Lets go of a kept object at once. A `Py` dropped in a raw slot, whose thread is attached
+/// without PyO3 counting it, would wait in PyO3's pool for its next call, and a loop of raw
+/// slots alone would hold every line it ever made.
+fn release(py: Python<'_>, recycled: Option<Recycled>) {
+    drop(recycled.map(|recycled| recycled.bytes.into_bound(py)));
 }
 
 /// Makes the `bytes` object at `object` hold `data`: contents, size, terminating NUL, and a

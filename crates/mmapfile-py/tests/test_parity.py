@@ -404,3 +404,78 @@ def test_iteration_sees_writes_closes_and_shrinks(path):
             return got
     path.write_bytes(TEXT)
     compare(scenario)
+
+
+# ----- iterators end for good, as CPython's sequence iterators do -----
+
+def test_an_ended_iterator_stays_ended_when_the_map_grows_again():
+    # iter(m) is CPython's sequence iterator, reversed(m) its reversed iterator: the first
+    # IndexError ends them for good (and drops the map); reversed(m) ends on any error.
+    def scenario(module):
+        got = []
+        m = module.mmap(-1, 4)
+        m[:] = b"abcd"
+        it = iter(m)
+        got.append(list(it))
+        m.resize(8)
+        got.append(outcome(next, it))
+        it = iter(m)
+        got += [next(it), next(it)]
+        m.resize(1)
+        got.append(outcome(next, it))
+        m.resize(8)
+        m[:] = b"ABCDEFGH"
+        got.append(outcome(next, it))
+        it = reversed(m)
+        got.append(next(it))
+        m.resize(2)
+        got += [outcome(next, it) for _ in range(8)]
+        m.resize(8)
+        it = reversed(m)
+        next(it)
+        m.close()
+        got += [outcome(next, it), outcome(next, it)]
+        return got
+    compare(scenario)
+
+
+def test_an_ended_iterator_lets_go_of_its_map():
+    import gc
+    import weakref
+
+    def scenario(module):
+        m = module.mmap(-1, 4)
+        it = iter(m)
+        list(it)
+        ref = weakref.ref(m)
+        del m
+        gc.collect()
+        return ref() is None, outcome(next, it)
+    compare(scenario)
+
+
+def test_iterators_hint_their_length():
+    # list(it) sizes its list from the hint, as with CPython's sequence iterators.
+    import operator
+
+    def scenario(module):
+        got = []
+        for make in (iter, reversed):
+            m = module.mmap(-1, 6)
+            it = make(m)
+            hint = lambda: outcome(operator.length_hint, it)  # noqa: E731
+            got.append(hint())
+            next(it)
+            got.append(hint())
+            m.resize(3)
+            got.append(hint())
+            m.resize(10)
+            got.append(hint())
+            m.close()
+            got.append(hint())
+            m = module.mmap(-1, 2)
+            it = make(m)
+            list(it)
+            got.append(hint())
+        return got
+    compare(scenario)

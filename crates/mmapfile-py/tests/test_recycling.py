@@ -150,3 +150,18 @@ def test_lines_across_chunk_edges_match_bytesio(seed):
     with anon(data) as m:
         assert list(m.lines()) == io.BytesIO(data).readlines()
         assert list(iter(m.readline, b"")) == io.BytesIO(data).readlines()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_the_ring_lets_go_of_kept_lines_at_once(source):
+    # The ring's reference to a line it moved on from (or dropped on close()) goes at once,
+    # not at some later call of the module: a loop of raw slots alone must not hold every
+    # line it ever made.
+    m = anon(b"".join(b"%05d\n" % i for i in range(100)))
+    lines = SOURCES[source](m)
+    kept = [next(lines) for _ in range(99)]
+    first, last = kept[0], kept[-1]
+    del kept
+    assert sys.getrefcount(first) == 2
+    m.close()
+    assert sys.getrefcount(last) == (2 if source == "readline" else 3)

@@ -115,7 +115,8 @@ impl<K: Readable> Map<K> {
         // before the check, which a compiler fence keeps after the stores. A mark set by
         // another thread's fault at the same moment may be missed; the store then counts as
         // made just before the truncation, whose bytes it shared the fate of (no map can
-        // report such a store), and every later access sees the mark.
+        // report such a store; no reader can tell the two apart), and later accesses see the
+        // mark once it reaches this thread (relaxed loads: soon, not at a defined moment).
         compiler_fence(Ordering::SeqCst);
         if touches_gone(&range, self.watch().gone_from()) {
             return Err(self.vanished(&range));
