@@ -167,6 +167,7 @@ impl Match {
 ///
 /// Called by CPython with the thread attached, `slf` a live `PyMmap` (the method descriptor
 /// checks the type) and `nargs` live borrowed references at `args`.
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_count(
     slf: *mut ffi::PyObject,
     args: *mut *mut ffi::PyObject,
@@ -187,6 +188,7 @@ unsafe extern "C" fn raw_count(
 ///
 /// Called by CPython with the thread attached, `slf` a live `PyMmap` (the method descriptor
 /// checks the type) and `pattern` a live borrowed reference.
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_finditer(
     slf: *mut ffi::PyObject,
     pattern: *mut ffi::PyObject,

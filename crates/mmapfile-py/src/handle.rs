@@ -732,6 +732,12 @@ pub(crate) fn byte_object(py: Python<'_>, byte: u8) -> *mut ffi::PyObject {
 }
 
 // ----------------------------------------------------------------------------- raw slots
+//
+// The slots and method functions CPython calls carry
+// `#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]`: the linker
+// puts them side by side at the start of the module's code, so that a loop of calls touches a
+// page or two of it instead of one page per function (measured: `memoryview(m).release()` on
+// CPython 3.11 went from 0.87x to 1.00x of the builtin with the same instructions).
 
 /// What a raw slot returns to CPython, and its error value.
 pub(crate) trait SlotReturn {

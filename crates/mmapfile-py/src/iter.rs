@@ -144,6 +144,7 @@ impl MmapIter {
 ///
 /// Called by CPython with the thread attached and `slf` a live `MmapIter` (the class cannot
 /// be subclassed).
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: per the contract.
     let py = unsafe { Python::assume_attached() };
@@ -220,6 +221,7 @@ fn iterate(
 ///
 /// Called by CPython with the thread attached and `slf` a live `PyMmap` (the slot and the
 /// method descriptor belong to the class).
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_iter(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: per the contract.
     unsafe { slot("iter(mmap)", |py| iterate(py, slf, false)) }
@@ -230,6 +232,7 @@ unsafe extern "C" fn raw_iter(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
 /// # Safety
 ///
 /// As [`raw_iter`].
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_iter_method(
     slf: *mut ffi::PyObject,
     _unused: *mut ffi::PyObject,
@@ -243,6 +246,7 @@ unsafe extern "C" fn raw_iter_method(
 /// # Safety
 ///
 /// As [`raw_iter`].
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_reversed(
     slf: *mut ffi::PyObject,
     _unused: *mut ffi::PyObject,

@@ -205,6 +205,7 @@ impl LinesIter {
 ///
 /// Called by CPython with the thread attached and `slf` a live `PyMmap` (the method
 /// descriptor checks the type).
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_lines(
     slf: *mut ffi::PyObject,
     _unused: *mut ffi::PyObject,
@@ -226,6 +227,7 @@ unsafe extern "C" fn raw_lines(
 ///
 /// Called by CPython with the thread attached and `slf` a live `LinesIter` (the class
 /// cannot be subclassed).
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_next(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: per the contract.
     unsafe {

@@ -1173,6 +1173,7 @@ impl PyMmap {
 // paths, and otherwise hands over to its general path through `slot`, out of line, so that
 // the fast path needs no stack frame of its own.
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_length(slf: Object) -> ffi::Py_ssize_t {
     // SAFETY: see above.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
@@ -1191,6 +1192,7 @@ unsafe extern "C" fn length_slow(slf: Object) -> ffi::Py_ssize_t {
     unsafe { slot("len(mmap)", |py| PyMmap::from_ptr(py, slf).length(py)) }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
     // SAFETY: see above; `key` is a live borrowed reference.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
@@ -1259,6 +1261,7 @@ unsafe extern "C" fn subscript_slow(slf: Object, key: Object) -> Object {
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_ass_subscript(slf: Object, key: Object, value: Object) -> c_int {
     // SAFETY: see above; `key` is live, `value` live or NULL for deletion.
     if let Some(this) = unsafe { PyMmap::peek(slf) }.filter(|this| this.is_writable()) {
@@ -1311,6 +1314,7 @@ unsafe extern "C" fn ass_subscript_slow(slf: Object, key: Object, value: Object)
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_contains(slf: Object, item: Object) -> c_int {
     // SAFETY: see above; `item` is a live borrowed reference.
     unsafe {
@@ -1320,6 +1324,7 @@ unsafe extern "C" fn raw_contains(slf: Object, item: Object) -> c_int {
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_getbuffer(slf: Object, view: *mut ffi::Py_buffer, flags: c_int) -> c_int {
     // SAFETY: see above.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
@@ -1360,6 +1365,7 @@ unsafe extern "C" fn getbuffer_slow(slf: Object, view: *mut ffi::Py_buffer, flag
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) {
     // SAFETY: see above. Releasing cannot fail; the count goes down with the GIL held.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
@@ -1370,6 +1376,7 @@ unsafe extern "C" fn raw_releasebuffer(slf: Object, _view: *mut ffi::Py_buffer) 
 /// A `METH_NOARGS` method `$name` calling `PyMmap::$method(py)`.
 macro_rules! noargs {
     ($shim:ident, $name:literal, |$this:ident, $py:ident, $slf:ident| $call:expr) => {
+        #[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
         unsafe extern "C" fn $shim($slf: Object, _unused: Object) -> Object {
             // SAFETY: see above.
             unsafe {
@@ -1385,6 +1392,7 @@ macro_rules! noargs {
 /// A `METH_FASTCALL` method `$name` calling `PyMmap::$method(py, args)`.
 macro_rules! fastcall {
     ($shim:ident, $name:literal, $method:ident) => {
+        #[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
         unsafe extern "C" fn $shim(
             slf: Object,
             args: *mut Object,
@@ -1414,6 +1422,7 @@ unsafe extern "C" fn tell_slow(slf: Object, _unused: Object) -> Object {
     unsafe { slot("mmap.tell", |py| PyMmap::from_ptr(py, slf).tell()) }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_tell(slf: Object, unused: Object) -> Object {
     // SAFETY: see above.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
@@ -1436,6 +1445,7 @@ fastcall!(raw_write_byte, "mmap.write_byte", write_byte);
 
 /// `flush` takes the keyword `flags` (CPython 3.15's), so it is `METH_FASTCALL |
 /// METH_KEYWORDS`: the keywords' values follow the positional arguments, named by `kwnames`.
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_flush(
     slf: Object,
     args: *const Object,
@@ -1451,6 +1461,7 @@ unsafe extern "C" fn raw_flush(
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_find(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
     // SAFETY: see above.
     unsafe {
@@ -1460,6 +1471,7 @@ unsafe extern "C" fn raw_find(slf: Object, args: *mut Object, nargs: ffi::Py_ssi
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_rfind(slf: Object, args: *mut Object, nargs: ffi::Py_ssize_t) -> Object {
     // SAFETY: see above.
     unsafe {
@@ -1469,6 +1481,7 @@ unsafe extern "C" fn raw_rfind(slf: Object, args: *mut Object, nargs: ffi::Py_ss
     }
 }
 
+#[cfg_attr(target_os = "linux", link_section = ".text.hot.mmapfile_slots")]
 unsafe extern "C" fn raw_exit(slf: Object, _args: *mut Object, _nargs: ffi::Py_ssize_t) -> Object {
     // SAFETY: see above.
     unsafe { slot("mmap.__exit__", |py| PyMmap::from_ptr(py, slf).close(py)) }
