@@ -8,33 +8,12 @@ use mmapfile::{Access, MmapOptions};
 
 use crate::util::{expect_err, open_ro, pattern, temp_file};
 
-/// The `smaps` entry of the mapping that starts at `addr`: its `VmFlags` and `Rss` (KiB).
+/// The `smaps` entry of the mapping that holds `addr`: its `VmFlags` and `Rss` (KiB).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn smaps_of(addr: *const u8) -> (Vec<String>, u64) {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let addr = addr as usize;
-    let mut lines = smaps.lines();
-    while let Some(line) = lines.next() {
-        let Some((start, _)) = line.split_once('-') else {
-            continue;
-        };
-        let Ok(start) = usize::from_str_radix(start, 16) else {
-            continue;
-        };
-        if start != addr {
-            continue;
-        }
-        let mut rss = 0;
-        for field in lines.by_ref() {
-            if let Some(value) = field.strip_prefix("Rss:") {
-                rss = value.trim().trim_end_matches("kB").trim().parse().unwrap();
-            }
-            if let Some(flags) = field.strip_prefix("VmFlags:") {
-                return (flags.split_whitespace().map(str::to_owned).collect(), rss);
-            }
-        }
-    }
-    panic!("no mapping starts at {addr:#x} in /proc/self/smaps");
+    let mapping = crate::util::KernelMapping::of(addr);
+    let rss_kb = mapping.bytes("Rss") / 1024;
+    (mapping.flags, rss_kb)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

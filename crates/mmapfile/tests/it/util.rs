@@ -120,13 +120,15 @@ pub fn sizeless_device() -> &'static str {
 /// What Linux's `/proc/self/smaps` says about the mapping that holds `addr`: its
 /// permissions (e.g. `"rw-s"`) and its `Name: N kB` fields, in bytes. What the kernel
 /// really did, for this mapping alone.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub struct KernelMapping {
     pub perms: String,
+    /// The `VmFlags:` line's flags (`lo` for locked, `ht` for huge pages, …).
+    pub flags: Vec<String>,
     fields: Vec<(String, u64)>,
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 impl KernelMapping {
     /// The entry of the mapping that holds `addr`; panics if there is none.
     pub fn of(addr: *const u8) -> Self {
@@ -149,6 +151,7 @@ impl KernelMapping {
                         let perms = words.next().expect("permissions").to_string();
                         found = Some(KernelMapping {
                             perms,
+                            flags: Vec::new(),
                             fields: Vec::new(),
                         });
                     }
@@ -156,6 +159,10 @@ impl KernelMapping {
                 }
             }
             if let Some(mapping) = &mut found {
+                if first == "VmFlags:" {
+                    mapping.flags = words.map(str::to_owned).collect();
+                    continue;
+                }
                 if let (Some(name), Some(kb), Some("kB")) = (
                     first.strip_suffix(':'),
                     words.next().and_then(|kb| kb.parse::<u64>().ok()),
