@@ -31,12 +31,14 @@ fn cycle(
     unlock().unwrap_or_else(|err| panic!("{name}: unlocking an unlocked map: {err}"));
     lock().unwrap_or_else(|err| panic!("{name}: lock: {err}"));
     #[cfg(target_os = "linux")]
-    let (locked, resident) = locked_and_resident(ptr);
-    // At least `len`: a neighbouring locked mapping of another test may merge with it.
-    assert!(
-        locked && resident >= len as u64,
-        "{name}: after lock(): locked {locked}, {resident} of {len} bytes resident"
-    );
+    {
+        let (locked, resident) = locked_and_resident(ptr);
+        // At least `len`: a neighbouring locked mapping of another test may merge with it.
+        assert!(
+            locked && resident >= len as u64,
+            "{name}: after lock(): locked {locked}, {resident} of {len} bytes resident"
+        );
+    }
     lock().unwrap_or_else(|err| panic!("{name}: locking twice: {err}"));
     unlock().unwrap_or_else(|err| panic!("{name}: unlock: {err}"));
     #[cfg(target_os = "linux")]
