@@ -70,6 +70,15 @@ fn required<'a, 'py>(
     arg.ok_or_else(|| PyTypeError::new_err("missing required argument"))
 }
 
+/// Python's item index `index` (negative: from the end) in a sequence of `len` items, or
+/// `None` when it is out of range.
+#[inline(always)]
+fn item_index(index: isize, len: usize) -> Option<usize> {
+    let len = len as isize;
+    let index = if index < 0 { index + len } else { index };
+    (0..len).contains(&index).then_some(index as usize)
+}
+
 /// `(first, count)` of the slice `[start:stop]` (step 1) of a sequence of `len` items, as
 /// `PySlice_AdjustIndices` gives them: two clamps.
 #[inline(always)]
@@ -210,12 +219,9 @@ impl PyMmap {
         if args::is_index(key) {
             let index = args::index_value(key, true)?;
             let byte = self.handle.read(py, |map| {
-                let len = map.len() as isize;
-                let index = if index < 0 { index + len } else { index };
-                if index < 0 || index >= len {
-                    return Err(PyIndexError::new_err("mmap index out of range"));
-                }
-                map.get_byte(index as usize).map_err(errors::from_io)
+                let index = item_index(index, map.len())
+                    .ok_or_else(|| PyIndexError::new_err("mmap index out of range"))?;
+                map.get_byte(index).map_err(errors::from_io)
             })?;
             return int(byte.into());
         }
@@ -258,11 +264,8 @@ impl PyMmap {
         if args::is_index(key) {
             let index = args::index_value(key, true)?;
             // The length is read after `__index__`, which may have closed or resized the map.
-            let len = self.length(py)? as isize;
-            let index = if index < 0 { index + len } else { index };
-            if index < 0 || index >= len {
-                return Err(PyIndexError::new_err("mmap index out of range"));
-            }
+            let index = item_index(index, self.length(py)?)
+                .ok_or_else(|| PyIndexError::new_err("mmap index out of range"))?;
             let Some(value) = value else {
                 return Err(errors::type_error("mmap doesn't support item deletion"));
             };
@@ -273,10 +276,10 @@ impl PyMmap {
             let byte = u8::try_from(byte)
                 .map_err(|_| errors::value_error("mmap item value must be in range(0, 256)"))?;
             return self.handle.write(py, |map| {
-                if index as usize >= map.len() {
+                if index >= map.len() {
                     return Err(PyIndexError::new_err("mmap index out of range"));
                 }
-                map.set_byte(index as usize, byte).map_err(errors::from_io)
+                map.set_byte(index, byte).map_err(errors::from_io)
             });
         }
         let Ok(slice) = key.cast::<PySlice>() else {
@@ -1197,14 +1200,9 @@ unsafe extern "C" fn raw_subscript(slf: Object, key: Object) -> Object {
     // SAFETY: see above; `key` is a live borrowed reference.
     if let Some(this) = unsafe { PyMmap::peek(slf) } {
         if let Some(index) = args::exact_isize(key) {
-            let byte = this.handle.idle(|map| {
-                let len = map.len() as isize;
-                let index = if index < 0 { index + len } else { index };
-                if index < 0 || index >= len {
-                    return None;
-                }
-                map.get_byte(index as usize).ok()
-            });
+            let byte = this
+                .handle
+                .idle(|map| map.get_byte(item_index(index, map.len())?).ok());
             if let Some(Some(byte)) = byte {
                 // SAFETY: a new reference (a cached small int) or NULL with an exception set.
                 return unsafe { ffi::PyLong_FromLong(byte.into()) };
@@ -1269,9 +1267,8 @@ unsafe extern "C" fn raw_ass_subscript(slf: Object, key: Object, value: Object) 
             if let Some(index) = args::exact_isize(key) {
                 if let Some(byte) = args::exact_isize(value).and_then(|v| u8::try_from(v).ok()) {
                     let stored = this.handle.idle_mut(|map| {
-                        let len = map.len() as isize;
-                        let index = if index < 0 { index + len } else { index };
-                        index >= 0 && index < len && map.set_byte(index as usize, byte).is_ok()
+                        item_index(index, map.len())
+                            .is_some_and(|index| map.set_byte(index, byte).is_ok())
                     });
                     if stored == Some(true) {
                         return 0;
