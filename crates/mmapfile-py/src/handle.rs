@@ -394,13 +394,20 @@ impl MapHandle {
         })
     }
 
+    /// Open, and no GIL-released work registered: the low half of the state word is zero
+    /// (see [`CLOSED`]). Never on free-threaded builds, which have no GIL to rely on.
+    #[inline(always)]
+    fn is_idle(&self) -> bool {
+        !cfg!(Py_GIL_DISABLED) && self.state.load(Ordering::Acquire) as u32 == 0
+    }
+
     /// Runs `f` on the open map when no GIL-released work is registered: the one check of
     /// the slots' fast paths (GIL held). `None` when the map is closed or work is in flight:
     /// the caller then takes its general path, which waits or raises as the module docs say.
     /// `f` must not run Python code. Free-threaded builds always take the general path.
     #[inline(always)]
     pub(crate) fn idle<R>(&self, f: impl FnOnce(&DynMmap) -> R) -> Option<R> {
-        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) as u32 != 0 {
+        if !self.is_idle() {
             return None;
         }
         // SAFETY: GIL held and nothing registered (a registration of an older fork generation
@@ -416,7 +423,7 @@ impl MapHandle {
     /// [`idle`](Self::idle), mutably.
     #[inline(always)]
     pub(crate) fn idle_mut<R>(&self, f: impl FnOnce(&mut DynMmap) -> R) -> Option<R> {
-        if cfg!(Py_GIL_DISABLED) || self.state.load(Ordering::Acquire) as u32 != 0 {
+        if !self.is_idle() {
             return None;
         }
         // SAFETY: as in `idle`; nothing registered, so this is the only reference.
