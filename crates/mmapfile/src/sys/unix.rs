@@ -390,41 +390,42 @@ pub(crate) fn check_raw_flags(flags: i32, anonymous: bool) -> io::Result<()> {
     const FIXED_NOREPLACE: i32 = libc::MAP_FIXED_NOREPLACE;
     #[cfg(not(target_os = "linux"))]
     const FIXED_NOREPLACE: i32 = 0;
-    const OWNED: [(i32, &str, &str); 5] = [
+    // (bits, whether anonymous maps may give them, name, why not).
+    const OWNED: [(i32, bool, &str, &str); 5] = [
         (
             libc::MAP_SHARED | libc::MAP_PRIVATE,
+            false,
             "MAP_SHARED/MAP_PRIVATE/MAP_SHARED_VALIDATE",
             "the access decides the sharing (Access::Write shares, Access::Copy keeps stores \
              private); raw_mmap_flags takes a map type of its own",
         ),
         (
             libc::MAP_FIXED,
+            false,
             "MAP_FIXED",
             "a fixed address could replace live memory",
         ),
         (
             FIXED_NOREPLACE,
+            false,
             "MAP_FIXED_NOREPLACE",
             "the kernel chooses where a map goes",
         ),
         (
             HUGE,
+            false,
             "MAP_HUGETLB (or its page size bits)",
             "use huge(..), which checks the length and explains an empty pool",
         ),
         (
             libc::MAP_ANONYMOUS,
+            true,
             "MAP_ANONYMOUS",
             "it would replace the file with anonymous memory; map_anon makes anonymous maps",
         ),
     ];
-    for (bits, name, why) in OWNED {
-        let refused = if bits == libc::MAP_ANONYMOUS {
-            !anonymous && flags & bits != 0
-        } else {
-            flags & bits != 0
-        };
-        if refused {
+    for (bits, anonymous_may, name, why) in OWNED {
+        if flags & bits != 0 && !(anonymous && anonymous_may) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("raw_flags({flags:#x}): {name} is not a raw flag to give: {why}"),
