@@ -14,14 +14,6 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::types::{PyFloat, PyInt, PySlice};
 use pyo3::Borrowed;
 
-/// The value of an exact `int` that fits a `Py_ssize_t`, read without the `__index__`
-/// protocol (CPython's own fast path for it, much shorter than `PyNumber_AsSsize_t`); `None`
-/// for anything else, which the caller converts the general way (with its exact errors).
-#[inline(always)]
-pub(crate) fn exact_int(obj: &Bound<'_, PyAny>) -> Option<isize> {
-    exact_isize(obj.as_ptr())
-}
-
 /// Python 3.9's `PyArg_Parse*` refuses a float for every integer format with this message
 /// before converting (3.10 dropped the check; `__index__` then says "'float' object cannot be
 /// interpreted as an integer").
@@ -41,7 +33,7 @@ fn conversion_error(py: Python<'_>) -> Option<PyErr> {
 /// ("Python int too large to convert to C ssize_t").
 #[inline]
 pub(crate) fn ssize(obj: &Bound<'_, PyAny>) -> PyResult<isize> {
-    if let Some(value) = exact_int(obj) {
+    if let Some(value) = exact_isize(obj.as_ptr()) {
         return Ok(value);
     }
     float_argument_error(obj)?;
@@ -76,7 +68,7 @@ fn long(obj: &Bound<'_, PyAny>) -> PyResult<std::os::raw::c_long> {
 // A C long is an i32 on Windows: the conversion is then the identity.
 #[cfg_attr(windows, allow(clippy::useless_conversion))]
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
-    if let Some(value) = exact_int(obj).and_then(|value| i32::try_from(value).ok()) {
+    if let Some(value) = exact_isize(obj.as_ptr()).and_then(|value| i32::try_from(value).ok()) {
         return Ok(value);
     }
     let value = long(obj)?;
@@ -91,7 +83,9 @@ pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
 
 /// The `b` format (an unsigned char), with CPython's overflow messages.
 pub(crate) fn unsigned_byte(obj: &Bound<'_, PyAny>) -> PyResult<u8> {
-    let value = match exact_int(obj).and_then(|value| std::os::raw::c_long::try_from(value).ok()) {
+    let value = match exact_isize(obj.as_ptr())
+        .and_then(|value| std::os::raw::c_long::try_from(value).ok())
+    {
         Some(value) => value,
         None => long(obj)?,
     };
@@ -161,7 +155,7 @@ pub(crate) fn index_value(
     obj: &Bound<'_, PyAny>,
     overflow_as_index_error: bool,
 ) -> PyResult<isize> {
-    if let Some(value) = exact_int(obj) {
+    if let Some(value) = exact_isize(obj.as_ptr()) {
         return Ok(value);
     }
     let exc = if overflow_as_index_error {
@@ -192,9 +186,10 @@ pub(crate) fn exact_bytes<'a>(obj: &'a Bound<'_, PyAny>) -> Option<&'a [u8]> {
     Some(unsafe { obj.cast_unchecked::<pyo3::types::PyBytes>() }.as_bytes())
 }
 
-/// The value of an exact `int` that fits an `isize`; `None` for anything else. Runs no
-/// Python code and leaves no exception set: for the slots' fast paths, which leave every
-/// other case to the general path.
+/// The value of an exact `int` that fits an `isize`, read without the `__index__` protocol
+/// (CPython's own fast path for it, much shorter than `PyNumber_AsSsize_t`); `None` for
+/// anything else, which the caller converts the general way (with its exact errors). Runs no
+/// Python code and leaves no exception set.
 #[inline(always)]
 pub(crate) fn exact_isize(obj: *mut ffi::PyObject) -> Option<isize> {
     // SAFETY: `obj` is a live object (the callers' contract); the check only reads its type.
