@@ -659,14 +659,7 @@ impl<K: Readable> Map<K> {
         range: impl RangeBounds<usize>,
         searched: impl Fn(usize) + Sync,
     ) -> io::Result<Option<usize>> {
-        let Some(range) = self.clamped_range(range) else {
-            return Ok(None);
-        };
-        let start = range.start;
-        let plan = Plan::with_limit(self.search_threads);
-        self.load(range, |hay| {
-            crate::search::find_reporting(hay, needle, plan, &searched).map(|i| start + i)
-        })
+        self.search_in(needle, range, &searched, crate::search::find_reporting)
     }
 
     /// The last occurrence of `needle` that lies wholly inside `range`, clamped as in
@@ -687,13 +680,25 @@ impl<K: Readable> Map<K> {
         range: impl RangeBounds<usize>,
         searched: impl Fn(usize) + Sync,
     ) -> io::Result<Option<usize>> {
+        self.search_in(needle, range, &searched, crate::search::rfind_reporting)
+    }
+
+    /// `find_in_reporting` and `rfind_in_reporting`: `search` (forwards or backwards) over
+    /// the clamped `range`, under the guard, as an offset in the map.
+    fn search_in(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+        searched: crate::search::Searched<'_>,
+        search: fn(&[u8], &[u8], Plan, crate::search::Searched<'_>) -> Option<usize>,
+    ) -> io::Result<Option<usize>> {
         let Some(range) = self.clamped_range(range) else {
             return Ok(None);
         };
         let start = range.start;
         let plan = Plan::with_limit(self.search_threads);
         self.load(range, |hay| {
-            crate::search::rfind_reporting(hay, needle, plan, &searched).map(|i| start + i)
+            search(hay, needle, plan, searched).map(|i| start + i)
         })
     }
 
