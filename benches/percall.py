@@ -52,9 +52,18 @@ LOREM = (b"Lorem ipsum dolor sit amet, consectetuer adipiscing elit. Donec egest
          b"ullamcorper lectus ligula rutrum leo.\n")
 SIZE = 64 * 1024
 
+# The format of the `unpack_from` call, one object for both modules. `struct` caches compiled
+# formats in a dict keyed by the format string; a literal '<I' compiled into two statements is
+# two str objects, and the statement compiled first owns the cache's key, so its lookups hit on
+# identity while the other's compare strings. Measured: the first of two identical timers over
+# one map ran 10-20% faster on 3.11 and about 5% on 3.13, whichever module it timed. Sharing
+# the object gives both the same lookup.
+UNPACK_FORMAT = "<I"
+
 # (name shown, statement, setup). The statements run with `m` the 64 KiB map, `s` a 4 KiB
-# map of the same file, `mod` the module, `fd` the file's descriptor; they must leave the maps
-# as they found them (same contents, cursor anywhere).
+# map of the same file, `mod` the module, `fd` the file's descriptor, `fmt` the struct format
+# '<I' (one object shared by both modules' statements, see UNPACK_FORMAT); they must leave the
+# maps as they found them (same contents, cursor anywhere).
 CALLS = [
     ("`len(m)`", "len(m)", ""),
     ("`m[i]`", "m[i]", "i = 1000"),
@@ -77,7 +86,7 @@ CALLS = [
     ("`m.move(0, 100, 16)`", "m.move(0, 100, 16)", "m.move(100, 0, 16)"),
     ("`m.flush()` 4 KiB map", "s.flush()", ""),
     ("`for b in s` 4 KiB map", "for _ in s: pass", ""),
-    ("`struct.unpack_from('<I', m, 64)`", "unpack_from('<I', m, 64)",
+    ("`struct.unpack_from('<I', m, 64)`", "unpack_from(fmt, m, 64)",
      "from struct import unpack_from"),
     ("`memoryview(m).release()`", "memoryview(m).release()", ""),
     ("`with mmap(-1, 4096): pass`", "with mod.mmap(-1, 4096): pass", ""),
@@ -109,6 +118,7 @@ def make_spaces(directory):
             "s": module.mmap(small.fileno(), 0),
             "mod": module,
             "fd": file.fileno(),
+            "fmt": UNPACK_FORMAT,
         }
     return spaces, (file, small)
 
@@ -234,7 +244,9 @@ def markdown(results, command, load_before, load_after):
         "mmapfile interleaved (each round measures the two back to back, in alternating "
         "order), times are the medians of the rounds; ratio = builtin time / mmapfile time "
         "in each round, median over the rounds (above 1: mmapfile is faster). Times include "
-        "`timeit`'s loop, as a user's measurement would.",
+        "`timeit`'s loop, as a user's measurement would. The `unpack_from` row passes one "
+        "format object to both modules' calls: `struct` caches formats by string, and a "
+        "literal compiled into two statements would favour whichever was compiled first.",
         "",
         f"Command: `{command}`  ",
         f"Run: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on "
