@@ -802,7 +802,8 @@ impl SlotReturn for bool {
 /// Unlike PyO3's trampolines it does not apply reference drops that PyO3 deferred from
 /// threads without the GIL; the next call through PyO3 does, so they are only delayed. PyO3
 /// does not count this thread as attached either, so a `Py` dropped in `body` is deferred
-/// too: drop it as a `Bound` (`into_bound(py)`), which lets go at once.
+/// too: drop it as a `Bound` (`into_bound(py)`), which lets go at once. An error is raised
+/// through [`raise`], which attaches first for the same reason.
 ///
 /// # Safety
 ///
@@ -819,24 +820,34 @@ pub(crate) unsafe fn slot<T: SlotReturn>(
     let mut raw = T::ERROR;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match body(py) {
         Ok(value) => raw = value.into_raw(),
-        Err(err) => err.restore(py),
+        Err(err) => raise(err),
     }));
     if outcome.is_err() {
-        report_panic(py, what);
+        report_panic(what);
         return T::ERROR;
     }
     raw
+}
+
+/// Raises `err` from a raw slot. Restoring an error lets go of the objects it was made of
+/// (a lazily made error's type and message); in a raw slot PyO3 does not count the thread as
+/// attached and would defer those drops to its next call, so a loop of failing calls (an
+/// `IndexError` loop, a closed map's `tell()`) piled them up. `Python::attach` on a thread
+/// that holds the GIL nests (PyGILState_Ensure) and drops them at once; only errors pay it.
+#[cold]
+#[inline(never)]
+fn raise(err: PyErr) {
+    Python::attach(|py| err.restore(py));
 }
 
 /// Raises the `SystemError` of a slot that panicked. Out of line and cold so that the
 /// slots' hot paths do not save registers or spill `what` for it.
 #[cold]
 #[inline(never)]
-fn report_panic(py: Python<'_>, what: &'static str) {
-    pyo3::exceptions::PySystemError::new_err(format!(
+fn report_panic(what: &'static str) {
+    raise(pyo3::exceptions::PySystemError::new_err(format!(
         "{what} panicked (a bug in mmapfile, please report it)"
-    ))
-    .restore(py);
+    )));
 }
 
 /// The arguments of a `METH_FASTCALL` call as a slice.

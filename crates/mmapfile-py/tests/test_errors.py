@@ -439,3 +439,44 @@ def test_subclass_and_weakref(mod):
     ref = weakref.ref(m)
     assert ref() is m and isinstance(m, mod.mmap) and len(m) == PAGE
     m.close()
+
+
+# ----- a failing call lets go of its error at once -----
+
+FAILING_CALLS = {
+    "index past the end": lambda m, closed: m[10**6],
+    "item store past the end": lambda m, closed: m.__setitem__(10**6, 1),
+    "item store of 300": lambda m, closed: m.__setitem__(1, 300),
+    "slice store of the wrong length": lambda m, closed: m.__setitem__(slice(0, 4), b"abc"),
+    "seek before the start": lambda m, closed: m.seek(-1),
+    "move out of range": lambda m, closed: m.move(0, 1, 10**6),
+    "flush out of range": lambda m, closed: m.flush(0, 10**6),
+    "read_byte at the end": lambda m, closed: (m.seek(len(m)), m.read_byte()),
+    "len of a closed map": lambda m, closed: len(closed),
+    "tell of a closed map": lambda m, closed: closed.tell(),
+    "item of a closed map": lambda m, closed: closed[0],
+    "find in a closed map": lambda m, closed: closed.find(b"x"),
+    "buffer of a closed map": lambda m, closed: memoryview(closed),
+}
+
+
+@pytest.mark.parametrize("call", FAILING_CALLS)
+def test_a_failing_call_keeps_no_memory(mod, m, call):
+    # A loop of failing calls (say, reading until IndexError) must not pile up the errors'
+    # objects: the slots once left their type and message for PyO3's next call to drop.
+    closed = mod.mmap(-1, 16)
+    closed.close()
+    fail = FAILING_CALLS[call]
+
+    def loop(times):
+        for _ in range(times):
+            try:
+                fail(m, closed)
+            except (ValueError, IndexError, TypeError, OSError):
+                pass
+
+    loop(200)
+    before = sys.getallocatedblocks()
+    loop(5000)
+    grown = sys.getallocatedblocks() - before
+    assert grown < 500, f"{grown} blocks more after 5000 failing calls"
