@@ -1,5 +1,6 @@
 //! Walking every occurrence of a needle through a range of a map with several threads:
-//! [`DynMmap::walk_in`], and the threaded path of [`DynMmap::count_in`].
+//! [`DynMmap::walk_in`], and the walked path of [`DynMmap::count_in_reporting`] (and so of
+//! [`DynMmap::count_in`]).
 //!
 //! The range is cut into pieces of [`Plan::piece`] start positions, and the pieces into one
 //! contiguous stripe per thread, as `find_in` splits its range. Each worker thread claims a
@@ -127,20 +128,43 @@ impl<K: Readable> Map<K> {
             .map(drop)
     }
 
-    /// [`count_in`](Self::count_in) by a threaded walk, when the range is long enough for
-    /// threads to pay (`None` otherwise).
-    pub(crate) fn count_threaded(
+    /// [`count_in_reporting`](Self::count_in_reporting) by a walk of pieces, with the
+    /// progress after each piece going to `counted` when there is one; `None` when the
+    /// count is one pass on the calling thread instead: a range too short for threads to pay,
+    /// an empty needle, or one thread allowed and no progress wanted.
+    pub(crate) fn count_walked(
         &self,
         needle: &[u8],
         range: Range<usize>,
+        counted: Option<&mut dyn FnMut(usize)>,
     ) -> Option<io::Result<usize>> {
         let plan = Plan::with_limit(self.search_threads);
-        if plan.threads < 2 || needle.is_empty() || range.len() < plan.min_len {
+        if needle.is_empty()
+            || range.len() < plan.min_len
+            || (plan.threads < 2 && counted.is_none())
+        {
             return None;
         }
+        Some(self.count_pieces(needle, range, plan, counted))
+    }
+
+    /// Counts the non-overlapping occurrences of `needle` (not empty) in `range` by a
+    /// counting walk as `plan` shares it out, telling `counted` the walk's progress.
+    fn count_pieces(
+        &self,
+        needle: &[u8],
+        range: Range<usize>,
+        plan: Plan,
+        mut counted: Option<&mut dyn FnMut(usize)>,
+    ) -> io::Result<usize> {
         let pieces = Pieces::new(range, needle.len(), false, plan);
         let walker = Walker::new(self.erased(), needle, pieces, true);
-        Some(walker.run(plan, SHARING, &mut |_| ControlFlow::Continue(())))
+        walker.run(plan, SHARING, &mut |step| {
+            if let (WalkStep::Progress(done), Some(counted)) = (step, counted.as_mut()) {
+                counted(done);
+            }
+            ControlFlow::Continue(())
+        })
     }
 }
 
@@ -672,6 +696,28 @@ mod tests {
                 prop_assert_eq!(setup.count(), expected.len());
             }
             prop_assert_eq!(found, expected);
+        }
+
+        #[test]
+        fn counting_walks_count_like_python_and_report_their_progress(
+            hay in bytes_over(b"ab", 300),
+            needle in bytes_over(b"ab", 5).prop_filter("not empty", |n| !n.is_empty()),
+            cut in (0usize..300, 0usize..300),
+            piece in 1usize..40,
+            threads in 1usize..4,
+        ) {
+            let map = map_of(&hay);
+            let (a, b) = (cut.0.min(hay.len()), cut.1.min(hay.len()));
+            let range = a.min(b)..a.max(b);
+            // Tiny pieces and no minimum length: one thread or several, many pieces.
+            let plan = Plan { min_len: 0, head: 0, piece, threads };
+            let mut progress = Vec::new();
+            let mut counted = |done| progress.push(done);
+            let found = map.count_pieces(&needle, range.clone(), plan, Some(&mut counted)).unwrap();
+            prop_assert_eq!(found, naive(&hay, &needle, range.clone(), false).len());
+            prop_assert_eq!(found, crate::search::count(&hay[range.clone()], &needle));
+            prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
+            prop_assert_eq!(progress.last().copied(), Some(range.len()));
         }
     }
 

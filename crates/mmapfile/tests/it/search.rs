@@ -125,6 +125,31 @@ proptest! {
     }
 
     #[test]
+    fn count_in_reporting_is_count_in_with_progress(
+        hay in text(b"ab", 400),
+        needle in text(b"ab", 5),
+        start in 0usize..450,
+        end in 0usize..450,
+    ) {
+        let (_dir, map) = map_of(&hay);
+        let selected = python_slice(hay.len(), start, end);
+        // The reference: non-overlapping, left to right; an empty needle at every position.
+        let expected = match &selected {
+            None => 0,
+            Some(r) if needle.is_empty() => r.len() + 1,
+            Some(r) => naive_matches(&hay[r.clone()], &needle).len(),
+        };
+        let mut progress = Vec::new();
+        let counted = map
+            .count_in_reporting(&needle, start..end, |done| progress.push(done))
+            .unwrap();
+        prop_assert_eq!(counted, expected);
+        prop_assert_eq!(counted, map.count_in(&needle, start..end).unwrap());
+        prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
+        prop_assert_eq!(progress.last().copied(), Some(selected.map_or(0, |r| r.len())));
+    }
+
+    #[test]
     fn lines_split_like_readline(
         hay in text(b"ab\n", 3000),
         start in 0usize..3100,
@@ -277,6 +302,41 @@ fn typed_maps_forward_the_scans() {
     assert_eq!(map.regex_find_iter_in(&re, 4..).count(), 3);
     let dynamic = map.as_dyn();
     assert_eq!(dynamic.count(b"\n").unwrap(), 3);
+}
+
+/// `count_in_reporting` at its edges, each the same as `count_in`.
+#[test]
+#[allow(clippy::reversed_empty_ranges)] // start after end is an input we must handle
+fn count_in_reporting_at_the_edges() {
+    fn with_progress(map: &Mmap, needle: &[u8], range: Range<usize>) -> (usize, Vec<usize>) {
+        let mut progress = Vec::new();
+        let counted = map
+            .count_in_reporting(needle, range.clone(), |done| progress.push(done))
+            .unwrap();
+        assert_eq!(counted, map.count_in(needle, range).unwrap(), "{needle:?}");
+        (counted, progress)
+    }
+    let (_dir, map) = map_of(b"abcabcab");
+    // An empty needle occurs before every byte of the range and at its end, as bytes.count.
+    assert_eq!(with_progress(&map, b"", 0..8), (9, vec![8]));
+    assert_eq!(with_progress(&map, b"", 2..5), (4, vec![3]));
+    // A needle longer than the range, or than the map.
+    assert_eq!(with_progress(&map, b"abc", 3..5), (0, vec![2]));
+    assert_eq!(with_progress(&map, b"abcabcabca", 0..8), (0, vec![8]));
+    // Out of bounds: the end clamps to the map, a start past it selects nothing (not even
+    // the empty needle's one position), and neither is an error, as for count_in.
+    assert_eq!(with_progress(&map, b"ab", 3..1000), (2, vec![5]));
+    assert_eq!(with_progress(&map, b"", 9..1000), (0, vec![0]));
+    assert_eq!(with_progress(&map, b"ab", 6..2), (0, vec![0]));
+    let everything = map
+        .count_in_reporting(b"ab", ..=usize::MAX, |_| {})
+        .unwrap();
+    assert_eq!(everything, 3);
+    // A zero-length map holds the empty needle once, at 0.
+    let (_none, empty) = map_of(b"");
+    assert_eq!(with_progress(&empty, b"", 0..0), (1, vec![0]));
+    assert_eq!(with_progress(&empty, b"a", 0..10), (0, vec![0]));
+    assert_eq!(with_progress(&empty, b"a", 1..10), (0, vec![0]));
 }
 
 // Windows refuses to truncate a mapped file (see windows.rs).
