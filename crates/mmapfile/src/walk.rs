@@ -209,12 +209,17 @@ impl Pieces {
 }
 
 /// What the search of one piece found: every occurrence starting in it (relative to its
-/// first start position, ascending), or only how many for a count of a needle that cannot
-/// overlap itself, whose occurrences are all picked.
+/// first start position, ascending), or, for a count whose occurrences found are all
+/// picked, only how many.
 #[derive(Debug)]
 enum Found {
     Offsets(Vec<u32>),
-    Count(usize),
+    /// How many occurrences the piece adds to a count, and the offset in the map where the
+    /// last of them ends (0 when there is none).
+    Count {
+        picked: usize,
+        end: usize,
+    },
 }
 
 impl Found {
@@ -222,7 +227,7 @@ impl Found {
     fn held(&self) -> usize {
         match self {
             Found::Offsets(offsets) => offsets.len(),
-            Found::Count(_) => 0,
+            Found::Count { .. } => 0,
         }
     }
 }
@@ -299,22 +304,34 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The occurrences starting in piece `i`, searched under the guard.
-    fn search(&self, i: usize) -> io::Result<Found> {
+    /// The occurrences starting in piece `i`, searched under the guard. `limit` is the
+    /// picker's limit when the pieces are searched in order, `None` when not.
+    fn search(&self, i: usize, limit: Option<usize>) -> io::Result<Found> {
         let starts = self.pieces.starts(i);
-        let bytes = starts.start..starts.end + self.pieces.needle_len - 1;
-        self.map.load(bytes, |hay| {
-            if self.counting && !self.self_overlapping {
-                // No two occurrences overlap, so every one is picked: only the number matters.
-                Found::Count(self.finder.find_iter(hay).count())
-            } else {
-                Found::Offsets(occurrences(
-                    &self.finder,
-                    self.self_overlapping,
-                    hay,
-                    starts.len(),
-                ))
-            }
+        let end = starts.end + self.pieces.needle_len - 1;
+        // A count picks every occurrence it finds when no two can overlap, or when the
+        // search starts where the last picked one ended (searching in order, forwards): no
+        // offsets need be kept then, only how many and where the last one ends.
+        let resume = limit.filter(|_| !self.pieces.reverse);
+        if self.counting && (!self.self_overlapping || resume.is_some()) {
+            let from = resume.map_or(starts.start, |limit| limit.clamp(starts.start, starts.end));
+            return self.map.load(from..end, |hay| {
+                let m = self.pieces.needle_len;
+                let (picked, last) = self
+                    .finder
+                    .find_iter(hay)
+                    .fold((0, None), |(n, _), at| (n + 1, Some(at)));
+                let end = last.map_or(0, |at| from + at + m);
+                Found::Count { picked, end }
+            });
+        }
+        self.map.load(starts.start..end, |hay| {
+            Found::Offsets(occurrences(
+                &self.finder,
+                self.self_overlapping,
+                hay,
+                starts.len(),
+            ))
         })
     }
 
@@ -342,7 +359,7 @@ impl<'a> Walker<'a> {
         if plan.threads < 2 || self.pieces.range.len() < plan.min_len || count < 2 {
             let mut searched = 0;
             for i in 0..count {
-                let found = self.search(i)?;
+                let found = self.search(i, Some(pick.limit))?;
                 searched += self.piece_bytes(i);
                 if pick.piece(i, &found, visit).is_break()
                     || visit(WalkStep::Progress(searched)).is_break()
@@ -398,7 +415,7 @@ impl<'a> Walker<'a> {
                     }
                 }
                 let found =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i, None)));
                 let mut state = lock();
                 state.waiting += found
                     .as_ref()
@@ -425,7 +442,7 @@ impl<'a> Walker<'a> {
             for i in 0..count {
                 let found = if spawned == 0 {
                     // No thread to be had: search here.
-                    let found = Ok(self.search(i));
+                    let found = Ok(self.search(i, None));
                     reported += self.piece_bytes(i);
                     if visit(WalkStep::Progress(reported)).is_break() {
                         return Ok(pick.picked);
@@ -521,9 +538,9 @@ impl<'p> Picker<'p> {
         visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         let found = match found {
-            Found::Count(n) => {
-                // Only for a needle that cannot overlap itself: all are picked.
-                self.picked += n;
+            &Found::Count { picked, end } => {
+                self.picked += picked;
+                self.limit = self.limit.max(end);
                 return ControlFlow::Continue(());
             }
             Found::Offsets(found) => found,
