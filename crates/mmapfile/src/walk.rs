@@ -6,10 +6,10 @@
 //! contiguous stripe per thread, as `find_in` splits its range. Each worker thread claims a
 //! stripe and searches its pieces in order, collecting every occurrence that starts in a
 //! piece (overlapping ones included; for a count, only how many when the needle cannot
-//! overlap itself or one thread searches the pieces in order, each from where the last
-//! occurrence picked ended) under the fault guard; the calling thread takes the pieces' results back
-//! in order, picks the non-overlapping occurrences in the walk's direction, and hands them
-//! to the caller's visitor, with the progress of all the threads.
+//! overlap itself, or when one thread searches the pieces in order, each from where the
+//! last occurrence picked ended) under the fault guard; the calling thread takes the
+//! pieces' results back in order, picks the non-overlapping occurrences in the walk's
+//! direction, and hands them to the caller's visitor, with the progress of all the threads.
 //!
 //! Contiguous stripes give each thread one long sequential run, so on a cold file each
 //! thread's faults drive a readahead stream of their own; threads taking turns on nearby
