@@ -4,7 +4,7 @@ CPython's builtin `mmap` against `mmapfile`, interleaved in one process.
 
     python3 benches/percall.py --install-module                # 3.11 and 3.13, print
     python3 benches/percall.py --install-module --out BENCHMARKS.md
-    python3 benches/percall.py --versions 3.13 --rounds 5      # reuse the installed venvs
+    python3 benches/percall.py --versions 3.13 --rounds 6      # reuse the installed venvs
     python3 benches/percall.py --instructions                  # plus callgrind's counts
 
 What it does:
@@ -15,12 +15,15 @@ What it does:
 - inside that interpreter (`percall.py --worker`) it writes a 64 KiB text file, opens it
   `r+b` and maps it twice, `mmap.mmap(f.fileno(), 0)` and `mmapfile.mmap(f.fileno(), 0)`;
   each call is timed with `timeit` on both maps, round after round, the two interleaved (the
-  order alternates each round), the loop count calibrated once per call so that one
-  measurement takes about 5 ms;
+  order alternates each round, so an even number of rounds times each order equally often),
+  the loop count calibrated once per call so that one measurement takes about 5 ms; each
+  round compiles fresh timers and warms each up (a tenth of the loops) before timing it, so
+  the rounds sample the interpreter's memory layout instead of keeping one draw of it;
 - it reports the median over the rounds of the time per call, the median over the rounds of
   each round's ratio builtin / mmapfile (above 1: mmapfile is faster; the two of a round
   are measured back to back, so a drift of the machine cancels) and the geometric mean of
-  the ratios, as markdown; with
+  the ratios, with the middle half (first to third quartile) of each call's round ratios
+  to show the spread, as markdown; with
   `--out FILE` it also replaces its own section of FILE (between the markers
   `<!-- percall:begin -->` and `<!-- percall:end -->`, appended when missing), leaving the
   rest of the file alone.
@@ -123,41 +126,52 @@ def make_spaces(directory):
     return spaces, (file, small)
 
 
-def worker(rounds, target_seconds):
+def fresh_timer(stmt, setup, space):
+    """A timer of `stmt` over `space`, with its own namespace and compiled code."""
     import timeit
 
+    namespace = dict(space)
+    exec(setup, namespace)
+    return timeit.Timer(stmt, globals=namespace)
+
+
+def worker(rounds, target_seconds):
     import mmapfile
 
     directory = tempfile.mkdtemp(prefix="percall-")
     spaces, (file, small) = make_spaces(directory)
     timers = []
     for label, stmt, setup in CALLS:
-        pair = {}
-        for name, space in spaces.items():
-            namespace = dict(space)
-            exec(setup, namespace)
-            pair[name] = timeit.Timer(stmt, globals=namespace)
         # Loops per measurement: calibrated on the builtin, used for both.
-        number, _ = pair["builtin"].autorange()
-        once = pair["builtin"].timeit(number) / number
+        calibration = fresh_timer(stmt, setup, spaces["builtin"])
+        number, _ = calibration.autorange()
+        once = calibration.timeit(number) / number
         number = max(1, int(target_seconds / max(once, 1e-9)))
-        timers.append((label, pair, number))
-    samples = {label: {"builtin": [], "mmapfile": []} for label, _, _ in timers}
+        timers.append((label, stmt, setup, number))
+    samples = {label: {"builtin": [], "mmapfile": []} for label, _, _, _ in timers}
     for round_index in range(rounds):
         order = ["builtin", "mmapfile"] if round_index % 2 == 0 else ["mmapfile", "builtin"]
-        for label, pair, number in timers:
+        for label, stmt, setup, number in timers:
+            # Fresh timers every round, each warmed up before it is timed: one compiled
+            # statement and namespace kept for the whole run is one draw of the interpreter's
+            # memory layout, which moved a 20 ns call by up to 4% either way from run to run
+            # (the same call, the same map); a new draw each round averages that out.
+            pair = {name: fresh_timer(stmt, setup, spaces[name]) for name in order}
+            for name in order:
+                pair[name].timeit(max(1, number // 10))
             for name in order:
                 samples[label][name].append(pair[name].timeit(number) / number * 1e9)
     rows = []
-    for label, _, number in timers:
+    for label, _, _, number in timers:
         builtin = statistics.median(samples[label]["builtin"])
         ours = statistics.median(samples[label]["mmapfile"])
         # The ratio of each round's pair (measured back to back), then their median: a
         # drift of the machine's speed during the run cancels within each pair.
-        ratio = statistics.median(b / m for b, m in zip(samples[label]["builtin"],
-                                                        samples[label]["mmapfile"]))
+        ratios = [b / m for b, m in zip(samples[label]["builtin"], samples[label]["mmapfile"])]
+        quartiles = statistics.quantiles(ratios, n=4)
         rows.append({"call": label, "builtin_ns": builtin, "mmapfile_ns": ours,
-                     "ratio": ratio, "loops": number})
+                     "ratio": statistics.median(ratios),
+                     "ratio_quartiles": [quartiles[0], quartiles[2]], "loops": number})
     for space in spaces.values():
         space["m"].close()
         space["s"].close()
@@ -242,8 +256,10 @@ def markdown(results, command, load_before, load_after):
         "Every method of the class on a 64 KiB file opened `r+b` and mapped whole (`s`: a "
         "4 KiB map), timed with `timeit` in one process per interpreter, builtin and "
         "mmapfile interleaved (each round measures the two back to back, in alternating "
-        "order), times are the medians of the rounds; ratio = builtin time / mmapfile time "
-        "in each round, median over the rounds (above 1: mmapfile is faster). Times include "
+        "order, each round with freshly compiled, warmed-up timers), times are the medians "
+        "of the rounds; ratio = builtin time / mmapfile time in each round, median over the "
+        "rounds (above 1: mmapfile is faster), with the first to third quartile of the "
+        "rounds' ratios beside it. Times include "
         "`timeit`'s loop, as a user's measurement would. The `unpack_from` row passes one "
         "format object to both modules' calls: `struct` caches formats by string, and a "
         "literal compiled into two statements would favour whichever was compiled first.",
@@ -263,13 +279,14 @@ def markdown(results, command, load_before, load_after):
         lines += [
             f"### CPython {result['python']} ({result['rounds']} rounds)",
             "",
-            "| call | builtin ns | mmapfile ns | ratio |"
+            "| call | builtin ns | mmapfile ns | ratio | middle half of the rounds' ratios |"
             + (" builtin instr. | mmapfile instr. | difference |" if counted else ""),
-            "|---|---:|---:|---:|" + ("---:|---:|---:|" if counted else ""),
+            "|---|---:|---:|---:|---:|" + ("---:|---:|---:|" if counted else ""),
         ]
         for row, ratio in zip(rows, ratios):
             line = (f"| {row['call']} | {row['builtin_ns']:.0f} | "
-                    f"{row['mmapfile_ns']:.0f} | {ratio:.2f}x |")
+                    f"{row['mmapfile_ns']:.0f} | {ratio:.2f}x | "
+                    f"{row['ratio_quartiles'][0]:.2f}-{row['ratio_quartiles'][1]:.2f} |")
             if counted:
                 theirs, ours = row["instructions"]["builtin"], row["instructions"]["mmapfile"]
                 line += f" {theirs:.0f} | {ours:.0f} | {ours - theirs:+.0f} |"
@@ -314,15 +331,17 @@ def main():
                              "not depend on the machine's load (about 5 minutes per version)")
     parser.add_argument("--versions", nargs="+", default=["3.11", "3.13"],
                         help="CPython versions to run (default: 3.11 3.13)")
-    parser.add_argument("--rounds", type=int, default=15, help="rounds per call (default 15)")
+    parser.add_argument("--rounds", type=int, default=16,
+                        help="rounds per call, even: half of them time the builtin first "
+                             "(default 16)")
     parser.add_argument("--ms", type=float, default=5.0,
                         help="milliseconds per measurement (default 5)")
     parser.add_argument("--install-module", action="store_true",
                         help="(re)make target/percall-venv-VERSION and pip install the module")
     parser.add_argument("--out", help="also write the section into this markdown file")
     args = parser.parse_args()
-    if args.rounds < 5:
-        parser.error("--rounds must be at least 5")
+    if args.rounds < 6 or args.rounds % 2:
+        parser.error("--rounds must be even and at least 6 (each order timed equally often)")
     if args.worker:
         worker(args.rounds, args.ms / 1000)
         return

@@ -447,12 +447,13 @@ impl MapHandle {
         })
     }
 
-    /// Whether the map is open. GIL held.
+    /// Whether the map is open: the state word's [`CLOSED`] bit, an atomic, so that the
+    /// question needs no lock on free-threaded builds either (reading the `Option` itself
+    /// there would race with another thread's `close()`). A caller that goes on to touch the
+    /// map still needs the GIL or `serial`, as everywhere.
     #[inline(always)]
     pub(crate) fn is_open(&self) -> bool {
-        // SAFETY: the `Option` changes only in `close`, with the GIL held and nothing
-        // registered; reading its discriminant with the GIL held cannot race with it.
-        unsafe { (*self.map.get()).is_some() }
+        self.state.load(Ordering::Acquire) & CLOSED == 0
     }
 
     /// CPython's `CHECK_VALID`.

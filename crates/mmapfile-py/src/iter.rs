@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pyo3::ffi;
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyTuple, PyType};
 use pyo3::PyTraverseError;
 
 use crate::handle::{byte_object, install_methods, slot, MapLink, PyMmap, RawMethod};
@@ -25,8 +25,9 @@ pub struct MmapIter {
     /// free-threaded builds two threads sharing one iterator may see an item twice, as
     /// with other sequence iterators there).
     taken: AtomicUsize,
-    /// For `reversed(m)`: the length when iteration started; items go from `len - 1` down.
-    reverse_from: Option<usize>,
+    /// For `reversed(m)`: the length when iteration started (or as `__setstate__` put it);
+    /// items go from `reverse_from - 1 - taken` down.
+    reverse_from: Option<AtomicUsize>,
 }
 
 /// `taken` of an iterator that has ended: it stays ended, whatever happens to the map.
@@ -44,7 +45,7 @@ impl MmapIter {
         if taken == ENDED {
             return Ok(std::ptr::null_mut());
         }
-        let index = match self.reverse_from {
+        let index = match self.reverse_from() {
             None => taken,
             Some(len) if taken < len => len - 1 - taken,
             Some(_) => {
@@ -78,6 +79,14 @@ impl MmapIter {
                 Err(err)
             }
         }
+    }
+
+    /// The length a reverse iteration counts down from; `None` for a forward one.
+    #[inline(always)]
+    fn reverse_from(&self) -> Option<usize> {
+        self.reverse_from
+            .as_ref()
+            .map(|len| len.load(Ordering::Relaxed))
     }
 
     /// Ends the iteration for good and, with a GIL, drops the map as CPython's iterators
@@ -115,7 +124,7 @@ impl MmapIter {
         let len = self
             .map
             .with(|map| map.handle.read(py, |map| Ok(map.len())))?;
-        Ok(match self.reverse_from {
+        Ok(match self.reverse_from() {
             None => len.saturating_sub(taken),
             // The items at len_then - 1 - taken and below, if the map still has them.
             Some(len_then) => {
@@ -127,6 +136,64 @@ impl MmapIter {
                 }
             }
         })
+    }
+
+    /// For `copy.copy` and pickle, as CPython's sequence iterators: `(iter, (m,), index)`
+    /// (`reversed` and the next index down for `reversed(m)`), or `(iter, ((),))` once the
+    /// iteration has ended.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let builtins = py.import("builtins")?;
+        let remake = builtins.getattr(if self.reverse_from.is_some() {
+            "reversed"
+        } else {
+            "iter"
+        })?;
+        let taken = self.taken.load(Ordering::Relaxed);
+        let map = if taken == ENDED {
+            None
+        } else {
+            self.map.get(py).ok()
+        };
+        let Some(map) = map else {
+            return (remake, (PyTuple::empty(py),)).into_pyobject(py);
+        };
+        let index: isize = match self.reverse_from() {
+            // CPython's `reversed` keeps the next index itself, -1 at the end.
+            Some(len) => len as isize - 1 - taken as isize,
+            None => taken as isize,
+        };
+        (remake, (map,), index).into_pyobject(py)
+    }
+
+    /// Where the iteration goes on, as CPython's sequence iterators take it: a forward index
+    /// below 0 is 0; a reverse one is kept between -1 (ended) and the map's length - 1. An
+    /// ended iterator ignores it.
+    fn __setstate__(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
+        // CPython's PyLong_AsSsize_t, as its iterators use: ints only (no `__index__`), with
+        // its TypeError and OverflowError.
+        // SAFETY: `state` is a live object; the call only reads it.
+        let index = unsafe { ffi::PyLong_AsSsize_t(state.as_ptr()) };
+        if index == -1 {
+            if let Some(err) = PyErr::take(py) {
+                return Err(err);
+            }
+        }
+        if self.taken.load(Ordering::Relaxed) == ENDED || !self.map.is_set() {
+            return Ok(());
+        }
+        match &self.reverse_from {
+            None => self.taken.store(index.max(0) as usize, Ordering::Relaxed),
+            Some(from) => {
+                let len = self
+                    .map
+                    .with(|map| map.handle.read(py, |map| Ok(map.len())))?;
+                let index = index.clamp(-1, len as isize - 1);
+                // Count down from the index's successor, nothing taken yet.
+                from.store((index + 1) as usize, Ordering::Relaxed);
+                self.taken.store(0, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
@@ -202,7 +269,7 @@ fn iterate(
     let map = unsafe { pyo3::Borrowed::from_ptr(py, slf).cast_unchecked::<PyMmap>() };
     let handle = &map.get().handle;
     let reverse_from = if reversed {
-        Some(handle.read(py, |map| Ok(map.len()))?)
+        Some(AtomicUsize::new(handle.read(py, |map| Ok(map.len()))?))
     } else {
         // As CPython's sequence iterator: a closed map fails at the first `next()`.
         None

@@ -479,3 +479,45 @@ def test_iterators_hint_their_length():
             got.append(hint())
         return got
     compare(scenario)
+
+
+def test_iterators_copy_reduce_and_set_their_state():
+    # copy.copy(it) and it.__setstate__(i) as with CPython's sequence iterators: the reduce
+    # value names iter or reversed, the map and the next index, or an empty tuple once ended.
+    import copy
+
+    def shape(reduced):
+        remake, args, *state = reduced
+        return remake.__name__, [type(a).__name__ if a != () else () for a in args], state
+
+    def scenario(module):
+        got = []
+        for make in (iter, reversed):
+            m = module.mmap(-1, 6)
+            m[:] = b"abcdef"
+            it = make(m)
+            got.append(shape(it.__reduce__()))
+            next(it)
+            next(it)
+            got.append(shape(it.__reduce__()))
+            twin = copy.copy(it)
+            got += [list(twin), next(it)]
+            for state in (0, 1, 4, 5, 6, 99, -1, -2, -(1 << 40), True):
+                it = make(m)
+                got.append(outcome(it.__setstate__, state))
+                got.append(outcome(list, it))
+            for state in ("3", 2.0, None, 1 << 70):
+                got.append(outcome(make(m).__setstate__, state))
+            it = make(m)
+            list(it)
+            got.append(shape(it.__reduce__()))
+            got.append(outcome(it.__setstate__, 2))
+            got.append(outcome(list, it))
+            m.resize(3)
+            it = make(m)
+            got.append(outcome(it.__setstate__, 5))
+            got.append(outcome(list, it))
+            m.close()
+            got.append(outcome(lambda: shape(iter(m).__reduce__())))
+        return got
+    compare(scenario)
