@@ -69,23 +69,24 @@ fn report(
             None => Ok(0),
         };
     }
-    if args.count && !progress.shown() {
-        // Only how many, with no bar to feed: exactly the core's threaded count, which keeps
-        // no offsets. Counting backwards gives the same number (greedy picking of
-        // equal-length occurrences finds the most there can be from either end).
-        return map
-            .count(needle)
-            .map(|n| n as u64)
-            .map_err(|err| source.fail(err));
+    if args.count {
+        // Only how many: exactly the core's count (threaded over a long map, keeping no
+        // offsets), the bar, when there is one, fed as pieces are counted; without one the
+        // count need not be cut into pieces for it. Counting backwards gives the same number
+        // (greedy picking of equal-length occurrences finds the most there can be from
+        // either end).
+        let counted = if progress.shown() {
+            map.count_in_reporting(needle, .., |done| progress.set(done as u64))
+        } else {
+            map.count(needle)
+        };
+        return counted.map(|n| n as u64).map_err(|err| source.fail(err));
     }
-    // Every occurrence (--all), or a count with the bar: the core's threaded walk, which
-    // reports its progress.
+    // Every occurrence (--all): the core's threaded walk, which reports its progress.
     let mut found = 0;
     occurrences::walk(map, needle, args.reverse, &progress, |at| {
         found += 1;
-        if !args.count {
-            writeln!(out, "{}", base + at as u64)?;
-        }
+        writeln!(out, "{}", base + at as u64)?;
         Ok(ControlFlow::Continue(()))
     })
     .map_err(|err| source.fail(err))?

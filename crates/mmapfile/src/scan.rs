@@ -75,13 +75,69 @@ impl<K: Readable> Map<K> {
     /// `len()`, and a start past the clamped end selects nothing, not even the one position
     /// an empty needle could match there.
     pub fn count_in(&self, needle: &[u8], range: impl RangeBounds<usize>) -> io::Result<usize> {
+        self.count_reporting(needle, range, None)
+    }
+
+    /// [`count_in`](Self::count_in), telling `counted` how many bytes of the range have been
+    /// counted so far: for a progress bar over a long count. Same count, same errors, same
+    /// reading of `range` (a Python slice: never an error, an end past the map is clamped,
+    /// a start past the clamped end selects nothing and counts 0), and an empty needle
+    /// counts the selected length plus one.
+    ///
+    /// `counted` runs on the calling thread, with a number that never decreases and ends,
+    /// once the count is done, with the length of the selected range (0 when it selects
+    /// nothing). A range of 64 MiB or more is counted in 4 MiB pieces, by several threads as
+    /// in `count_in` or, with one thread allowed
+    /// ([`search_threads`](crate::MmapOptions::search_threads)), by the calling thread
+    /// alone, and `counted` hears of the pieces done as they come (at most once a piece,
+    /// never once a match); a shorter range, or an empty needle, is one pass, reported once
+    /// at its end. A file truncated under the count ends it with the truncation error, like
+    /// every guarded scan.
+    ///
+    /// ```
+    /// use mmapfile::{Access, MmapOptions};
+    /// let mut map = MmapOptions::new().len(8).map_anon_dyn(Access::Write)?;
+    /// map.write(b"aaaa-aa-")?;
+    /// let mut progress = Vec::new();
+    /// let found = map.count_in_reporting(b"aa", 1.., |done| progress.push(done))?;
+    /// assert_eq!(found, map.count_in(b"aa", 1..)?);
+    /// assert_eq!(found, 2);
+    /// assert_eq!(progress.last(), Some(&7)); // all 7 bytes of `1..` counted
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn count_in_reporting(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+        mut counted: impl FnMut(usize),
+    ) -> io::Result<usize> {
+        self.count_reporting(needle, range, Some(&mut counted as &mut dyn FnMut(usize)))
+    }
+
+    /// `count_in` and `count_in_reporting`: the walk of pieces when it pays or progress is
+    /// wanted over a long range, else one guarded pass.
+    fn count_reporting(
+        &self,
+        needle: &[u8],
+        range: impl RangeBounds<usize>,
+        mut counted: Option<&mut dyn FnMut(usize)>,
+    ) -> io::Result<usize> {
         let Some(range) = self.slice_range(range) else {
+            if let Some(counted) = counted {
+                counted(0);
+            }
             return Ok(0);
         };
-        if let Some(counted) = self.count_threaded(needle, range.clone()) {
-            return counted;
+        let len = range.len();
+        let walking = counted.as_mut().map(|c| &mut **c as &mut dyn FnMut(usize));
+        if let Some(found) = self.count_walked(needle, range.clone(), walking) {
+            return found;
         }
-        self.load(range, |hay| search::count(hay, needle))
+        let found = self.load(range, |hay| search::count(hay, needle))?;
+        if let Some(counted) = counted {
+            counted(len);
+        }
+        Ok(found)
     }
 
     /// An iterator over the offsets of the non-overlapping occurrences of `needle`, left to

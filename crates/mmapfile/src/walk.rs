@@ -1,13 +1,15 @@
 //! Walking every occurrence of a needle through a range of a map with several threads:
-//! [`DynMmap::walk_in`], and the threaded path of [`DynMmap::count_in`].
+//! [`DynMmap::walk_in`], and the walked path of [`DynMmap::count_in_reporting`] (and so of
+//! [`DynMmap::count_in`]).
 //!
 //! The range is cut into pieces of [`Plan::piece`] start positions, and the pieces into one
 //! contiguous stripe per thread, as `find_in` splits its range. Each worker thread claims a
 //! stripe and searches its pieces in order, collecting every occurrence that starts in a
 //! piece (overlapping ones included; for a count, only how many when the needle cannot
-//! overlap itself) under the fault guard; the calling thread takes the pieces' results back
-//! in order, picks the non-overlapping occurrences in the walk's direction, and hands them
-//! to the caller's visitor, with the progress of all the threads.
+//! overlap itself, or when one thread searches the pieces in order, each from where the
+//! last occurrence picked ended) under the fault guard; the calling thread takes the
+//! pieces' results back in order, picks the non-overlapping occurrences in the walk's
+//! direction, and hands them to the caller's visitor, with the progress of all the threads.
 //!
 //! Contiguous stripes give each thread one long sequential run, so on a cold file each
 //! thread's faults drive a readahead stream of their own; threads taking turns on nearby
@@ -127,20 +129,43 @@ impl<K: Readable> Map<K> {
             .map(drop)
     }
 
-    /// [`count_in`](Self::count_in) by a threaded walk, when the range is long enough for
-    /// threads to pay (`None` otherwise).
-    pub(crate) fn count_threaded(
+    /// [`count_in_reporting`](Self::count_in_reporting) by a walk of pieces, with the
+    /// progress after each piece going to `counted` when there is one; `None` when the
+    /// count is one pass on the calling thread instead: a range too short for threads to pay,
+    /// an empty needle, or one thread allowed and no progress wanted.
+    pub(crate) fn count_walked(
         &self,
         needle: &[u8],
         range: Range<usize>,
+        counted: Option<&mut dyn FnMut(usize)>,
     ) -> Option<io::Result<usize>> {
         let plan = Plan::with_limit(self.search_threads);
-        if plan.threads < 2 || needle.is_empty() || range.len() < plan.min_len {
+        if needle.is_empty()
+            || range.len() < plan.min_len
+            || (plan.threads < 2 && counted.is_none())
+        {
             return None;
         }
+        Some(self.count_pieces(needle, range, plan, counted))
+    }
+
+    /// Counts the non-overlapping occurrences of `needle` (not empty) in `range` by a
+    /// counting walk as `plan` shares it out, telling `counted` the walk's progress.
+    fn count_pieces(
+        &self,
+        needle: &[u8],
+        range: Range<usize>,
+        plan: Plan,
+        mut counted: Option<&mut dyn FnMut(usize)>,
+    ) -> io::Result<usize> {
         let pieces = Pieces::new(range, needle.len(), false, plan);
         let walker = Walker::new(self.erased(), needle, pieces, true);
-        Some(walker.run(plan, SHARING, &mut |_| ControlFlow::Continue(())))
+        walker.run(plan, SHARING, &mut |step| {
+            if let (WalkStep::Progress(done), Some(counted)) = (step, counted.as_mut()) {
+                counted(done);
+            }
+            ControlFlow::Continue(())
+        })
     }
 }
 
@@ -185,12 +210,17 @@ impl Pieces {
 }
 
 /// What the search of one piece found: every occurrence starting in it (relative to its
-/// first start position, ascending), or only how many for a count of a needle that cannot
-/// overlap itself, whose occurrences are all picked.
+/// first start position, ascending), or, for a count whose occurrences found are all
+/// picked, only how many.
 #[derive(Debug)]
 enum Found {
     Offsets(Vec<u32>),
-    Count(usize),
+    /// How many occurrences the piece adds to a count, and the offset in the map where the
+    /// last of them ends (0 when there is none).
+    Count {
+        picked: usize,
+        end: usize,
+    },
 }
 
 impl Found {
@@ -198,7 +228,7 @@ impl Found {
     fn held(&self) -> usize {
         match self {
             Found::Offsets(offsets) => offsets.len(),
-            Found::Count(_) => 0,
+            Found::Count { .. } => 0,
         }
     }
 }
@@ -275,22 +305,34 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// The occurrences starting in piece `i`, searched under the guard.
-    fn search(&self, i: usize) -> io::Result<Found> {
+    /// The occurrences starting in piece `i`, searched under the guard. `limit` is the
+    /// picker's limit when the pieces are searched in order, `None` when not.
+    fn search(&self, i: usize, limit: Option<usize>) -> io::Result<Found> {
         let starts = self.pieces.starts(i);
-        let bytes = starts.start..starts.end + self.pieces.needle_len - 1;
-        self.map.load(bytes, |hay| {
-            if self.counting && !self.self_overlapping {
-                // No two occurrences overlap, so every one is picked: only the number matters.
-                Found::Count(self.finder.find_iter(hay).count())
-            } else {
-                Found::Offsets(occurrences(
-                    &self.finder,
-                    self.self_overlapping,
-                    hay,
-                    starts.len(),
-                ))
-            }
+        let end = starts.end + self.pieces.needle_len - 1;
+        // A count picks every occurrence it finds when no two can overlap, or when the
+        // search starts where the last picked one ended (searching in order, forwards): no
+        // offsets need be kept then, only how many and where the last one ends.
+        let resume = limit.filter(|_| !self.pieces.reverse);
+        if self.counting && (!self.self_overlapping || resume.is_some()) {
+            let from = resume.map_or(starts.start, |limit| limit.clamp(starts.start, starts.end));
+            return self.map.load(from..end, |hay| {
+                let m = self.pieces.needle_len;
+                let (picked, last) = self
+                    .finder
+                    .find_iter(hay)
+                    .fold((0, None), |(n, _), at| (n + 1, Some(at)));
+                let end = last.map_or(0, |at| from + at + m);
+                Found::Count { picked, end }
+            });
+        }
+        self.map.load(starts.start..end, |hay| {
+            Found::Offsets(occurrences(
+                &self.finder,
+                self.self_overlapping,
+                hay,
+                starts.len(),
+            ))
         })
     }
 
@@ -318,7 +360,7 @@ impl<'a> Walker<'a> {
         if plan.threads < 2 || self.pieces.range.len() < plan.min_len || count < 2 {
             let mut searched = 0;
             for i in 0..count {
-                let found = self.search(i)?;
+                let found = self.search(i, Some(pick.limit))?;
                 searched += self.piece_bytes(i);
                 if pick.piece(i, &found, visit).is_break()
                     || visit(WalkStep::Progress(searched)).is_break()
@@ -374,7 +416,7 @@ impl<'a> Walker<'a> {
                     }
                 }
                 let found =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i)));
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.search(i, None)));
                 let mut state = lock();
                 state.waiting += found
                     .as_ref()
@@ -401,7 +443,7 @@ impl<'a> Walker<'a> {
             for i in 0..count {
                 let found = if spawned == 0 {
                     // No thread to be had: search here.
-                    let found = Ok(self.search(i));
+                    let found = Ok(self.search(i, None));
                     reported += self.piece_bytes(i);
                     if visit(WalkStep::Progress(reported)).is_break() {
                         return Ok(pick.picked);
@@ -497,9 +539,9 @@ impl<'p> Picker<'p> {
         visit: &mut dyn FnMut(WalkStep) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         let found = match found {
-            Found::Count(n) => {
-                // Only for a needle that cannot overlap itself: all are picked.
-                self.picked += n;
+            &Found::Count { picked, end } => {
+                self.picked += picked;
+                self.limit = self.limit.max(end);
                 return ControlFlow::Continue(());
             }
             Found::Offsets(found) => found,
@@ -670,6 +712,13 @@ mod tests {
             prop_assert_eq!(progress.last().copied(), Some(setup.range.len()));
             if !reverse {
                 prop_assert_eq!(setup.count(), expected.len());
+                // The count of count_in_reporting, with its progress.
+                let mut progress = Vec::new();
+                let mut counted = |done| progress.push(done);
+                let found = map.count_pieces(&needle, setup.range.clone(), plan, Some(&mut counted));
+                prop_assert_eq!(found.unwrap(), expected.len());
+                prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
+                prop_assert_eq!(progress.last().copied(), Some(setup.range.len()));
             }
             prop_assert_eq!(found, expected);
         }

@@ -204,3 +204,50 @@ fn a_long_file_is_walked_by_threads_with_the_same_results() {
         .stdout(lines(&backwards[..1]));
     find(&file, &["zzz", "--count"]).code(1).stdout("0\n");
 }
+
+/// A count with the progress bar drawn: stderr is a terminal (a pseudo-terminal that
+/// util-linux's `script` opens) and the file is over the bar's 256 MiB threshold, so the
+/// count goes through the core's reporting count rather than the plain one; it must print
+/// the same number.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_count_with_the_progress_bar_shown_counts_the_same() {
+    use std::os::unix::fs::FileExt;
+    // Sparse: no disk, and the unwritten bytes read as zeros. Occurrences at both ends, on
+    // both sides of 4 MiB piece edges, and one straddling an edge.
+    let len: u64 = (256 << 20) + (1 << 20);
+    let scratch = Scratch::new();
+    let file = scratch.file("big.bin", b"");
+    let big = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    big.set_len(len).unwrap();
+    let mut at = vec![0, len - 6, (4 << 20) - 3, (4 << 20) + 10, (100 << 20) - 1];
+    at.extend((0..40).map(|i| (200 << 20) + 4096 * i));
+    for &offset in &at {
+        big.write_all_at(b"needle", offset).unwrap();
+    }
+    drop(big);
+    let out = scratch.path().join("count.txt");
+    let terminal = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command"])
+        .arg(r#"exec "$MMAPFILE" find "$FILE" needle --count > "$OUT""#)
+        .arg("/dev/null")
+        .env("SHELL", "/bin/sh")
+        .env("MMAPFILE", env!("CARGO_BIN_EXE_mmapfile"))
+        .env("FILE", &file)
+        .env("OUT", &out)
+        .output()
+        .expect("util-linux's script, to give the command a terminal");
+    let drawn = String::from_utf8_lossy(&terminal.stdout);
+    assert!(terminal.status.success(), "{terminal:?}");
+    assert!(
+        drawn.contains("searching"),
+        "no bar on the terminal: {drawn:?}"
+    );
+    let counted = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(counted, format!("{}\n", at.len()));
+    // Without a terminal: no bar, the plain count, the same number.
+    find(&file, &["needle", "--count"])
+        .success()
+        .stdout(counted)
+        .stderr("");
+}

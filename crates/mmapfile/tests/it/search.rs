@@ -102,19 +102,26 @@ proptest! {
     }
 
     #[test]
-    fn count_and_find_iter_follow_bytes_count(
+    fn count_count_in_reporting_and_find_iter_follow_bytes_count(
         hay in text(b"ab", 400),
         needle in text(b"ab", 4),
         start in 0usize..450,
         end in 0usize..450,
     ) {
         let (_dir, map) = map_of(&hay);
-        let expected: Vec<usize> = match python_slice(hay.len(), start, end) {
+        let selected = python_slice(hay.len(), start, end);
+        let expected: Vec<usize> = match selected.clone() {
             None => Vec::new(),
             Some(r) if needle.is_empty() => r.clone().chain(Some(r.end)).collect(),
             Some(r) => naive_matches(&hay[r.clone()], &needle).iter().map(|i| r.start + i).collect(),
         };
         prop_assert_eq!(map.count_in(&needle, start..end).unwrap(), expected.len());
+        // The same count with progress, which never goes back and ends at the selected length.
+        let mut progress = Vec::new();
+        let counted = map.count_in_reporting(&needle, start..end, |done| progress.push(done));
+        prop_assert_eq!(counted.unwrap(), expected.len());
+        prop_assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{:?}", progress);
+        prop_assert_eq!(progress.last().copied(), Some(selected.map_or(0, |r| r.len())));
         let found: Vec<usize> =
             map.find_iter_in(&needle, start..end).collect::<Result<_, _>>().unwrap();
         prop_assert_eq!(found, expected);
@@ -277,6 +284,41 @@ fn typed_maps_forward_the_scans() {
     assert_eq!(map.regex_find_iter_in(&re, 4..).count(), 3);
     let dynamic = map.as_dyn();
     assert_eq!(dynamic.count(b"\n").unwrap(), 3);
+}
+
+/// `count_in_reporting` at its edges, each the same as `count_in`.
+#[test]
+#[allow(clippy::reversed_empty_ranges)] // start after end is an input we must handle
+fn count_in_reporting_at_the_edges() {
+    fn with_progress(map: &Mmap, needle: &[u8], range: Range<usize>) -> (usize, Vec<usize>) {
+        let mut progress = Vec::new();
+        let counted = map
+            .count_in_reporting(needle, range.clone(), |done| progress.push(done))
+            .unwrap();
+        assert_eq!(counted, map.count_in(needle, range).unwrap(), "{needle:?}");
+        (counted, progress)
+    }
+    let (_dir, map) = map_of(b"abcabcab");
+    // An empty needle occurs before every byte of the range and at its end, as bytes.count.
+    assert_eq!(with_progress(&map, b"", 0..8), (9, vec![8]));
+    assert_eq!(with_progress(&map, b"", 2..5), (4, vec![3]));
+    // A needle longer than the range, or than the map.
+    assert_eq!(with_progress(&map, b"abc", 3..5), (0, vec![2]));
+    assert_eq!(with_progress(&map, b"abcabcabca", 0..8), (0, vec![8]));
+    // Out of bounds: the end clamps to the map, a start past it selects nothing (not even
+    // the empty needle's one position), and neither is an error, as for count_in.
+    assert_eq!(with_progress(&map, b"ab", 3..1000), (2, vec![5]));
+    assert_eq!(with_progress(&map, b"", 9..1000), (0, vec![0]));
+    assert_eq!(with_progress(&map, b"ab", 6..2), (0, vec![0]));
+    let everything = map
+        .count_in_reporting(b"ab", ..=usize::MAX, |_| {})
+        .unwrap();
+    assert_eq!(everything, 3);
+    // A zero-length map holds the empty needle once, at 0.
+    let (_none, empty) = map_of(b"");
+    assert_eq!(with_progress(&empty, b"", 0..0), (1, vec![0]));
+    assert_eq!(with_progress(&empty, b"a", 0..10), (0, vec![0]));
+    assert_eq!(with_progress(&empty, b"a", 1..10), (0, vec![0]));
 }
 
 // Windows refuses to truncate a mapped file (see windows.rs).
