@@ -832,12 +832,26 @@ pub(crate) unsafe fn slot<T: SlotReturn>(
 /// Raises `err` from a raw slot. Restoring an error lets go of the objects it was made of
 /// (a lazily made error's type and message); in a raw slot PyO3 does not count the thread as
 /// attached and would defer those drops to its next call, so a loop of failing calls (an
-/// `IndexError` loop, a closed map's `tell()`) piled them up. `Python::attach` on a thread
-/// that holds the GIL nests (PyGILState_Ensure) and drops them at once; only errors pay it.
+/// `IndexError` loop, a closed map's `tell()`) piled them up. Attaching on a thread that
+/// holds the GIL nests (PyGILState_Ensure) and drops them at once; only errors pay it.
+/// While the interpreter finalizes (a `__del__` run at exit) PyO3 refuses to attach, and
+/// `Python::attach` would panic there: the error is raised without attaching then, its drops
+/// deferred (there is no later call to wait for, and nothing to pile up).
 #[cold]
 #[inline(never)]
 fn raise(err: PyErr) {
-    Python::attach(|py| err.restore(py));
+    let mut err = Some(err);
+    let attached = Python::try_attach(|py| {
+        if let Some(err) = err.take() {
+            err.restore(py);
+        }
+    });
+    if attached.is_none() {
+        if let Some(err) = err.take() {
+            // SAFETY: raw slots run with the GIL held (`slot`'s contract).
+            err.restore(unsafe { Python::assume_attached() });
+        }
+    }
 }
 
 /// Raises the `SystemError` of a slot that panicked. Out of line and cold so that the

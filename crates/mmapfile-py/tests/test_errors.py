@@ -480,3 +480,34 @@ def test_a_failing_call_keeps_no_memory(mod, m, call):
     loop(5000)
     grown = sys.getallocatedblocks() - before
     assert grown < 500, f"{grown} blocks more after 5000 failing calls"
+
+
+def test_a_failing_call_in_a_finalizer_at_exit(mod):
+    # Errors raised while the interpreter finalizes (a __del__ run at exit): PyO3 refuses to
+    # attach then, and an error raised through it once aborted the process.
+    import subprocess
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import {mod.__name__} as mod
+        closed = mod.mmap(-1, 8)
+        closed.close()
+
+        class Late:
+            def __del__(self):
+                for call in (lambda: closed[0], closed.tell, lambda: len(closed)):
+                    try:
+                        call()
+                    except ValueError as exc:
+                        sys.stdout.write(f"caught: {{exc}}\\n")
+
+        late = Late()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("caught: mmap closed or invalid") == 3, done.stdout
+    assert done.stderr == ""
