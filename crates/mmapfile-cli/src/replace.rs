@@ -274,13 +274,19 @@ fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
+    // The large-file form where `off_t` may be 32 bits (32-bit glibc and Android), so that
+    // ranges past 2 GiB work there too; musl's `off_t` is 64 bits.
+    #[cfg(not(target_env = "musl"))]
+    use libc::{off64_t as off_t, posix_fallocate64 as posix_fallocate};
+    #[cfg(target_env = "musl")]
+    use libc::{off_t, posix_fallocate};
     let too_big = || io::Error::new(io::ErrorKind::InvalidInput, "file range too large");
-    let offset = libc::off_t::try_from(offset).map_err(|_| too_big())?;
-    let len = libc::off_t::try_from(len).map_err(|_| too_big())?;
+    let offset = off_t::try_from(offset).map_err(|_| too_big())?;
+    let len = off_t::try_from(len).map_err(|_| too_big())?;
     loop {
         // SAFETY: posix_fallocate only acts on the descriptor, which `file` keeps open for
         // the whole call; no memory of ours is passed.
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset, len) };
+        let rc = unsafe { posix_fallocate(file.as_raw_fd(), offset, len) };
         match rc {
             0 => return Ok(()),
             libc::EINTR => continue,

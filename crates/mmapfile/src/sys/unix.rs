@@ -11,6 +11,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{Advice, HugePages, MapFlags, Protection};
 
+/// The calls and types that carry file offsets and sizes, in their large-file form where
+/// `off_t` may be 32 bits (32-bit glibc and Android): files and offsets past 2 GiB work there
+/// too, as in CPython's `mmap`, which is built with `_FILE_OFFSET_BITS=64`. Elsewhere `off_t`
+/// is 64 bits already.
+#[cfg(any(target_os = "android", all(target_os = "linux", target_env = "gnu")))]
+mod lfs {
+    pub(super) use libc::{
+        fstat64 as fstat, ftruncate64 as ftruncate, mmap64 as mmap, off64_t as off_t,
+        stat64 as stat,
+    };
+}
+#[cfg(not(any(target_os = "android", all(target_os = "linux", target_env = "gnu"))))]
+mod lfs {
+    pub(super) use libc::{fstat, ftruncate, mmap, off_t, stat};
+}
+
 /// The descriptor type the portable code borrows to create a file-backed mapping.
 pub(crate) type Desc<'a> = BorrowedFd<'a>;
 /// The owned descriptor a map keeps so it can report the file's size and resize it.
@@ -95,9 +111,9 @@ pub(crate) enum FileKind {
 }
 
 pub(crate) fn file_info(fd: Desc<'_>) -> io::Result<FileInfo> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let mut stat = std::mem::MaybeUninit::<lfs::stat>::uninit();
     // SAFETY: fstat writes a full `stat` into the pointer on success and we only read it then.
-    let rc = unsafe { libc::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) };
+    let rc = unsafe { lfs::fstat(fd.as_raw_fd(), stat.as_mut_ptr()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
@@ -148,7 +164,7 @@ pub(crate) fn close_desc(fd: OwnedDesc) -> io::Result<()> {
 }
 
 pub(crate) fn set_file_len(fd: Desc<'_>, len: u64) -> io::Result<()> {
-    let len = libc::off_t::try_from(len).map_err(|_| {
+    let len = lfs::off_t::try_from(len).map_err(|_| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("file length {len} does not fit in off_t"),
@@ -156,7 +172,7 @@ pub(crate) fn set_file_len(fd: Desc<'_>, len: u64) -> io::Result<()> {
     })?;
     loop {
         // SAFETY: ftruncate only acts on the descriptor; no memory of ours is involved.
-        let rc = unsafe { libc::ftruncate(fd.as_raw_fd(), len) };
+        let rc = unsafe { lfs::ftruncate(fd.as_raw_fd(), len) };
         if rc == 0 {
             return Ok(());
         }
@@ -629,7 +645,7 @@ impl MapInner {
             .filter(|&total| total <= isize::MAX as usize)
             .ok_or_else(|| too_long(len))?;
         let aligned_offset = offset - self.slack as u64;
-        let raw_offset = libc::off_t::try_from(aligned_offset).map_err(|_| {
+        let raw_offset = lfs::off_t::try_from(aligned_offset).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("offset {offset} does not fit in off_t"),
@@ -649,7 +665,7 @@ impl MapInner {
         // SAFETY: we ask the kernel for a fresh mapping at an address of its choosing (no
         // MAP_FIXED), so no existing memory is replaced; the result is checked below.
         let ptr = unsafe {
-            libc::mmap(
+            lfs::mmap(
                 ptr::null_mut(),
                 total,
                 self.mode.prot(),
@@ -1528,10 +1544,10 @@ pub(crate) unsafe fn release_spare_mapping(addr: usize) {
 
 /// The size of the file open as `fd`, read with `fstat`. Async-signal-safe.
 pub(crate) fn raw_file_size(fd: RawFd) -> Option<u64> {
-    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    let mut stat = std::mem::MaybeUninit::<lfs::stat>::uninit();
     // SAFETY: fstat fills the struct on success only, and we read it only then.
     unsafe {
-        (libc::fstat(fd, stat.as_mut_ptr()) == 0).then(|| stat.assume_init().st_size.max(0) as u64)
+        (lfs::fstat(fd, stat.as_mut_ptr()) == 0).then(|| stat.assume_init().st_size.max(0) as u64)
     }
 }
 
