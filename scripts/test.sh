@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: the Rust workspace, the examples' output, the Python module,
-# the crate and the command for Windows under wine, and clippy for macOS, FreeBSD and Android.
+# the crate and the command for Windows under wine and as 32-bit Linux programs, and clippy for
+# macOS, FreeBSD and Android.
 # This is the README's test command and what .ci/run calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ bash crates/mmapfile-py/test-python.sh --sdist 3.11 3.13 --quick 3.9 3.10 3.12
 
 echo "== Windows: the crate's and the command's tests under wine (scripts/test-windows.sh)"
 bash scripts/test-windows.sh
+
+echo "== 32-bit Linux: the crate's and the command's tests for i686 (scripts/test-i686.sh)"
+bash scripts/test-i686.sh
 
 echo "== macOS, FreeBSD, Android, Windows: clippy -D warnings (scripts/cross-check.sh)"
 bash scripts/cross-check.sh

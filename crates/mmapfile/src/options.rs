@@ -374,10 +374,10 @@ impl MmapOptions {
     ///     .unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     /// assert!(err.to_string().contains("MAP_SHARED"));
-    /// # #[cfg(target_os = "linux")]
+    /// # #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     /// let map = MmapOptions::new().len(4096).raw_flags(libc::MAP_32BIT).map_anon()?;
-    /// # #[cfg(target_os = "linux")]
-    /// assert!((map.as_ptr() as usize) < 1 << 32);
+    /// # #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    /// assert!((map.as_ptr() as u64) < 1 << 32);
     /// # Ok(()) }
     /// # #[cfg(not(unix))]
     /// # fn main() {}

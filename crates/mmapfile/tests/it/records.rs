@@ -7,9 +7,10 @@ use mmapfile::{Access, MmapMut, MmapOptions};
 
 use crate::util::{expect_err, open_ro, open_rw, temp_file};
 
-/// A fixed-size log entry as a program would lay it out on disk.
+/// A fixed-size log entry as a program would lay it out on disk (8-byte aligned on every
+/// target: a `u64` alone needs only 4 on 32-bit x86).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[repr(C)]
+#[repr(C, align(8))]
 struct Entry {
     time: u64,
     code: u32,
@@ -87,15 +88,20 @@ fn each_failed_check_says_which() {
             "2 bytes left over",
         ],
     );
-    expect_err(
-        map.records::<u64>(4..20),
-        ErrorKind::InvalidInput,
-        &[
-            "map offset 4 are misaligned",
-            "u64 needs 8-byte alignment",
-            "4 bytes past a multiple of 8",
-        ],
-    );
+    if std::mem::align_of::<u64>() == 8 {
+        expect_err(
+            map.records::<u64>(4..20),
+            ErrorKind::InvalidInput,
+            &[
+                "map offset 4 are misaligned",
+                "u64 needs 8-byte alignment",
+                "4 bytes past a multiple of 8",
+            ],
+        );
+    } else {
+        // 32-bit x86: a u64 needs only 4-byte alignment, so offset 4 is fine.
+        assert_eq!(map.records::<u64>(4..20).unwrap().len(), 2);
+    }
     expect_err(map.records::<u8>(60..70), ErrorKind::InvalidInput, &["70"]);
     expect_err(
         map.records_mut::<u32>(3..7),

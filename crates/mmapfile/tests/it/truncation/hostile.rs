@@ -495,17 +495,25 @@ fn grow_rollback() {
     let file = crate::util::open_rw(&path);
     // SAFETY: nothing else changes the file.
     let mut map: mmapfile::DynMmap = unsafe { MmapMut::map_mut(&file) }.expect("map").into();
+    // An address-space limit with room for the test but not for the `huge` map below: 64 GiB
+    // against 1 TiB, or on a 32-bit target 1 GiB against 2 GiB.
+    #[cfg(target_pointer_width = "64")]
+    let (limit, huge): (libc::rlim_t, usize) = (1 << 36, 1 << 40);
+    #[cfg(target_pointer_width = "32")]
+    let (limit, huge): (libc::rlim_t, usize) = (1 << 30, 1 << 31);
     let limit = libc::rlimit {
-        rlim_cur: 1 << 36,
+        rlim_cur: limit,
         rlim_max: libc::RLIM_INFINITY,
     };
-    // SAFETY: lowers this child's own address-space limit (64 GiB: room for the test, not
-    // for the 1 TiB map below).
+    // SAFETY: lowers this child's own address-space limit.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
-    let huge = 1usize << 40;
     // SAFETY: the map is never made.
     let made = unsafe { MmapOptions::new().len(huge).grow(true).map_mut(&file) };
-    assert!(made.is_err(), "a 1 TiB map under a 64 GiB limit");
+    assert!(
+        made.is_err(),
+        "a {huge}-byte map under a {}-byte limit",
+        limit.rlim_cur
+    );
     assert_eq!(
         std::fs::metadata(&path).expect("stat").len(),
         10,
@@ -513,7 +521,7 @@ fn grow_rollback() {
     );
     let err = map
         .resize(huge)
-        .expect_err("a 1 TiB resize under a 64 GiB limit");
+        .expect_err("a resize past the address-space limit");
     assert_eq!(
         std::fs::metadata(&path).expect("stat").len(),
         10,
