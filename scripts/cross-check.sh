@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Clippy with -D warnings for the platforms this machine cannot run: macOS (x86_64 and
 # aarch64) and FreeBSD (library, command, Python module, tests, examples, benches), Android
-# (library), and Windows (which scripts/test-windows.sh also runs under wine). Nothing is
-# linked: these check that the code compiles there, warning-free.
+# (library), and Windows and 32-bit Linux (whose crate and command tests scripts/test-windows.sh
+# and scripts/test-i686.sh also run; here the Python module too). Nothing is linked: these
+# check that the code compiles there, warning-free.
 # scripts/test.sh calls it; scripts/install-cross.sh adds the rustup targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ check aarch64-apple-darwin --workspace --all-targets
 check x86_64-unknown-freebsd --workspace --all-targets
 check aarch64-linux-android -p mmapfile --lib
 check x86_64-pc-windows-gnu --workspace --all-targets
+check i686-unknown-linux-gnu --workspace --all-targets
 
 # The crate's documentation must build for Windows too (links to Unix-only items break).
 if grep -qx x86_64-pc-windows-gnu <<<"$installed"; then

@@ -65,8 +65,11 @@ fn long(obj: &Bound<'_, PyAny>) -> PyResult<std::os::raw::c_long> {
 
 /// The `i` format: a C int, with CPython's messages ("signed integer is greater than
 /// maximum").
-// A C long is an i32 on Windows: the conversion is then the identity.
-#[cfg_attr(windows, allow(clippy::useless_conversion))]
+// A C long is an i32 on Windows and on 32-bit targets: the conversion is then the identity.
+#[cfg_attr(
+    any(windows, target_pointer_width = "32"),
+    allow(clippy::useless_conversion)
+)]
 pub(crate) fn int(obj: &Bound<'_, PyAny>) -> PyResult<i32> {
     if let Some(value) = exact_isize(obj.as_ptr()).and_then(|value| i32::try_from(value).ok()) {
         return Ok(value);
