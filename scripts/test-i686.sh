@@ -7,11 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=i686-unknown-linux-gnu
-if ! rustup target list --installed | grep -qx "$target"; then
-    echo "!!! SKIPPED: the 32-bit Linux tests (rustup target $target is not installed;"
-    echo "!!! bash scripts/install-cross.sh adds it)"
-    exit 0
-fi
+# shellcheck source=cross/skip-unless-target.sh
+source scripts/cross/skip-unless-target.sh
+skip_unless_target "$target" "the 32-bit Linux tests"
 if ! dpkg -s gcc-multilib >/dev/null 2>&1; then
     echo "!!! SKIPPED: the 32-bit Linux tests (gcc-multilib is not installed;"
     echo "!!! bash scripts/install-cross.sh installs it)"

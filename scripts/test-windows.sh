@@ -7,11 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=x86_64-pc-windows-gnu
-if ! rustup target list --installed | grep -qx "$target"; then
-    echo "!!! SKIPPED: the Windows tests (rustup target $target is not installed;"
-    echo "!!! bash scripts/install-cross.sh adds it)"
-    exit 0
-fi
+# shellcheck source=cross/skip-unless-target.sh
+source scripts/cross/skip-unless-target.sh
+skip_unless_target "$target" "the Windows tests"
 # .ci/run installs these first (and fails if it cannot); elsewhere their absence is a skip.
 for tool in x86_64-w64-mingw32-gcc wineboot wineserver /usr/lib/wine/wine64; do
     command -v "$tool" >/dev/null || {
