@@ -59,8 +59,8 @@
 //! # The fault guard (truncated files)
 //!
 //! **What it does.** When a mapped file shrinks, touching a page past its new end raises
-//! `SIGBUS`, which kills the process. On Linux, Android, macOS and FreeBSD (tested on Linux;
-//! the others are compile-checked only), the first file map a process creates installs one
+//! `SIGBUS`, which kills the process. On Linux, Android, macOS and FreeBSD (tested on Linux,
+//! x86-64 and 32-bit x86; the others are compile-checked only), the first file map a process creates installs one
 //! process-wide handler for the fault signal (`SIGBUS`; on FreeBSD also `SIGSEGV`) and
 //! registers every file map in a lock-free table. When a fault hits one of this crate's maps, the handler maps a page of
 //! zeros over the missing page, marks the map, and lets the program go on; the crate's method
