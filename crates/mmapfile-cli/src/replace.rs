@@ -274,11 +274,12 @@ fn preallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
-    // The large-file form where `off_t` may be 32 bits (32-bit glibc and Android), so that
-    // ranges past 2 GiB work there too; musl's `off_t` is 64 bits.
-    #[cfg(not(target_env = "musl"))]
+    // The large-file form where `off_t` may be 32 bits, so that ranges past 2 GiB work there
+    // too: the same rule as the core's `sys/unix.rs` (glibc and Android; elsewhere, musl
+    // included, `off_t` is 64 bits).
+    #[cfg(any(target_os = "android", all(target_os = "linux", target_env = "gnu")))]
     use libc::{off64_t as off_t, posix_fallocate64 as posix_fallocate};
-    #[cfg(target_env = "musl")]
+    #[cfg(not(any(target_os = "android", all(target_os = "linux", target_env = "gnu"))))]
     use libc::{off_t, posix_fallocate};
     let too_big = || io::Error::new(io::ErrorKind::InvalidInput, "file range too large");
     let offset = off_t::try_from(offset).map_err(|_| too_big())?;
