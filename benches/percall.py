@@ -126,13 +126,18 @@ def make_spaces(directory):
     return spaces, (file, small)
 
 
+def call_namespace(setup, space):
+    """A namespace of its own for a call: `space`'s names, then the call's `setup` run in it."""
+    namespace = dict(space)
+    exec(setup, namespace)
+    return namespace
+
+
 def fresh_timer(stmt, setup, space):
     """A timer of `stmt` over `space`, with its own namespace and compiled code."""
     import timeit
 
-    namespace = dict(space)
-    exec(setup, namespace)
-    return timeit.Timer(stmt, globals=namespace)
+    return timeit.Timer(stmt, globals=call_namespace(setup, space))
 
 
 def worker(rounds, target_seconds):
@@ -192,8 +197,7 @@ def count_worker(index, name, loops):
     _, stmt, setup = CALLS[index]
     directory = tempfile.mkdtemp(prefix="percall-")
     spaces, files = make_spaces(directory)
-    namespace = dict(spaces[name])
-    exec(setup, namespace)
+    namespace = call_namespace(setup, spaces[name])
     body = "".join(f"    {part.strip()}\n" for part in stmt.split(";"))
     exec(compile(f"for _ in range({loops}):\n{body}", "<percall>", "exec"), namespace)
     for space in spaces.values():
